@@ -1,0 +1,373 @@
+//! `pigsty-build`: the command line. The work is done in the `pigsty_build` library.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pigsty_build::catalog::{self, Catalog};
+use pigsty_build::distro::Distro;
+use pigsty_build::mirrors::{self, Mirrors};
+use pigsty_build::plan::{items, Plan, Request};
+use repo_layout::{check_pg, Arch, Os, Target, PG_DEFAULT};
+
+/// Build offline package bundles of a Pigsty-style PostgreSQL distribution.
+///
+/// `plan` shows what a target needs; `matrix` lists every target; `catalog` checks and
+/// refreshes the extension catalog; `repos` shows the upstream repositories of a target with
+/// their mirrors resolved.
+#[derive(Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the packages a target needs for the given extensions and package aliases.
+    Plan(PlanArgs),
+    /// List every target (OS x arch x PG major) with the number of extensions it can serve.
+    Matrix(MatrixArgs),
+    /// Work with the extension catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Show the upstream repositories of a target, with their mirror URLs resolved.
+    Repos(ReposArgs),
+}
+
+/// Which target: OS, architecture and PostgreSQL major.
+#[derive(Args, Clone)]
+struct TargetArgs {
+    /// OS code: el8 el9 el10 d12 d13 u22 u24 u26 [default: this host's OS]
+    #[arg(long)]
+    os: Option<String>,
+    /// CPU architecture: x86_64 (amd64) or aarch64 (arm64) [default: this host's]
+    #[arg(long)]
+    arch: Option<String>,
+    /// PostgreSQL major, 13 to 18
+    #[arg(long, default_value_t = PG_DEFAULT)]
+    pg: u32,
+    /// Allow a PostgreSQL major that is still in beta (19)
+    #[arg(long)]
+    beta: bool,
+}
+
+impl TargetArgs {
+    fn target(&self) -> Result<Target> {
+        let os = match &self.os {
+            Some(o) => o.parse::<Os>()?,
+            None => Os::detect(Path::new("/etc/os-release"))
+                .context("cannot default --os to this host's OS; pass --os")?,
+        };
+        let arch = match &self.arch {
+            Some(a) => a.parse::<Arch>()?,
+            None => Arch::host().context("cannot default --arch to this host's; pass --arch")?,
+        };
+        let pg = check_pg(self.pg, self.beta)?;
+        Ok(Target::new(os, arch, pg))
+    }
+}
+
+/// The catalog and the user's own configuration.
+#[derive(Args, Clone)]
+struct SourceArgs {
+    /// Load the extension catalog from FILE (upstream 41-column CSV, or one of our TOML files)
+    /// instead of the one built in
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// A TOML file that adds or overrides mirrors, keys, repos, aliases and default package sets
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    fn catalog(&self) -> Result<Catalog> {
+        Ok(match &self.catalog {
+            Some(p) => Catalog::load(p)?,
+            None => Catalog::builtin().context("the built-in catalog is broken")?,
+        })
+    }
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Extensions: names (or package keys), `all`, or `category:NAME`; comma-separated or repeated
+    #[arg(long, value_name = "EXT")]
+    ext: Vec<String>,
+    /// Package aliases or package names (comma-separated or repeated); a name that is not an
+    /// alias is a package name; `none` for no packages but the extensions' [default: the
+    /// target's default package sets]
+    #[arg(long, value_name = "PKG")]
+    packages: Vec<String>,
+    /// Print the plan as JSON (schema 1, see the `plan` module docs)
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct MatrixArgs {
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Include beta PostgreSQL majors
+    #[arg(long)]
+    beta: bool,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Compare our catalog with a catalog CSV in the upstream format; exit 1 on any difference
+    Diff {
+        /// The upstream-format CSV to compare with
+        file: PathBuf,
+        /// Compare this catalog file instead of the built-in one
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// Print the differences as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write our catalog files (one TOML file per category) from an upstream-format CSV
+    Import {
+        /// The upstream-format CSV with the facts
+        file: PathBuf,
+        /// An older upstream CSV whose `extra.matrix` gives availability per OS, arch and PG
+        #[arg(long, value_name = "CSV")]
+        availability: Option<PathBuf>,
+        /// Where to write the files
+        #[arg(long, value_name = "DIR", default_value = "extensions")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct ReposArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Set a mirror: NAME=URL (repeatable), for example debian=http://HOST/debian
+    #[arg(long, value_name = "NAME=URL")]
+    mirror: Vec<String>,
+    /// Only repositories of these modules (comma-separated) [default: all the target defines]
+    #[arg(long, value_name = "MODULE")]
+    modules: Vec<String>,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Plan(a) => plan(a),
+        Command::Matrix(a) => matrix(a),
+        Command::Catalog(c) => catalog_cmd(c),
+        Command::Repos(a) => repos(a),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn plan(a: PlanArgs) -> Result<ExitCode> {
+    let target = a.target.target()?;
+    let catalog = a.sources.catalog()?;
+    let distro = Distro::load(target, a.sources.config.as_deref())?;
+    let request = Request {
+        extensions: items(&a.ext),
+        packages: match items(&a.packages).as_slice() {
+            [] => None,
+            [none] if none == "none" => Some(Vec::new()),
+            given => Some(given.to_vec()),
+        },
+    };
+    let plan = Plan::make(&catalog, &distro, &request)?;
+    if a.json {
+        print_json(&plan)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "plan for {} ({}{}): {} packages",
+        target,
+        target.family(),
+        target.os.codename().map(|c| format!(", {c}")).unwrap_or_default(),
+        plan.packages.len()
+    )?;
+    let groups = plan.by_module();
+    let mut order: Vec<&str> = distro.modules();
+    for m in groups.keys() {
+        if !order.contains(m) {
+            order.push(m);
+        }
+    }
+    let width = plan.packages.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for module in order {
+        let Some(pkgs) = groups.get(module) else { continue };
+        writeln!(out, "\n[{module}] {} packages", pkgs.len())?;
+        for p in pkgs {
+            let why: Vec<String> = p.wanted_by.iter().map(|w| w.to_string()).collect();
+            writeln!(out, "  {:width$}  {}", p.name, why.join("; "))?;
+        }
+    }
+    if !plan.unavailable.is_empty() {
+        writeln!(out, "\nunavailable on {}: {} extensions", target, plan.unavailable.len())?;
+        let width = plan.unavailable.iter().map(|u| u.extension.len()).max().unwrap_or(0);
+        for u in &plan.unavailable {
+            let note = if u.requested { "" } else { " (required by another)" };
+            writeln!(out, "  {:width$}  {}{}", u.extension, u.message, note)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn matrix(a: MatrixArgs) -> Result<ExitCode> {
+    let catalog = a.sources.catalog()?;
+    let rows = pigsty_build::matrix::matrix(&catalog, a.beta)?;
+    if a.json {
+        print_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<6} {:<8} {:>3}  {:>10}  {:>8}", "os", "arch", "pg", "extensions", "packages")?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:<6} {:<8} {:>3}  {:>10}  {:>8}{}",
+            r.os,
+            r.arch,
+            r.pg,
+            r.extensions,
+            r.extension_packages,
+            if r.beta { "  (beta)" } else { "" }
+        )?;
+    }
+    writeln!(out, "{} targets, {} extensions in the catalog", rows.len(), catalog.extensions().len())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn catalog_cmd(c: CatalogCommand) -> Result<ExitCode> {
+    match c {
+        CatalogCommand::Diff { file, catalog, json } => {
+            let ours = match catalog {
+                Some(p) => Catalog::load(&p)?,
+                None => Catalog::builtin()?,
+            };
+            let theirs = Catalog::load(&file)?;
+            let diffs = catalog::diff::diff(&ours, &theirs);
+            if json {
+                print_json(&diffs)?;
+            } else {
+                let mut out = std::io::stdout().lock();
+                for d in &diffs {
+                    writeln!(out, "{d}")?;
+                }
+                writeln!(
+                    out,
+                    "{} differences between our catalog ({} extensions) and {} ({} extensions)",
+                    diffs.len(),
+                    ours.extensions().len(),
+                    file.display(),
+                    theirs.extensions().len()
+                )?;
+            }
+            Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        CatalogCommand::Import { file, availability, out } => {
+            let facts = Catalog::load(&file)?;
+            let mut exts = facts.extensions().to_vec();
+            if let Some(avail) = availability {
+                let old = Catalog::load(&avail)?;
+                let by_name: BTreeMap<&str, _> = old
+                    .extensions()
+                    .iter()
+                    .filter_map(|e| e.availability.as_ref().map(|a| (e.name.as_str(), a)))
+                    .collect();
+                for e in &mut exts {
+                    if e.availability.is_none() {
+                        e.availability = by_name.get(e.name.as_str()).map(|a| (*a).clone());
+                    }
+                }
+            }
+            let catalog = Catalog::new(exts, &file.display().to_string())?;
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let files = catalog::store::render(&catalog);
+            for (name, text) in &files {
+                let path = out.join(name);
+                let tmp = out.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+                std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            eprintln!(
+                "wrote {} extensions in {} files under {}",
+                catalog.extensions().len(),
+                files.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn repos(a: ReposArgs) -> Result<ExitCode> {
+    let target = a.target.target()?;
+    let distro = Distro::load(target, a.sources.config.as_deref())?;
+    let host = mirrors::host_mirrors(Path::new("/"));
+    let mirrors = Mirrors::new(&a.mirror, &distro.config_mirrors, &host)?;
+    let modules = items(&a.modules);
+    for m in &modules {
+        if !distro.modules().contains(&m.as_str()) {
+            bail!("{target} has no repo module `{m}`; modules: {}", distro.modules().join(", "));
+        }
+    }
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        name: &'a str,
+        module: &'a str,
+        url: String,
+        key: &'a str,
+    }
+    let mut rows = Vec::new();
+    for r in distro.repos.iter().filter(|r| modules.is_empty() || modules.contains(&r.module)) {
+        rows.push(Row {
+            name: &r.name,
+            module: &r.module,
+            url: mirrors.expand(r, &target)?,
+            key: &r.key,
+        });
+    }
+    if a.json {
+        print_json(&rows)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for r in &rows {
+            writeln!(out, "{:<16} {:<8} {}", r.name, r.module, r.url)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
