@@ -94,7 +94,7 @@ pub enum DistroError {
     AliasCycle { alias: String, chain: String },
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct ReposFile {
     #[serde(default)]
@@ -118,7 +118,7 @@ struct RepoToml {
     optional: Option<bool>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct PackagesFile {
     defaults: Option<Defaults>,
@@ -145,8 +145,49 @@ struct UserConfig {
     defaults: Option<Defaults>,
 }
 
-fn embedded(path: &str) -> Option<&'static str> {
-    MANIFEST_FILES.iter().find(|(p, _)| *p == path).map(|(_, t)| *t)
+/// The embedded manifests, each parsed once per process (the matrix loads 96 targets).
+struct Parsed {
+    repos: BTreeMap<String, Result<ReposFile, String>>,
+    packages: BTreeMap<String, Result<PackagesFile, String>>,
+}
+
+fn parsed() -> &'static Parsed {
+    static PARSED: std::sync::OnceLock<Parsed> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        let mut p = Parsed {
+            repos: BTreeMap::new(),
+            packages: BTreeMap::new(),
+        };
+        for (path, text) in MANIFEST_FILES {
+            let shown = format!("manifests/{path}");
+            if path.ends_with("/repos.toml") {
+                p.repos.insert(
+                    path.to_string(),
+                    parse(text, &shown).map_err(|e| e.to_string()),
+                );
+            } else {
+                p.packages.insert(
+                    path.to_string(),
+                    parse(text, &shown).map_err(|e| e.to_string()),
+                );
+            }
+        }
+        p
+    })
+}
+
+fn cached<T: Clone>(
+    map: &BTreeMap<String, Result<T, String>>,
+    path: &str,
+) -> Result<Option<T>, DistroError> {
+    match map.get(path) {
+        None => Ok(None),
+        Some(Ok(v)) => Ok(Some(v.clone())),
+        Some(Err(reason)) => Err(DistroError::Parse {
+            path: format!("manifests/{path}"),
+            reason: reason.clone(),
+        }),
+    }
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(text: &str, path: &str) -> Result<T, DistroError> {
@@ -161,7 +202,7 @@ impl Distro {
     pub fn load(target: Target, config: Option<&Path>) -> Result<Distro, DistroError> {
         let fam = target.family().as_str();
         let repos_path = format!("{fam}/repos.toml");
-        let repos_file: ReposFile = parse(embedded(&repos_path).unwrap_or(""), &format!("manifests/{repos_path}"))?;
+        let repos_file: ReposFile = cached(&parsed().repos, &repos_path)?.unwrap_or_default();
         let mut distro = Distro {
             target,
             repos: Vec::new(),
@@ -172,7 +213,9 @@ impl Distro {
             config_mirrors: BTreeMap::new(),
         };
         for r in repos_file.repo {
-            if r.releases.as_ref().is_some_and(|rel| !rel.contains(&target.os.release()))
+            if r.releases
+                .as_ref()
+                .is_some_and(|rel| !rel.contains(&target.os.release()))
                 || r.arch.as_ref().is_some_and(|a| !a.contains(&target.arch))
             {
                 continue;
@@ -185,8 +228,7 @@ impl Distro {
             format!("{fam}/{}.{}.toml", target.os.code(), target.arch.as_str()),
         ];
         for layer in &layers {
-            if let Some(text) = embedded(layer) {
-                let file: PackagesFile = parse(text, &format!("manifests/{layer}"))?;
+            if let Some(file) = cached(&parsed().packages, layer)? {
                 distro.apply_packages(file.defaults, file.modules, file.aliases);
             }
         }
@@ -200,7 +242,9 @@ impl Distro {
             distro.config_mirrors = user.mirrors;
             distro.keys.extend(user.keys);
             for r in user.repo {
-                if r.releases.as_ref().is_some_and(|rel| !rel.contains(&target.os.release()))
+                if r.releases
+                    .as_ref()
+                    .is_some_and(|rel| !rel.contains(&target.os.release()))
                     || r.arch.as_ref().is_some_and(|a| !a.contains(&target.arch))
                 {
                     continue;
@@ -306,7 +350,12 @@ impl Distro {
         Ok(out)
     }
 
-    fn expand_into(&self, item: &str, chain: &mut Vec<String>, out: &mut Vec<String>) -> Result<(), DistroError> {
+    fn expand_into(
+        &self,
+        item: &str,
+        chain: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) -> Result<(), DistroError> {
         let Some(value) = self.aliases.get(item) else {
             let name = crate::catalog::expand_v(item, self.target.pg);
             if !out.contains(&name) {
@@ -361,24 +410,44 @@ mod tests {
         let el9 = d(Os::El9, Arch::X86_64, 17);
         assert_eq!(
             el9.expand("pgsql-mini").unwrap(),
-            vec!["postgresql17", "postgresql17-server", "postgresql17-libs", "postgresql17-contrib"]
+            vec![
+                "postgresql17",
+                "postgresql17-server",
+                "postgresql17-libs",
+                "postgresql17-contrib"
+            ]
         );
         let d12 = d(Os::D12, Arch::X86_64, 15);
-        assert_eq!(d12.expand("pgsql-mini").unwrap(), vec!["postgresql-15", "postgresql-client-15"]);
+        assert_eq!(
+            d12.expand("pgsql-mini").unwrap(),
+            vec!["postgresql-15", "postgresql-client-15"]
+        );
         // not an alias: taken as a package name, with $v expanded
         assert_eq!(d12.expand("htop").unwrap(), vec!["htop"]);
-        assert_eq!(d12.expand("postgresql-$v-cron").unwrap(), vec!["postgresql-15-cron"]);
+        assert_eq!(
+            d12.expand("postgresql-$v-cron").unwrap(),
+            vec!["postgresql-15-cron"]
+        );
     }
 
     #[test]
     fn os_and_arch_layers_override_the_family() {
         let el9 = d(Os::El9, Arch::X86_64, 17);
         let el9a = d(Os::El9, Arch::Aarch64, 17);
-        assert!(el9.expand("patroni").unwrap().contains(&"patroni".to_string()));
-        assert!(el9a.expand("patroni").unwrap().contains(&"patroni.noarch".to_string()));
+        assert!(el9
+            .expand("patroni")
+            .unwrap()
+            .contains(&"patroni".to_string()));
+        assert!(el9a
+            .expand("patroni")
+            .unwrap()
+            .contains(&"patroni.noarch".to_string()));
         let d12 = d(Os::D12, Arch::X86_64, 17);
         let d13 = d(Os::D13, Arch::X86_64, 17);
-        assert_ne!(d12.aliases.get("java-runtime"), d13.aliases.get("java-runtime"));
+        assert_ne!(
+            d12.aliases.get("java-runtime"),
+            d13.aliases.get("java-runtime")
+        );
     }
 
     #[test]
@@ -391,7 +460,11 @@ mod tests {
         assert!(!d13.repos.iter().any(|r| r.name == "haproxyd"));
         let u24a = d(Os::U24, Arch::Aarch64, 17);
         let base = u24a.repos.iter().find(|r| r.name == "base").unwrap();
-        assert!(base.url.starts_with("${mirror.ubuntu-ports}/"), "{}", base.url);
+        assert!(
+            base.url.starts_with("${mirror.ubuntu-ports}/"),
+            "{}",
+            base.url
+        );
         let el8 = d(Os::El8, Arch::X86_64, 17);
         assert!(el8.repos.iter().any(|r| r.name == "powertools"));
         assert!(!el8.repos.iter().any(|r| r.name == "crb"));
@@ -430,7 +503,10 @@ my-stack = "pgsql-mini htop"
         let pgdg = dist.repos.iter().find(|r| r.name == "pgdg").unwrap();
         assert_eq!(pgdg.url, "${mirror.pgdg}/apt/ bookworm-pgdg main");
         assert_eq!(pgdg.module, "pgsql");
-        assert!(dist.repos.iter().any(|r| r.name == "site" && r.module == "site"));
+        assert!(dist
+            .repos
+            .iter()
+            .any(|r| r.name == "site" && r.module == "site"));
         assert_eq!(
             dist.expand("my-stack").unwrap(),
             vec!["postgresql-16", "postgresql-client-16", "htop"]

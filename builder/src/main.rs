@@ -216,7 +216,11 @@ fn plan(a: PlanArgs) -> Result<ExitCode> {
         "plan for {} ({}{}): {} packages",
         target,
         target.family(),
-        target.os.codename().map(|c| format!(", {c}")).unwrap_or_default(),
+        target
+            .os
+            .codename()
+            .map(|c| format!(", {c}"))
+            .unwrap_or_default(),
         plan.packages.len()
     )?;
     let groups = plan.by_module();
@@ -226,9 +230,16 @@ fn plan(a: PlanArgs) -> Result<ExitCode> {
             order.push(m);
         }
     }
-    let width = plan.packages.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    let width = plan
+        .packages
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(0);
     for module in order {
-        let Some(pkgs) = groups.get(module) else { continue };
+        let Some(pkgs) = groups.get(module) else {
+            continue;
+        };
         writeln!(out, "\n[{module}] {} packages", pkgs.len())?;
         for p in pkgs {
             let why: Vec<String> = p.wanted_by.iter().map(|w| w.to_string()).collect();
@@ -236,10 +247,24 @@ fn plan(a: PlanArgs) -> Result<ExitCode> {
         }
     }
     if !plan.unavailable.is_empty() {
-        writeln!(out, "\nunavailable on {}: {} extensions", target, plan.unavailable.len())?;
-        let width = plan.unavailable.iter().map(|u| u.extension.len()).max().unwrap_or(0);
+        writeln!(
+            out,
+            "\nunavailable on {}: {} extensions",
+            target,
+            plan.unavailable.len()
+        )?;
+        let width = plan
+            .unavailable
+            .iter()
+            .map(|u| u.extension.len())
+            .max()
+            .unwrap_or(0);
         for u in &plan.unavailable {
-            let note = if u.requested { "" } else { " (required by another)" };
+            let note = if u.requested {
+                ""
+            } else {
+                " (required by another)"
+            };
             writeln!(out, "  {:width$}  {}{}", u.extension, u.message, note)?;
         }
     }
@@ -254,7 +279,11 @@ fn matrix(a: MatrixArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{:<6} {:<8} {:>3}  {:>10}  {:>8}", "os", "arch", "pg", "extensions", "packages")?;
+    writeln!(
+        out,
+        "{:<6} {:<8} {:>3}  {:>10}  {:>8}",
+        "os", "arch", "pg", "extensions", "packages"
+    )?;
     for r in &rows {
         writeln!(
             out,
@@ -267,13 +296,22 @@ fn matrix(a: MatrixArgs) -> Result<ExitCode> {
             if r.beta { "  (beta)" } else { "" }
         )?;
     }
-    writeln!(out, "{} targets, {} extensions in the catalog", rows.len(), catalog.extensions().len())?;
+    writeln!(
+        out,
+        "{} targets, {} extensions in the catalog",
+        rows.len(),
+        catalog.extensions().len()
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn catalog_cmd(c: CatalogCommand) -> Result<ExitCode> {
     match c {
-        CatalogCommand::Diff { file, catalog, json } => {
+        CatalogCommand::Diff {
+            file,
+            catalog,
+            json,
+        } => {
             let ours = match catalog {
                 Some(p) => Catalog::load(&p)?,
                 None => Catalog::builtin()?,
@@ -296,9 +334,17 @@ fn catalog_cmd(c: CatalogCommand) -> Result<ExitCode> {
                     theirs.extensions().len()
                 )?;
             }
-            Ok(if diffs.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if diffs.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
-        CatalogCommand::Import { file, availability, out } => {
+        CatalogCommand::Import {
+            file,
+            availability,
+            out,
+        } => {
             let facts = Catalog::load(&file)?;
             let mut exts = facts.extensions().to_vec();
             if let Some(avail) = availability {
@@ -315,13 +361,16 @@ fn catalog_cmd(c: CatalogCommand) -> Result<ExitCode> {
                 }
             }
             let catalog = Catalog::new(exts, &file.display().to_string())?;
-            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
             let files = catalog::store::render(&catalog);
             for (name, text) in &files {
                 let path = out.join(name);
                 let tmp = out.join(format!(".{name}.tmp"));
-                std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-                std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+                std::fs::write(&tmp, text)
+                    .with_context(|| format!("cannot write {}", tmp.display()))?;
+                std::fs::rename(&tmp, &path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
             }
             eprintln!(
                 "wrote {} extensions in {} files under {}",
@@ -342,7 +391,10 @@ fn repos(a: ReposArgs) -> Result<ExitCode> {
     let modules = items(&a.modules);
     for m in &modules {
         if !distro.modules().contains(&m.as_str()) {
-            bail!("{target} has no repo module `{m}`; modules: {}", distro.modules().join(", "));
+            bail!(
+                "{target} has no repo module `{m}`; modules: {}",
+                distro.modules().join(", ")
+            );
         }
     }
     #[derive(serde::Serialize)]
@@ -353,7 +405,11 @@ fn repos(a: ReposArgs) -> Result<ExitCode> {
         key: &'a str,
     }
     let mut rows = Vec::new();
-    for r in distro.repos.iter().filter(|r| modules.is_empty() || modules.contains(&r.module)) {
+    for r in distro
+        .repos
+        .iter()
+        .filter(|r| modules.is_empty() || modules.contains(&r.module))
+    {
         rows.push(Row {
             name: &r.name,
             module: &r.module,

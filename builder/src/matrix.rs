@@ -58,7 +58,8 @@ pub fn matrix(catalog: &Catalog, beta: bool) -> Result<Vec<MatrixRow>, PlanError
             pg: target.pg,
             family: target.family(),
             beta: PG_BETA.contains(&target.pg),
-            extensions: catalog.extensions().len() - plan.unavailable.iter().filter(|u| u.requested).count(),
+            extensions: catalog.extensions().len()
+                - plan.unavailable.iter().filter(|u| u.requested).count(),
             extension_packages: plan.packages.len(),
         });
     }
@@ -82,10 +83,17 @@ mod tests {
         let cat = Catalog::builtin().unwrap();
         let rows = matrix(&cat, false).unwrap();
         let get = |os: &str, arch: &str, pg: u32| {
-            rows.iter().find(|r| r.os == os && r.arch == arch && r.pg == pg).unwrap().extensions
+            rows.iter()
+                .find(|r| r.os == os && r.arch == arch && r.pg == pg)
+                .unwrap()
+                .extensions
         };
         // Pigsty serves 400+ extensions on a mainstream target, and almost none on PG 13.
-        assert!(get("el9", "x86_64", 17) > 400, "{}", get("el9", "x86_64", 17));
+        assert!(
+            get("el9", "x86_64", 17) > 400,
+            "{}",
+            get("el9", "x86_64", 17)
+        );
         assert!(get("d12", "x86_64", 17) > 400);
         assert!(get("el9", "x86_64", 13) < 10);
         // pg_strom is EL x86_64 only, so aarch64 serves fewer

@@ -71,7 +71,8 @@ impl Mirrors {
     ) -> Result<Mirrors, MirrorError> {
         let mut m = Mirrors::default();
         for (k, v) in host {
-            m.map.insert(k.clone(), (trim(v), MirrorSource::HostSources));
+            m.map
+                .insert(k.clone(), (trim(v), MirrorSource::HostSources));
         }
         for (k, v) in config {
             m.map.insert(k.clone(), (trim(v), MirrorSource::Config));
@@ -82,7 +83,8 @@ impl Mirrors {
                     .split_once('=')
                     .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
                     .ok_or_else(|| MirrorError::BadFlag(item.to_string()))?;
-                m.map.insert(k.trim().to_string(), (trim(v), MirrorSource::Flag));
+                m.map
+                    .insert(k.trim().to_string(), (trim(v), MirrorSource::Flag));
             }
         }
         Ok(m)
@@ -95,16 +97,24 @@ impl Mirrors {
     /// Expands a repo's URL template for a target.
     pub fn expand(&self, repo: &RepoDef, target: &Target) -> Result<String, MirrorError> {
         expand_url(&repo.url, target, |name| {
-            self.get(name).map(|(u, _)| u.to_string()).ok_or_else(|| MirrorError::Unset {
-                repo: repo.name.clone(),
-                module: repo.module.clone(),
-                mirror: name.to_string(),
-                hint: if matches!(name, "debian" | "debian-security" | "ubuntu" | "ubuntu-ports" | "el" | "epel") {
-                    " (a build host running this OS is read for it automatically)".to_string()
-                } else {
-                    format!(", or leave the module out with --modules / --no-repo {}", repo.name)
-                },
-            })
+            self.get(name)
+                .map(|(u, _)| u.to_string())
+                .ok_or_else(|| MirrorError::Unset {
+                    repo: repo.name.clone(),
+                    module: repo.module.clone(),
+                    mirror: name.to_string(),
+                    hint: if matches!(
+                        name,
+                        "debian" | "debian-security" | "ubuntu" | "ubuntu-ports" | "el" | "epel"
+                    ) {
+                        " (a build host running this OS is read for it automatically)".to_string()
+                    } else {
+                        format!(
+                            ", or leave the module out with --modules / --no-repo {}",
+                            repo.name
+                        )
+                    },
+                })
         })
     }
 }
@@ -220,7 +230,9 @@ pub fn parse_apt_sources(text: &str, deb822: bool) -> Vec<AptSource> {
                 }
             }
             let types = fields.get("types").cloned().unwrap_or_default();
-            let enabled = fields.get("enabled").is_none_or(|e| !e.eq_ignore_ascii_case("no"));
+            let enabled = fields
+                .get("enabled")
+                .is_none_or(|e| !e.eq_ignore_ascii_case("no"));
             if !enabled || !types.split_whitespace().any(|t| t == "deb") {
                 continue;
             }
@@ -228,7 +240,12 @@ pub fn parse_apt_sources(text: &str, deb822: bool) -> Vec<AptSource> {
                 .get("suites")
                 .map(|s| s.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default();
-            for uri in fields.get("uris").map(|s| s.split_whitespace()).into_iter().flatten() {
+            for uri in fields
+                .get("uris")
+                .map(|s| s.split_whitespace())
+                .into_iter()
+                .flatten()
+            {
                 out.push(AptSource {
                     uri: uri.to_string(),
                     suites: suites.clone(),
@@ -269,7 +286,9 @@ fn apt_mirrors(root: &Path, os: Os, arch: Arch) -> BTreeMap<String, String> {
         let mut paths: Vec<_> = dir.flatten().map(|e| e.path()).collect();
         paths.sort();
         for p in paths {
-            let Ok(t) = std::fs::read_to_string(&p) else { continue };
+            let Ok(t) = std::fs::read_to_string(&p) else {
+                continue;
+            };
             match p.extension().and_then(|e| e.to_str()) {
                 Some("list") => sources.extend(parse_apt_sources(&t, false)),
                 Some("sources") => sources.extend(parse_apt_sources(&t, true)),
@@ -281,7 +300,11 @@ fn apt_mirrors(root: &Path, os: Os, arch: Arch) -> BTreeMap<String, String> {
 }
 
 /// Picks the base-OS mirrors out of a host's apt sources.
-pub fn mirrors_from_apt_sources(sources: &[AptSource], os: Os, arch: Arch) -> BTreeMap<String, String> {
+pub fn mirrors_from_apt_sources(
+    sources: &[AptSource],
+    os: Os,
+    arch: Arch,
+) -> BTreeMap<String, String> {
     let codename = os.codename().unwrap_or("");
     let (main, security) = match os.distro() {
         "debian" => ("debian", Some("debian-security")),
@@ -318,7 +341,9 @@ fn dnf_mirrors(root: &Path) -> BTreeMap<String, String> {
         if p.extension().is_none_or(|e| e != "repo") {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&p) else { continue };
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
         for (k, v) in mirrors_from_dnf_repo(&text) {
             out.entry(k).or_insert(v);
         }
@@ -330,7 +355,9 @@ fn dnf_mirrors(root: &Path) -> BTreeMap<String, String> {
 pub fn mirrors_from_dnf_repo(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         if k.trim() != "baseurl" {
             continue;
         }
@@ -378,25 +405,49 @@ mod tests {
         let m = Mirrors::new(&[], &BTreeMap::new(), &host).unwrap();
         let t = Target::new(Os::D12, Arch::X86_64, 17);
         assert_eq!(
-            m.expand(&repo("${mirror.debian}/ ${codename}-updates main"), &t).unwrap(),
+            m.expand(&repo("${mirror.debian}/ ${codename}-updates main"), &t)
+                .unwrap(),
             "http://m.invalid/debian/ bookworm-updates main"
         );
         let el = Target::new(Os::El9, Arch::Aarch64, 17);
-        let m = Mirrors::new(&["el=http://e.invalid/rocky".into()], &BTreeMap::new(), &BTreeMap::new()).unwrap();
+        let m = Mirrors::new(
+            &["el=http://e.invalid/rocky".into()],
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         assert_eq!(
-            m.expand(&repo("${mirror.el}/$releasever/BaseOS/$basearch/os/"), &el).unwrap(),
+            m.expand(&repo("${mirror.el}/$releasever/BaseOS/$basearch/os/"), &el)
+                .unwrap(),
             "http://e.invalid/rocky/9/BaseOS/aarch64/os/"
         );
     }
 
     #[test]
     fn flags_beat_config_beat_host() {
-        let host = BTreeMap::from([("debian".to_string(), "http://host.invalid/debian".to_string())]);
-        let config = BTreeMap::from([("debian".to_string(), "http://config.invalid/debian".to_string())]);
+        let host = BTreeMap::from([(
+            "debian".to_string(),
+            "http://host.invalid/debian".to_string(),
+        )]);
+        let config = BTreeMap::from([(
+            "debian".to_string(),
+            "http://config.invalid/debian".to_string(),
+        )]);
         let m = Mirrors::new(&[], &config, &host).unwrap();
-        assert_eq!(m.get("debian"), Some(("http://config.invalid/debian", MirrorSource::Config)));
-        let m = Mirrors::new(&["debian=http://flag.invalid/debian".into()], &config, &host).unwrap();
-        assert_eq!(m.get("debian"), Some(("http://flag.invalid/debian", MirrorSource::Flag)));
+        assert_eq!(
+            m.get("debian"),
+            Some(("http://config.invalid/debian", MirrorSource::Config))
+        );
+        let m = Mirrors::new(
+            &["debian=http://flag.invalid/debian".into()],
+            &config,
+            &host,
+        )
+        .unwrap();
+        assert_eq!(
+            m.get("debian"),
+            Some(("http://flag.invalid/debian", MirrorSource::Flag))
+        );
         assert!(matches!(
             Mirrors::new(&["debian".into()], &config, &host),
             Err(MirrorError::BadFlag(_))
@@ -411,20 +462,29 @@ mod tests {
         r.name = "pgdg".into();
         r.module = "pgsql".into();
         let err = m.expand(&r, &t).unwrap_err().to_string();
-        assert!(err.contains("--mirror pgdg=URL") && err.contains("repo `pgdg`"), "{err}");
+        assert!(
+            err.contains("--mirror pgdg=URL") && err.contains("repo `pgdg`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn reads_host_apt_sources() {
         let deb822 = "Types: deb\n# a comment\nURIs: http://a.invalid/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\nTypes: deb\nURIs: http://a.invalid/debian-security\nSuites: bookworm-security\nComponents: main\n\nTypes: deb\nURIs: http://other.invalid/x\nSuites: nodistro\nEnabled: yes\n";
         let mut s = parse_apt_sources(deb822, true);
-        s.extend(parse_apt_sources("deb [arch=amd64 signed-by=/k.gpg] http://b.invalid/debian bookworm main\n", false));
+        s.extend(parse_apt_sources(
+            "deb [arch=amd64 signed-by=/k.gpg] http://b.invalid/debian bookworm main\n",
+            false,
+        ));
         let m = mirrors_from_apt_sources(&s, Os::D12, Arch::X86_64);
         assert_eq!(m["debian"], "http://a.invalid/debian");
         assert_eq!(m["debian-security"], "http://a.invalid/debian-security");
         assert_eq!(m.len(), 2);
         let off = "Types: deb\nURIs: http://c.invalid/debian\nSuites: bookworm\nEnabled: no\n";
-        assert!(mirrors_from_apt_sources(&parse_apt_sources(off, true), Os::D12, Arch::X86_64).is_empty());
+        assert!(
+            mirrors_from_apt_sources(&parse_apt_sources(off, true), Os::D12, Arch::X86_64)
+                .is_empty()
+        );
     }
 
     #[test]

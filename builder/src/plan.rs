@@ -62,7 +62,9 @@ impl std::fmt::Display for WantedBy {
             WantedBy::Alias { name } => write!(f, "alias {name}"),
             WantedBy::Package => write!(f, "named"),
             WantedBy::Extension { name } => write!(f, "ext {name}"),
-            WantedBy::Requires { name, required_by } => write!(f, "ext {name} (required by {required_by})"),
+            WantedBy::Requires { name, required_by } => {
+                write!(f, "ext {name} (required by {required_by})")
+            }
             WantedBy::Deps { name } => write!(f, "deps of {name}"),
         }
     }
@@ -153,11 +155,13 @@ impl Plan {
         let target = distro.target;
         let mut packages: BTreeMap<String, PlannedPackage> = BTreeMap::new();
         let mut add = |name: String, module: &str, why: WantedBy| {
-            let p = packages.entry(name.clone()).or_insert_with(|| PlannedPackage {
-                name,
-                module: module.to_string(),
-                wanted_by: Vec::new(),
-            });
+            let p = packages
+                .entry(name.clone())
+                .or_insert_with(|| PlannedPackage {
+                    name,
+                    module: module.to_string(),
+                    wanted_by: Vec::new(),
+                });
             if !p.wanted_by.contains(&why) {
                 p.wanted_by.push(why);
             }
@@ -168,12 +172,20 @@ impl Plan {
             Some(p) => p.clone(),
             None => {
                 let d = &distro.defaults;
-                d.repo_packages.iter().chain(&d.extra_packages).cloned().collect()
+                d.repo_packages
+                    .iter()
+                    .chain(&d.extra_packages)
+                    .cloned()
+                    .collect()
             }
         };
         for item in &package_items {
             let is_alias = distro.aliases.contains_key(item);
-            let module = if is_alias { distro.alias_module(item) } else { "other".to_string() };
+            let module = if is_alias {
+                distro.alias_module(item)
+            } else {
+                "other".to_string()
+            };
             for pkg in distro.expand(item)? {
                 let why = if is_alias {
                     WantedBy::Alias { name: item.clone() }
@@ -192,7 +204,15 @@ impl Plan {
             let verdict = check(catalog, ext, &target, &mut verdicts, &mut Vec::new());
             match verdict {
                 Ok(_) => {
-                    add_extension(catalog, ext, &target, None, &verdicts, &mut add, &mut BTreeSet::new());
+                    add_extension(
+                        catalog,
+                        ext,
+                        &target,
+                        None,
+                        &verdicts,
+                        &mut add,
+                        &mut BTreeSet::new(),
+                    );
                 }
                 Err(reason) => {
                     unavailable.insert(
@@ -272,10 +292,12 @@ fn select<'a>(catalog: &'a Catalog, items: &[String]) -> Result<Vec<&'a Extensio
             }
             chosen.extend(matching);
         } else {
-            let ext = catalog.find(item).ok_or_else(|| PlanError::UnknownExtension {
-                name: item.clone(),
-                suggestion: suggest(catalog, item),
-            })?;
+            let ext = catalog
+                .find(item)
+                .ok_or_else(|| PlanError::UnknownExtension {
+                    name: item.clone(),
+                    suggestion: suggest(catalog, item),
+                })?;
             chosen.insert(ext.name.as_str());
         }
     }
@@ -332,11 +354,15 @@ fn check(
     if verdict.is_ok() {
         for req in &ext.requires {
             let Some(r) = catalog.get(req) else {
-                verdict = Err(Unavailable::UnknownRequirement { extension: req.clone() });
+                verdict = Err(Unavailable::UnknownRequirement {
+                    extension: req.clone(),
+                });
                 break;
             };
             if check(catalog, r, target, verdicts, stack).is_err() {
-                verdict = Err(Unavailable::Requires { extension: req.clone() });
+                verdict = Err(Unavailable::Requires {
+                    extension: req.clone(),
+                });
                 break;
             }
         }
@@ -356,11 +382,17 @@ fn add_extension(
     add: &mut impl FnMut(String, &str, WantedBy),
     seen: &mut BTreeSet<String>,
 ) {
-    let Some(Ok(package)) = verdicts.get(&ext.name).cloned().or_else(|| Some(catalog.resolve(ext, target))) else {
+    let Some(Ok(package)) = verdicts
+        .get(&ext.name)
+        .cloned()
+        .or_else(|| Some(catalog.resolve(ext, target)))
+    else {
         return;
     };
     let why = match required_by {
-        None => WantedBy::Extension { name: ext.name.clone() },
+        None => WantedBy::Extension {
+            name: ext.name.clone(),
+        },
         Some(by) => WantedBy::Requires {
             name: ext.name.clone(),
             required_by: by.to_string(),
@@ -371,7 +403,13 @@ fn add_extension(
         return;
     }
     for dep in &ext.family(target.family()).deps {
-        add(expand_v(dep, target.pg), "pgsql", WantedBy::Deps { name: ext.name.clone() });
+        add(
+            expand_v(dep, target.pg),
+            "pgsql",
+            WantedBy::Deps {
+                name: ext.name.clone(),
+            },
+        );
     }
     for req in &ext.requires {
         if let Some(r) = catalog.get(req) {
@@ -401,9 +439,18 @@ mod tests {
 
     #[test]
     fn reference_examples() {
-        assert!(has(&plan(Os::El9, 17, &["postgis"], Some(&[])), "postgis36_17"));
-        assert!(has(&plan(Os::D12, 17, &["postgis"], Some(&[])), "postgresql-17-postgis-3"));
-        assert!(has(&plan(Os::D12, 15, &["vector"], Some(&[])), "postgresql-15-pgvector"));
+        assert!(has(
+            &plan(Os::El9, 17, &["postgis"], Some(&[])),
+            "postgis36_17"
+        ));
+        assert!(has(
+            &plan(Os::D12, 17, &["postgis"], Some(&[])),
+            "postgresql-17-postgis-3"
+        ));
+        assert!(has(
+            &plan(Os::D12, 15, &["vector"], Some(&[])),
+            "postgresql-15-pgvector"
+        ));
     }
 
     #[test]
@@ -411,7 +458,11 @@ mod tests {
         // pgrouting requires postgis: both packages, postgis marked as required by pgrouting.
         let p = plan(Os::D12, 16, &["pgrouting"], Some(&[]));
         assert!(has(&p, "postgresql-16-pgrouting"));
-        let postgis = p.packages.iter().find(|x| x.name == "postgresql-16-postgis-3").unwrap();
+        let postgis = p
+            .packages
+            .iter()
+            .find(|x| x.name == "postgresql-16-postgis-3")
+            .unwrap();
         assert!(postgis.wanted_by.contains(&WantedBy::Requires {
             name: "postgis".into(),
             required_by: "pgrouting".into()
@@ -424,24 +475,45 @@ mod tests {
         let ext = catalog
             .extensions()
             .iter()
-            .find(|e| !e.deb.deps.is_empty() && e.deb.pg.contains(&17) && catalog.resolve(e, &Target::new(Os::D12, Arch::X86_64, 17)).is_ok())
+            .find(|e| {
+                !e.deb.deps.is_empty()
+                    && e.deb.pg.contains(&17)
+                    && catalog
+                        .resolve(e, &Target::new(Os::D12, Arch::X86_64, 17))
+                        .is_ok()
+            })
             .unwrap();
         let p = plan(Os::D12, 17, &[&ext.name], Some(&[]));
         let dep = expand_v(&ext.deb.deps[0], 17);
-        let pkg = p.packages.iter().find(|x| x.name == dep).unwrap_or_else(|| panic!("{dep} not in plan"));
-        assert!(pkg.wanted_by.iter().any(|w| matches!(w, WantedBy::Deps { .. } | WantedBy::Requires { .. })));
+        let pkg = p
+            .packages
+            .iter()
+            .find(|x| x.name == dep)
+            .unwrap_or_else(|| panic!("{dep} not in plan"));
+        assert!(pkg
+            .wanted_by
+            .iter()
+            .any(|w| matches!(w, WantedBy::Deps { .. } | WantedBy::Requires { .. })));
     }
 
     #[test]
     fn unavailable_extensions_have_reasons() {
         let p = plan(Os::D12, 17, &["pg_strom", "postgis"], Some(&[]));
-        let u = p.unavailable.iter().find(|u| u.extension == "pg_strom").unwrap();
+        let u = p
+            .unavailable
+            .iter()
+            .find(|u| u.extension == "pg_strom")
+            .unwrap();
         assert_eq!(u.message, "no deb package");
         assert!(u.requested);
         // PG 13: nothing in the catalog is built for it
         let p = plan(Os::El9, 13, &["postgis"], Some(&[]));
         assert!(p.packages.is_empty());
-        assert!(p.unavailable[0].message.starts_with("no package for PG 13"), "{}", p.unavailable[0].message);
+        assert!(
+            p.unavailable[0].message.starts_with("no package for PG 13"),
+            "{}",
+            p.unavailable[0].message
+        );
     }
 
     #[test]
@@ -458,7 +530,11 @@ mod tests {
         };
         let p = Plan::make(&catalog, &distro, &req).unwrap();
         assert!(p.packages.is_empty());
-        let names: Vec<_> = p.unavailable.iter().map(|u| (u.extension.as_str(), u.requested)).collect();
+        let names: Vec<_> = p
+            .unavailable
+            .iter()
+            .map(|u| (u.extension.as_str(), u.requested))
+            .collect();
         assert_eq!(names, vec![("pg_strom", false), ("pgrouting", true)]);
         assert!(p.unavailable[1].message.contains("requires `pg_strom`"));
     }
@@ -466,9 +542,21 @@ mod tests {
     #[test]
     fn aliases_and_defaults() {
         let p = plan(Os::D12, 15, &[], Some(&["pgsql-mini", "htop"]));
-        assert_eq!(p.package_names(), vec!["htop", "postgresql-15", "postgresql-client-15"]);
-        let pg = p.packages.iter().find(|x| x.name == "postgresql-15").unwrap();
-        assert_eq!(pg.wanted_by, vec![WantedBy::Alias { name: "pgsql-mini".into() }]);
+        assert_eq!(
+            p.package_names(),
+            vec!["htop", "postgresql-15", "postgresql-client-15"]
+        );
+        let pg = p
+            .packages
+            .iter()
+            .find(|x| x.name == "postgresql-15")
+            .unwrap();
+        assert_eq!(
+            pg.wanted_by,
+            vec![WantedBy::Alias {
+                name: "pgsql-mini".into()
+            }]
+        );
         assert_eq!(pg.module, "pgsql");
         // no --packages: the default sets, which include pgsql-main
         let p = plan(Os::El9, 17, &[], None);

@@ -3,4 +3,6 @@
 
 pub mod target;
 
-pub use target::{check_pg, Arch, Family, Os, Target, TargetError, PG_BETA, PG_DEFAULT, PG_SUPPORTED};
+pub use target::{
+    check_pg, Arch, Family, Os, Target, TargetError, PG_BETA, PG_DEFAULT, PG_SUPPORTED,
+};

@@ -45,12 +45,21 @@ fn show(s: &str) -> String {
 }
 
 fn set_str(v: &[String]) -> String {
-    v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>().join(",")
+    v.iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn set_u32(v: &[u32]) -> String {
     let s: BTreeSet<u32> = v.iter().copied().collect();
-    s.iter().rev().map(|p| p.to_string()).collect::<Vec<_>>().join(",")
+    s.iter()
+        .rev()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Compares `ours` with `theirs`; an empty result means they agree on every fact.
@@ -93,7 +102,11 @@ fn diff_extension(o: &Extension, t: &Extension, out: &mut Vec<Difference>) {
     };
     check("package key", o.package.clone(), t.package.clone());
     check("lead", o.lead.to_string(), t.lead.to_string());
-    check("lead extension", o.lead_extension.clone(), t.lead_extension.clone());
+    check(
+        "lead extension",
+        o.lead_extension.clone(),
+        t.lead_extension.clone(),
+    );
     check("category", o.category.clone(), t.category.clone());
     check("license", o.license.clone(), t.license.clone());
     check("version", o.version.clone(), t.version.clone());
@@ -126,7 +139,8 @@ fn diff_extension(o: &Extension, t: &Extension, out: &mut Vec<Difference>) {
         match &o.availability {
             None => check("availability", "unknown".into(), "known".into()),
             Some(oa) => {
-                let cells: BTreeSet<_> = oa.unavailable.keys().chain(ta.unavailable.keys()).collect();
+                let cells: BTreeSet<_> =
+                    oa.unavailable.keys().chain(ta.unavailable.keys()).collect();
                 for (os_arch, pg) in cells {
                     let os = oa.state(os_arch, *pg);
                     let ts = ta.state(os_arch, *pg);
@@ -170,11 +184,26 @@ mod tests {
         exts.retain(|e| e.name != "hypopg");
         let theirs = Catalog::new(exts, "t").unwrap();
         let d = diff(&cat, &theirs);
-        let facts: Vec<String> = d.iter().map(|x| format!("{} {}", x.extension, x.fact)).collect();
-        assert!(facts.contains(&"postgis rpm package".to_string()), "{facts:?}");
-        assert!(facts.contains(&"postgis deb PG majors".to_string()), "{facts:?}");
-        assert!(facts.contains(&"pg_partman requires".to_string()), "{facts:?}");
-        assert!(facts.contains(&"timescaledb availability d12.x86_64 PG 17".to_string()), "{facts:?}");
+        let facts: Vec<String> = d
+            .iter()
+            .map(|x| format!("{} {}", x.extension, x.fact))
+            .collect();
+        assert!(
+            facts.contains(&"postgis rpm package".to_string()),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&"postgis deb PG majors".to_string()),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&"pg_partman requires".to_string()),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&"timescaledb availability d12.x86_64 PG 17".to_string()),
+            "{facts:?}"
+        );
         assert!(facts.contains(&"hypopg extension".to_string()), "{facts:?}");
         assert_eq!(d.len(), 5, "{facts:?}");
     }

@@ -39,7 +39,13 @@ pub enum State {
 
 impl State {
     /// All states but `Available`, in the order our catalog files list them.
-    pub const UNAVAILABLE: [State; 5] = [State::Missing, State::Hidden, State::Broken, State::Thrown, State::Fork];
+    pub const UNAVAILABLE: [State; 5] = [
+        State::Missing,
+        State::Hidden,
+        State::Broken,
+        State::Thrown,
+        State::Fork,
+    ];
 
     pub fn from_letter(c: &str) -> Option<State> {
         Some(match c {
@@ -166,7 +172,11 @@ pub enum Unavailable {
     /// The extension is never built for this OS and arch.
     ExcludedOnOs { os_arch: String },
     /// The upstream matrix marks this cell unavailable.
-    Matrix { os_arch: String, pg: u32, state: State },
+    Matrix {
+        os_arch: String,
+        pg: u32,
+        state: State,
+    },
     /// It requires an extension that cannot be served here.
     Requires { extension: String },
     /// It requires an extension the catalog does not know.
@@ -175,7 +185,12 @@ pub enum Unavailable {
 
 impl fmt::Display for Unavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let majors = |m: &[u32]| m.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+        let majors = |m: &[u32]| {
+            m.iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         match self {
             Unavailable::NoPackageForFamily { family } => write!(f, "no {family} package"),
             Unavailable::NoPackageForPg { pg, majors: m } if m.is_empty() => {
@@ -239,7 +254,10 @@ impl Catalog {
                 });
             }
         }
-        Ok(Catalog { extensions, by_name })
+        Ok(Catalog {
+            extensions,
+            by_name,
+        })
     }
 
     /// The catalog compiled into this binary.
@@ -314,7 +332,7 @@ impl Catalog {
             });
         }
         let os_arch = target.os_arch();
-        if ext.os_exclude.iter().any(|x| *x == os_arch) {
+        if ext.os_exclude.contains(&os_arch) {
             return Err(Unavailable::ExcludedOnOs { os_arch });
         }
         if let Some(avail) = self.availability_of(ext) {
@@ -344,7 +362,10 @@ mod tests {
 
     #[test]
     fn expand() {
-        assert_eq!(expand_v("postgresql-$v-postgis-3", 17), "postgresql-17-postgis-3");
+        assert_eq!(
+            expand_v("postgresql-$v-postgis-3", 17),
+            "postgresql-17-postgis-3"
+        );
         assert_eq!(expand_v("postgis36_${v}", 16), "postgis36_16");
         assert_eq!(expand_v("patroni", 16), "patroni");
     }
@@ -357,10 +378,16 @@ mod tests {
         let el9 = Target::new(Os::El9, Arch::X86_64, 17);
         let d12 = Target::new(Os::D12, Arch::X86_64, 17);
         assert_eq!(cat.resolve(postgis, &el9).unwrap(), "postgis36_17");
-        assert_eq!(cat.resolve(postgis, &d12).unwrap(), "postgresql-17-postgis-3");
+        assert_eq!(
+            cat.resolve(postgis, &d12).unwrap(),
+            "postgresql-17-postgis-3"
+        );
         let vector = cat.get("vector").unwrap();
         let d12_15 = Target::new(Os::D12, Arch::X86_64, 15);
-        assert_eq!(cat.resolve(vector, &d12_15).unwrap(), "postgresql-15-pgvector");
+        assert_eq!(
+            cat.resolve(vector, &d12_15).unwrap(),
+            "postgresql-15-pgvector"
+        );
         // found by package key too
         assert_eq!(cat.find("pgvector").unwrap().name, "vector");
     }
@@ -373,7 +400,9 @@ mod tests {
         let d12 = Target::new(Os::D12, Arch::X86_64, 17);
         assert_eq!(
             cat.resolve(strom, &d12),
-            Err(Unavailable::NoPackageForFamily { family: Family::Deb })
+            Err(Unavailable::NoPackageForFamily {
+                family: Family::Deb
+            })
         );
         // and is excluded on EL aarch64
         let el9a = Target::new(Os::El9, Arch::Aarch64, 17);
@@ -386,13 +415,19 @@ mod tests {
         // no extension is built for PG 13
         let postgis = cat.get("postgis").unwrap();
         let pg13 = Target::new(Os::El9, Arch::X86_64, 13);
-        assert!(matches!(cat.resolve(postgis, &pg13), Err(Unavailable::NoPackageForPg { pg: 13, .. })));
+        assert!(matches!(
+            cat.resolve(postgis, &pg13),
+            Err(Unavailable::NoPackageForPg { pg: 13, .. })
+        ));
         // a matrix cell: orioledb is only in a forked kernel
         let oriole = cat.get("orioledb").unwrap();
         let el9 = Target::new(Os::El9, Arch::X86_64, 17);
         assert!(matches!(
             cat.resolve(oriole, &el9),
-            Err(Unavailable::Matrix { state: State::Fork, .. })
+            Err(Unavailable::Matrix {
+                state: State::Fork,
+                ..
+            })
         ));
     }
 }

@@ -122,7 +122,9 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Extension>, CatalogError> {
         .map(|e| {
             let availability = match e.availability {
                 None => None,
-                Some(a) => Some(parse_availability(&a).map_err(|r| err(format!("{}: {r}", e.name)))?),
+                Some(a) => {
+                    Some(parse_availability(&a).map_err(|r| err(format!("{}: {r}", e.name)))?)
+                }
             };
             let fam = |f: Option<FamToml>| {
                 f.map(|f| FamilyPackage {
@@ -206,11 +208,20 @@ fn q(s: &str) -> String {
 }
 
 fn list_str(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        v.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn list_u32(v: &[u32]) -> String {
-    format!("[{}]", v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 fn render_family(f: &FamilyPackage) -> String {
@@ -316,17 +327,29 @@ mod tests {
             .iter()
             .map(|(n, t)| (n.to_string(), t.to_string()))
             .collect();
-        assert_eq!(files.keys().collect::<Vec<_>>(), builtin.keys().collect::<Vec<_>>());
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            builtin.keys().collect::<Vec<_>>()
+        );
         for (name, text) in &files {
-            assert_eq!(text, &builtin[name], "extensions/{name} is not in canonical form");
+            assert_eq!(
+                text, &builtin[name],
+                "extensions/{name} is not in canonical form"
+            );
         }
     }
 
     #[test]
     fn rejects_unknown_keys_and_bad_cells() {
         let bad = "[[extension]]\nid = 1\nname = \"x\"\npackage = \"x\"\ncategory = \"FEAT\"\npg = [18]\ncolour = \"red\"\n";
-        assert!(parse(bad, "bad.toml").unwrap_err().to_string().contains("colour"));
+        assert!(parse(bad, "bad.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("colour"));
         let bad = "[[extension]]\nid = 1\nname = \"x\"\npackage = \"x\"\ncategory = \"FEAT\"\npg = [18]\navailability = { missing = [\"el9\"] }\n";
-        assert!(parse(bad, "bad.toml").unwrap_err().to_string().contains("el9"));
+        assert!(parse(bad, "bad.toml")
+            .unwrap_err()
+            .to_string()
+            .contains("el9"));
     }
 }

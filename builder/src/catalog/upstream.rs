@@ -23,13 +23,19 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Extension>, CatalogError> {
         path: path.to_string(),
         reason,
     };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| err(e.to_string()))?.clone();
     let mut index = BTreeMap::new();
     for (i, h) in headers.iter().enumerate() {
         index.insert(h.trim().to_string(), i);
     }
-    let missing: Vec<&str> = NEEDED.iter().copied().filter(|c| !index.contains_key(*c)).collect();
+    let missing: Vec<&str> = NEEDED
+        .iter()
+        .copied()
+        .filter(|c| !index.contains_key(*c))
+        .collect();
     if !missing.is_empty() {
         return Err(err(format!(
             "not an extension catalog CSV: missing column(s) {}",
@@ -61,9 +67,17 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Extension>, CatalogError> {
         let os_exclude = extra
             .get("os_exclude")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
-        let kernel = extra.get("kernel").and_then(Value::as_str).map(str::to_string);
+        let kernel = extra
+            .get("kernel")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let availability = match extra.get("matrix").and_then(Value::as_array) {
             Some(cells) if !cells.is_empty() => Some(parse_matrix(cells).map_err(row_err)?),
             _ => None,
@@ -109,7 +123,10 @@ pub(crate) fn parse_array(s: &str) -> Vec<String> {
 fn parse_majors(s: &str) -> Result<Vec<u32>, String> {
     let mut v = parse_array(s)
         .iter()
-        .map(|x| x.parse::<u32>().map_err(|_| format!("bad PG major `{x}` in `{s}`")))
+        .map(|x| {
+            x.parse::<u32>()
+                .map_err(|_| format!("bad PG major `{x}` in `{s}`"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     v.sort_unstable_by(|a, b| b.cmp(a));
     v.dedup();
@@ -120,14 +137,19 @@ fn parse_majors(s: &str) -> Result<Vec<u32>, String> {
 fn parse_matrix(cells: &[Value]) -> Result<Availability, String> {
     let mut avail = Availability::default();
     for cell in cells {
-        let s = cell.as_str().ok_or_else(|| format!("matrix cell is not a string: {cell}"))?;
+        let s = cell
+            .as_str()
+            .ok_or_else(|| format!("matrix cell is not a string: {cell}"))?;
         let parts: Vec<&str> = s.split(':').collect();
         if parts.len() < 3 {
             return Err(format!("bad matrix cell `{s}`"));
         }
         let os_arch = matrix_os_arch(parts[0]).ok_or_else(|| format!("bad matrix cell `{s}`"))?;
-        let pg = parts[1].parse::<u32>().map_err(|_| format!("bad matrix cell `{s}`"))?;
-        let state = State::from_letter(parts[2]).ok_or_else(|| format!("bad state in matrix cell `{s}`"))?;
+        let pg = parts[1]
+            .parse::<u32>()
+            .map_err(|_| format!("bad matrix cell `{s}`"))?;
+        let state = State::from_letter(parts[2])
+            .ok_or_else(|| format!("bad state in matrix cell `{s}`"))?;
         if state != State::Available {
             avail.unavailable.insert((os_arch, pg), state);
         }
@@ -174,6 +196,9 @@ mod tests {
     #[test]
     fn refuses_other_csv() {
         let err = parse("a,b\n1,2\n", "x.csv").unwrap_err().to_string();
-        assert!(err.contains("x.csv") && err.contains("missing column"), "{err}");
+        assert!(
+            err.contains("x.csv") && err.contains("missing column"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,146 @@
+//! Checks our manifests against Pigsty's per-OS defaults in `../shared/reference/pigsty-vars/`:
+//! every alias, every default package set and every upstream repository must carry the same
+//! facts (mirror hosts excepted: ours are `${mirror.NAME}` placeholders).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pigsty_build::Distro;
+use repo_layout::{Arch, Os, Target};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Vars {
+    package_map: BTreeMap<String, String>,
+    repo_packages_default: Vec<String>,
+    repo_extra_packages_default: Vec<String>,
+    node_packages_default: Vec<String>,
+    infra_packages_default: Vec<String>,
+    repo_upstream_default: Vec<Upstream>,
+}
+
+#[derive(Deserialize)]
+struct Upstream {
+    name: String,
+    module: String,
+    releases: Vec<u32>,
+    arch: Vec<String>,
+    baseurl: BTreeMap<String, String>,
+    #[serde(default)]
+    meta: Option<BTreeMap<String, serde_yaml_ng::Value>>,
+}
+
+fn reference() -> Option<PathBuf> {
+    let dir = std::env::var_os("PIGSTY_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference")
+        });
+    if dir.join("pigsty-vars").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("reference data not found at {}: skipped", dir.display());
+        None
+    }
+}
+
+/// A reference URL with its whitespace normalized and Pigsty's variable names mapped to ours.
+fn normalize(url: &str) -> String {
+    url.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("${distro_codename}", "${codename}")
+        .replace("${distro_name}", "${distro}")
+}
+
+#[test]
+fn manifests_match_pigsty_vars() {
+    let Some(dir) = reference() else { return };
+    let mut checked = 0;
+    for os in Os::ALL {
+        for arch in Arch::ALL {
+            let path = dir.join(format!("pigsty-vars/{}.{}.yml", os.code(), arch.as_str()));
+            let vars: Vars =
+                serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let distro = Distro::load(Target::new(os, arch, 17), None).unwrap();
+            let label = format!("{}.{}", os.code(), arch.as_str());
+
+            // aliases: exactly the same keys and values
+            assert_eq!(
+                distro.aliases, vars.package_map,
+                "{label}: package aliases differ"
+            );
+            // default package sets
+            let d = &distro.defaults;
+            assert_eq!(d.repo_packages, vars.repo_packages_default, "{label}");
+            assert_eq!(
+                d.extra_packages, vars.repo_extra_packages_default,
+                "{label}"
+            );
+            assert_eq!(d.node_packages, vars.node_packages_default, "{label}");
+            assert_eq!(d.infra_packages, vars.infra_packages_default, "{label}");
+
+            // repositories: the same names, modules and URL paths for this release and arch
+            let theirs: Vec<&Upstream> = vars
+                .repo_upstream_default
+                .iter()
+                .filter(|r| r.module != "local")
+                .filter(|r| {
+                    r.releases.contains(&os.release()) && r.arch.iter().any(|a| a == arch.as_str())
+                })
+                .collect();
+            assert_eq!(
+                distro
+                    .repos
+                    .iter()
+                    .map(|r| (&r.name, &r.module))
+                    .collect::<Vec<_>>(),
+                theirs
+                    .iter()
+                    .map(|r| (&r.name, &r.module))
+                    .collect::<Vec<_>>(),
+                "{label}: repositories differ"
+            );
+            for (o, t) in distro.repos.iter().zip(&theirs) {
+                let their_url = normalize(&t.baseurl["default"]);
+                // ours: `${mirror.NAME}` then the rest, which must end their URL
+                assert!(
+                    o.url.starts_with("${mirror."),
+                    "{label} {}: {}",
+                    o.name,
+                    o.url
+                );
+                let (_, rest) = o.url.split_once('}').unwrap();
+                assert!(
+                    their_url.ends_with(rest),
+                    "{label} {}: ours {} vs theirs {}",
+                    o.name,
+                    o.url,
+                    their_url
+                );
+                let meta = t.meta.clone().unwrap_or_default();
+                let prio = meta
+                    .get("priority")
+                    .and_then(|v| v.as_u64())
+                    .map(|p| p as u32);
+                assert_eq!(o.priority, prio, "{label} {} priority", o.name);
+                let excl: Vec<String> = meta
+                    .get("excludepkgs")
+                    .and_then(|v| v.as_str())
+                    .map(|s| s.split_whitespace().map(str::to_string).collect())
+                    .unwrap_or_default();
+                assert_eq!(o.excludepkgs, excl, "{label} {} excludepkgs", o.name);
+                let hotfix = meta.get("module_hotfixes").and_then(|v| v.as_u64()) == Some(1);
+                assert_eq!(
+                    o.module_hotfixes, hotfix,
+                    "{label} {} module_hotfixes",
+                    o.name
+                );
+                let optional = meta.get("skip_if_unavailable").and_then(|v| v.as_u64()) == Some(1);
+                assert_eq!(o.optional, optional, "{label} {} optional", o.name);
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+}

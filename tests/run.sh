@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the project: format, lints, unit and end-to-end tests, and the catalog
+# check against the reference catalog. Installs the system tools the tests need when they are
+# missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm, gnupg, curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in debootstrap:debootstrap createrepo_c:createrepo-c dnf:dnf rpm:rpm gpg:gnupg gpgv:gpgv \
+            curl:curl unshare:util-linux dpkg-scanpackages:dpkg-dev zstd:zstd; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
+done
+if ((${#need[@]})); then
+  echo "installing test tools: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+reference=${PIGSTY_REFERENCE:-../shared/reference}
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace
+cargo run --quiet -p pigsty-build -- catalog diff "$reference/extension-newest.csv"
