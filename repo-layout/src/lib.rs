@@ -1,6 +1,7 @@
 //! What `pigsty-build` and `pigsty-install` share: build targets, apt and dnf repository
 //! metadata, the bundle manifest, signatures and safe archive handling.
 
+pub mod apt;
 pub mod target;
 
 pub use target::{
