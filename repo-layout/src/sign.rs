@@ -47,6 +47,15 @@ pub enum SignError {
         /// What the verifier reported.
         reason: String,
     },
+    /// The only signatures found were made by keys of the keyring that are expired or revoked
+    /// now (apt rejects those too; gpgv alone accepts expired ones).
+    #[error("signed by key {key_id}, which is {reason}")]
+    KeyNotValid {
+        /// Upper-case hex id of the (sub)key that the signature names.
+        key_id: String,
+        /// Why the key is not valid now, e.g. "expired on 2020-01-02" or "revoked".
+        reason: String,
+    },
     /// A key file could not be read or holds no usable key.
     #[error("key file {}: {reason}", path.display())]
     KeyFile {
@@ -337,6 +346,8 @@ struct Candidate<'a> {
     sig: &'a Signature,
     part: SigningPart<'a>,
     primary_fingerprint: String,
+    /// Whether the key is valid now, or why not.
+    valid: Result<(), String>,
 }
 
 /// One or more public keys, e.g. a distribution's archive keyring or our `pigsty.pub`.
@@ -425,22 +436,47 @@ impl PublicKeyring {
             .collect()
     }
 
-    /// The primary key and every subkey bound to it for signing, with the primary fingerprint.
-    fn signing_parts(&self) -> Vec<(SigningPart<'_>, String)> {
+    /// The primary key and every subkey bound to it for signing, with the primary fingerprint
+    /// and whether the key is valid now (not expired, not revoked).
+    fn signing_parts(&self) -> Vec<(SigningPart<'_>, String, Result<(), String>)> {
+        let now = u64::from(Timestamp::now().as_secs());
         let mut parts = Vec::new();
         for key in &self.keys {
             let fp = fingerprint_hex(&key.fingerprint());
-            parts.push((SigningPart::Primary(&key.primary_key), fp.clone()));
+            let primary_valid = primary_validity(key, now);
+            parts.push((
+                SigningPart::Primary(&key.primary_key),
+                fp.clone(),
+                primary_valid.clone(),
+            ));
             for sub in &key.public_subkeys {
-                let bound = sub.signatures.iter().any(|sig| {
-                    sig.key_flags().sign()
-                        && sig
-                            .verify_subkey_binding(&key.primary_key, &sub.key)
+                let bindings: Vec<&Signature> = sub
+                    .signatures
+                    .iter()
+                    .filter(|sig| {
+                        sig.verify_subkey_binding(&key.primary_key, &sub.key)
                             .is_ok()
-                });
-                if bound {
-                    parts.push((SigningPart::Sub(&sub.key), fp.clone()));
+                    })
+                    .collect();
+                let newest = bindings
+                    .iter()
+                    .filter(|sig| sig.typ() == Some(SignatureType::SubkeyBinding))
+                    .max_by_key(|sig| sig.created().map(|t| t.as_secs()));
+                let Some(binding) = newest else { continue };
+                if !binding.key_flags().sign() {
+                    continue;
                 }
+                let valid = if let Err(reason) = &primary_valid {
+                    Err(format!("a subkey of a key that is {reason}"))
+                } else if bindings
+                    .iter()
+                    .any(|sig| sig.typ() == Some(SignatureType::SubkeyRevocation))
+                {
+                    Err("revoked".to_string())
+                } else {
+                    expiry_check(sub.key.created_at(), binding, now)
+                };
+                parts.push((SigningPart::Sub(&sub.key), fp.clone(), valid));
             }
         }
         parts
@@ -457,15 +493,29 @@ impl PublicKeyring {
             if !matches!(sig.typ(), Some(SignatureType::Binary | SignatureType::Text)) {
                 continue;
             }
-            for (part, fp) in &parts {
+            for (part, fp, valid) in &parts {
                 if part.matches(sig) {
                     found.push(Candidate {
                         sig,
                         part: *part,
                         primary_fingerprint: fp.clone(),
+                        valid: valid.clone(),
                     });
                 }
             }
+        }
+        if found.iter().any(|c| c.valid.is_ok()) {
+            found.retain(|c| c.valid.is_ok());
+        } else if let Some(Candidate {
+            part,
+            valid: Err(reason),
+            ..
+        }) = found.first()
+        {
+            return Err(SignError::KeyNotValid {
+                key_id: part.key_id(),
+                reason: reason.clone(),
+            });
         }
         if found.is_empty() {
             let mut names: Vec<String> = sigs.iter().flat_map(issuer_names).collect();
@@ -581,4 +631,79 @@ fn parse_detached(signature: &[u8]) -> Result<Vec<Signature>, SignError> {
         return Err(SignError::NoSignature);
     }
     Ok(sigs)
+}
+
+/// Whether a primary key is valid at `now`: not revoked by itself, not expired according to its
+/// newest valid self-signature. A key without any valid self-signature is taken as valid (the
+/// keyring is trusted as a whole).
+fn primary_validity(key: &SignedPublicKey, now: u64) -> Result<(), String> {
+    let primary = &key.primary_key;
+    if key.details.revocation_signatures.iter().any(|sig| {
+        sig.typ() == Some(SignatureType::KeyRevocation) && sig.verify_key(primary).is_ok()
+    }) {
+        return Err("revoked".to_string());
+    }
+    let direct = key
+        .details
+        .direct_signatures
+        .iter()
+        .filter(|sig| sig.verify_key(primary).is_ok());
+    let certs = key.details.users.iter().flat_map(|user| {
+        user.signatures.iter().filter(move |sig| {
+            sig.is_certification()
+                && sig
+                    .verify_certification(primary, pgp::types::Tag::UserId, &user.id)
+                    .is_ok()
+        })
+    });
+    match direct
+        .chain(certs)
+        .max_by_key(|sig| sig.created().map(|t| t.as_secs()))
+    {
+        Some(newest) => expiry_check(primary.created_at(), newest, now),
+        None => Ok(()),
+    }
+}
+
+/// Err("expired on DATE") when the self-signature gives the key an expiration time before `now`.
+fn expiry_check(created: Timestamp, sig: &Signature, now: u64) -> Result<(), String> {
+    match sig.key_expiration_time() {
+        Some(d) if d.as_secs() > 0 => {
+            let end = u64::from(created.as_secs()) + u64::from(d.as_secs());
+            if end <= now {
+                Err(format!("expired on {}", iso_date(end)))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time.
+fn iso_date(secs: u64) -> String {
+    // Days to civil date, after Howard Hinnant's algorithm.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_date;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_date(0), "1970-01-01");
+        assert_eq!(iso_date(1_577_836_800), "2020-01-01");
+        assert_eq!(iso_date(951_782_400), "2000-02-29");
+        assert_eq!(iso_date(4_102_444_799), "2099-12-31");
+    }
 }

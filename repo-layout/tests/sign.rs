@@ -499,3 +499,128 @@ fn real_debian_inrelease_verifies() {
         .expect_err("unknown signer");
     assert!(matches!(err, SignError::UnknownSigner { .. }), "{err}");
 }
+
+/// Signatures by keys that are expired or revoked now are refused, naming the key, as apt does
+/// (gpgv alone accepts an expired key's signature). Keys made by gpg with a faked clock.
+#[test]
+fn expired_and_revoked_keys_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("gpg-home");
+    let data = dir.path().join("data");
+    fs::write(&data, b"old data\n").expect("write");
+    let data_s = data.to_str().expect("utf-8");
+
+    // A key valid for one day in 2020, and a signature made that day.
+    let out = gpg(
+        &home,
+        &[
+            "--faked-system-time",
+            "20200101T000000!",
+            "--quick-gen-key",
+            "Old <old@pigsty.test>",
+            "ed25519",
+            "sign",
+            "1d",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let sig = dir.path().join("old.asc");
+    let out = gpg(
+        &home,
+        &[
+            "--faked-system-time",
+            "20200101T010000!",
+            "--local-user",
+            "old@pigsty.test",
+            "--armor",
+            "--output",
+            sig.to_str().expect("utf-8"),
+            "--detach-sign",
+            data_s,
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let exported = gpg(&home, &["--export", "old@pigsty.test"], None).stdout;
+    let ring = PublicKeyring::from_bytes(&exported).expect("expired key still loads");
+    let old_fp = ring.fingerprints()[0].clone();
+    let keyring = dir.path().join("old.gpg");
+    fs::write(&keyring, &exported).expect("write");
+    // gpgv says good signature (exit 0) even though the key has expired.
+    assert!(gpgv(dir.path(), &keyring, &[&sig, &data]));
+    let err = ring
+        .verify_detached(
+            File::open(&data).expect("open"),
+            &fs::read(&sig).expect("sig"),
+        )
+        .expect_err("expired key");
+    match &err {
+        SignError::KeyNotValid { key_id: id, reason } => {
+            assert_eq!(id, key_id(&old_fp));
+            assert!(reason.contains("expired on 2020-01-02"), "{err}");
+        }
+        other => panic!("expected KeyNotValid, got {other:?}"),
+    }
+
+    // A key revoked after signing.
+    let out = gpg(
+        &home,
+        &[
+            "--quick-gen-key",
+            "Rev <rev@pigsty.test>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let sig = dir.path().join("rev.asc");
+    let out = gpg(
+        &home,
+        &[
+            "--local-user",
+            "rev@pigsty.test",
+            "--armor",
+            "--output",
+            sig.to_str().expect("utf-8"),
+            "--detach-sign",
+            data_s,
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let before = gpg(&home, &["--export", "rev@pigsty.test"], None).stdout;
+    let ring = PublicKeyring::from_bytes(&before).expect("load");
+    let rev_fp = ring.fingerprints()[0].clone();
+    assert_eq!(
+        ring.verify_detached(
+            File::open(&data).expect("open"),
+            &fs::read(&sig).expect("sig")
+        )
+        .expect("valid before revocation"),
+        rev_fp
+    );
+    let rev_cert = fs::read_to_string(home.join(format!("openpgp-revocs.d/{rev_fp}.rev")))
+        .expect("revocation certificate");
+    // gpg writes the certificate with a leading ':' to keep it from being imported by mistake.
+    let rev_cert = rev_cert.replace(
+        ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    );
+    let out = gpg(&home, &["--import"], Some(rev_cert.as_bytes()));
+    assert!(out.status.success());
+    let after = gpg(&home, &["--export", "rev@pigsty.test"], None).stdout;
+    let ring = PublicKeyring::from_bytes(&after).expect("revoked key still loads");
+    let err = ring
+        .verify_detached(
+            File::open(&data).expect("open"),
+            &fs::read(&sig).expect("sig"),
+        )
+        .expect_err("revoked key");
+    assert!(
+        matches!(err, SignError::KeyNotValid { ref reason, .. } if reason == "revoked"),
+        "{err}"
+    );
+}
