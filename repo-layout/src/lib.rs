@@ -2,6 +2,7 @@
 //! metadata, the bundle manifest, signatures and safe archive handling.
 
 pub mod apt;
+pub mod sign;
 pub mod target;
 
 pub use target::{
