@@ -135,7 +135,11 @@ impl Os {
 
     /// The list of supported codes, for error messages.
     pub fn supported() -> String {
-        Os::ALL.iter().map(|o| o.code()).collect::<Vec<_>>().join(", ")
+        Os::ALL
+            .iter()
+            .map(|o| o.code())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Detects the OS of a running system from its `os-release` file.
@@ -167,11 +171,17 @@ impl Os {
             .any(|d| id == *d || like.split_whitespace().any(|l| l == *d))
             && id != "fedora";
         let found = if id == "debian" {
-            Os::ALL.iter().find(|o| o.distro() == "debian" && o.version_id() == major)
+            Os::ALL
+                .iter()
+                .find(|o| o.distro() == "debian" && o.version_id() == major)
         } else if id == "ubuntu" {
-            Os::ALL.iter().find(|o| o.distro() == "ubuntu" && o.version_id() == version)
+            Os::ALL
+                .iter()
+                .find(|o| o.distro() == "ubuntu" && o.version_id() == version)
         } else if is_el {
-            Os::ALL.iter().find(|o| o.distro() == "el" && o.version_id() == major)
+            Os::ALL
+                .iter()
+                .find(|o| o.distro() == "el" && o.version_id() == major)
         } else {
             None
         };
@@ -305,7 +315,10 @@ pub fn check_pg(pg: u32, beta: bool) -> Result<u32, TargetError> {
     if PG_SUPPORTED.contains(&pg) || (beta && PG_BETA.contains(&pg)) {
         return Ok(pg);
     }
-    let mut supported = PG_SUPPORTED.map(|p| p.to_string()).collect::<Vec<_>>().join(", ");
+    let mut supported = PG_SUPPORTED
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     if PG_BETA.contains(&pg) {
         return Err(TargetError::BetaPg { pg, supported });
     }
@@ -374,24 +387,40 @@ mod tests {
         assert_eq!("el9".parse::<Os>().unwrap(), Os::El9);
         assert_eq!("D12".parse::<Os>().unwrap(), Os::D12);
         let err = "el7".parse::<Os>().unwrap_err().to_string();
-        assert!(err.contains("el7") && err.contains("el8, el9, el10, d12, d13, u22, u24, u26"), "{err}");
+        assert!(
+            err.contains("el7") && err.contains("el8, el9, el10, d12, d13, u22, u24, u26"),
+            "{err}"
+        );
     }
 
     #[test]
     fn arch_aliases() {
         assert_eq!("amd64".parse::<Arch>().unwrap(), Arch::X86_64);
         assert_eq!("arm64".parse::<Arch>().unwrap(), Arch::Aarch64);
-        assert!("riscv64".parse::<Arch>().unwrap_err().to_string().contains("riscv64"));
+        assert!("riscv64"
+            .parse::<Arch>()
+            .unwrap_err()
+            .to_string()
+            .contains("riscv64"));
     }
 
     #[test]
     fn pg_majors() {
         assert_eq!(check_pg(13, false), Ok(13));
         assert_eq!(check_pg(18, false), Ok(18));
-        assert!(matches!(check_pg(12, false), Err(TargetError::UnsupportedPg { pg: 12, .. })));
-        assert!(matches!(check_pg(19, false), Err(TargetError::BetaPg { pg: 19, .. })));
+        assert!(matches!(
+            check_pg(12, false),
+            Err(TargetError::UnsupportedPg { pg: 12, .. })
+        ));
+        assert!(matches!(
+            check_pg(19, false),
+            Err(TargetError::BetaPg { pg: 19, .. })
+        ));
         assert_eq!(check_pg(19, true), Ok(19));
-        assert!(matches!(check_pg(20, true), Err(TargetError::UnsupportedPg { pg: 20, .. })));
+        assert!(matches!(
+            check_pg(20, true),
+            Err(TargetError::UnsupportedPg { pg: 20, .. })
+        ));
     }
 
     #[test]
