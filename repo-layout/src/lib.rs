@@ -1,6 +1,10 @@
 //! What `pigsty-build` and `pigsty-install` share: build targets, apt and dnf repository
 //! metadata, the bundle manifest, signatures and safe archive handling.
 
+pub mod bundle;
+pub mod manifest;
 pub mod target;
 
-pub use target::{check_pg, Arch, Family, Os, Target, TargetError, PG_BETA, PG_DEFAULT, PG_SUPPORTED};
+pub use target::{
+    check_pg, Arch, Family, Os, Target, TargetError, PG_BETA, PG_DEFAULT, PG_SUPPORTED,
+};
