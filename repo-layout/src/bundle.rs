@@ -22,7 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use flate2::{Compression, GzBuilder};
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{
@@ -31,8 +31,13 @@ use crate::manifest::{
 
 /// The bundle's top folder.
 pub const TOP: &str = "pigsty";
-/// gzip level for `.tgz`: packages are already compressed, so a high level is wasted work.
-pub const GZIP_LEVEL: u32 = 1;
+/// gzip level for `.tgz` entries that are not compressed already (metadata, scripts).
+pub const GZIP_LEVEL: u32 = 3;
+/// File extensions whose content is compressed already (packages, compressed metadata): in a
+/// `.tgz` they are stored (deflate level 0), since compressing them again is wasted work.
+pub const PRECOMPRESSED: &[&str] = &[
+    "deb", "udeb", "ddeb", "rpm", "gz", "tgz", "xz", "zst", "bz2", "lz4", "lzma", "zip",
+];
 /// zstd level for `.tar.zst`.
 pub const ZSTD_LEVEL: i32 = 3;
 /// The largest `MANIFEST.json` the reader accepts.
@@ -261,6 +266,17 @@ impl Entry<'_> {
             (_, true) => format!("{TOP}/"),
             (Source::Dir, false) => format!("{TOP}/{}/", self.rel),
             _ => format!("{TOP}/{}", self.rel),
+        }
+    }
+
+    /// Whether the entry's bytes are compressed already, judging by its extension.
+    fn precompressed(&self) -> bool {
+        match &self.source {
+            Source::File { .. } => match self.rel.rsplit_once('.') {
+                Some((_, ext)) => PRECOMPRESSED.iter().any(|p| ext.eq_ignore_ascii_case(p)),
+                None => false,
+            },
+            _ => false,
         }
     }
 
@@ -547,14 +563,134 @@ impl Read for FileReader {
     }
 }
 
+/// Compressors whose level can change between entries.
+trait Levels {
+    /// Whether [`Levels::set_stored`] does anything.
+    fn wants_levels(&self) -> bool {
+        false
+    }
+
+    /// Stores (true) or compresses (false) what comes next.
+    fn set_stored(&mut self, _stored: bool) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Levels for zstd::stream::Encoder<'_, W> {}
+
+/// A gzip writer (one member, no name, mtime 0, OS unknown: deterministic) whose deflate
+/// level can change between entries, so that packages are stored and metadata compressed.
+struct GzWriter<W: Write> {
+    inner: W,
+    deflate: Compress,
+    crc: Crc,
+    out: Vec<u8>,
+    level: u32,
+}
+
+impl<W: Write> GzWriter<W> {
+    fn new(mut inner: W, level: u32) -> io::Result<GzWriter<W>> {
+        // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown).
+        inner.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])?;
+        Ok(GzWriter {
+            inner,
+            deflate: Compress::new(Compression::new(level), false),
+            crc: Crc::new(),
+            out: Vec::with_capacity(BUF_SIZE),
+            level,
+        })
+    }
+
+    /// Runs deflate over `input` with `flush`, writing out what it makes; returns how much
+    /// of `input` it took.
+    fn run(&mut self, input: &[u8], flush: FlushCompress) -> io::Result<(usize, Status)> {
+        self.out.clear();
+        let before = self.deflate.total_in();
+        let status = self
+            .deflate
+            .compress_vec(input, &mut self.out, flush)
+            .map_err(io::Error::other)?;
+        self.inner.write_all(&self.out)?;
+        Ok(((self.deflate.total_in() - before) as usize, status))
+    }
+
+    /// Ends the deflate stream, writes the trailer (CRC-32, length) and hands back the writer.
+    fn finish(mut self) -> io::Result<W> {
+        loop {
+            let (_, status) = self.run(&[], FlushCompress::Finish)?;
+            if status == Status::StreamEnd {
+                break;
+            }
+        }
+        self.inner.write_all(&self.crc.sum().to_le_bytes())?;
+        self.inner.write_all(&self.crc.amount().to_le_bytes())?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for GzWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        while !rest.is_empty() {
+            let (taken, _) = self.run(rest, FlushCompress::None)?;
+            rest = &rest[taken..];
+        }
+        self.crc.update(buf);
+        Ok(buf.len())
+    }
+
+    /// Passes buffered output on; the deflate stream itself is not flushed.
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Levels for GzWriter<W> {
+    fn wants_levels(&self) -> bool {
+        true
+    }
+
+    fn set_stored(&mut self, stored: bool) -> io::Result<()> {
+        let level = if stored { 0 } else { GZIP_LEVEL };
+        if level == self.level {
+            return Ok(());
+        }
+        // End the current block with a sync flush (byte-aligned, not final), then go on with a
+        // fresh compressor: its blocks continue the same raw deflate stream. (Changing the
+        // level in place, deflateParams, fails with zlib-rs through flate2.)
+        loop {
+            self.run(&[], FlushCompress::Sync)?;
+            if self.out.len() < self.out.capacity() {
+                break;
+            }
+        }
+        self.deflate = Compress::new(Compression::new(level), false);
+        self.level = level;
+        Ok(())
+    }
+}
+
 /// Writes the tar stream of `entries` into `w` and hands `w` back.
-fn write_tar<W: Write>(w: W, entries: &[Entry], mtime: u64, out: &Path) -> Result<W, BundleError> {
+fn write_tar<W: Write + Levels>(
+    w: W,
+    entries: &[Entry],
+    mtime: u64,
+    out: &Path,
+) -> Result<W, BundleError> {
     let werr = |source| BundleError::Write {
         path: out.to_path_buf(),
         source,
     };
     let mut tar = tar::Builder::new(BufWriter::with_capacity(BUF_SIZE, w));
+    let mut stored = false;
     for e in entries {
+        let precompressed = e.precompressed();
+        if precompressed != stored && tar.get_ref().get_ref().wants_levels() {
+            let buffered = tar.get_mut();
+            buffered.flush().map_err(werr)?;
+            buffered.get_mut().set_stored(precompressed).map_err(werr)?;
+            stored = precompressed;
+        }
         let mut header = tar::Header::new_gnu();
         header.set_uid(0);
         header.set_gid(0);
@@ -659,9 +795,7 @@ fn write_entries(
     };
     let sink = match format {
         BundleFormat::Tgz => {
-            let gz = GzBuilder::new()
-                .mtime(0)
-                .write(sink, Compression::new(GZIP_LEVEL));
+            let gz = GzWriter::new(sink, GZIP_LEVEL).map_err(werr(&tmp))?;
             write_tar(gz, entries, mtime, &tmp)?
                 .finish()
                 .map_err(werr(&tmp))?
@@ -1420,6 +1554,41 @@ mod tests {
             .arg(&tgz)
             .arg(&x4));
         same_as_source(&x4, &src, &m);
+    }
+
+    #[test]
+    fn tgz_stores_packages_and_compresses_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        fs::create_dir_all(src.join("pool")).unwrap();
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("Package: pkg-{i}\nVersion: 1.{i}\n\n").into_bytes())
+            .collect();
+        let files = [
+            ("Packages", text.clone()),
+            ("pool/a_1.0_amd64.deb", noise(7, 200_000)),
+            ("pool/b.txt", text.clone()),
+            ("pool/c_1.0_amd64.DEB", noise(8, 200_000)),
+            ("zz.txt", text.clone()),
+        ];
+        for (path, data) in &files {
+            fs::write(src.join(path), data).unwrap();
+        }
+        let out = dir.path().join("b.tgz");
+        let info = write_bundle(&src, &out, BundleFormat::Tgz, EPOCH, &[]).unwrap();
+        assert!(
+            info.size > 400_000 && info.size < 400_000 + 3 * text.len() as u64 / 5,
+            "{} for {}",
+            info.size,
+            3 * text.len()
+        );
+        run(Command::new("gzip").arg("-t").arg(&out));
+        let x = dir.path().join("x");
+        fs::create_dir(&x).unwrap();
+        run(Command::new("tar").arg("-xzf").arg(&out).arg("-C").arg(&x));
+        for (path, data) in &files {
+            assert_eq!(&fs::read(x.join(TOP).join(path)).unwrap(), data, "{path}");
+        }
     }
 
     #[test]
