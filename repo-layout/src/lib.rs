@@ -2,6 +2,8 @@
 //! metadata, the bundle manifest, signatures and safe archive handling.
 
 pub mod apt;
+pub mod bundle;
+pub mod manifest;
 pub mod sign;
 pub mod target;
 

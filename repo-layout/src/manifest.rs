@@ -1,0 +1,400 @@
+//! The bundle manifest, `pigsty/MANIFEST.json`: what a bundle is for, which files it holds
+//! (with their sizes and SHA-256 digests) and which packages those files are.
+//!
+//! The builder writes it with [`Manifest::to_json`], which sorts and validates it so that the
+//! same content always gives the same bytes; the installer reads it with
+//! [`Manifest::from_json`], which refuses anything that could escape the bundle's folder or
+//! that lists a file twice. Paths are relative to the bundle's top folder `pigsty/` and use
+//! `/` as separator. The manifest never lists itself nor its signature
+//! ([`MANIFEST_NAME`], [`SIGNATURE_NAME`]).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::target::Target;
+
+/// The manifest schema this program writes and reads.
+pub const SCHEMA: u32 = 1;
+/// The manifest's path relative to the bundle's top folder.
+pub const MANIFEST_NAME: &str = "MANIFEST.json";
+/// The detached signature of the manifest, relative to the bundle's top folder.
+pub const SIGNATURE_NAME: &str = "MANIFEST.json.asc";
+
+/// One file of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Relative to `pigsty/`, `/`-separated: `pool/foo_1.0_amd64.deb`.
+    pub path: String,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the file's bytes, 64 characters.
+    pub sha256: String,
+}
+
+/// One package of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageEntry {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// The package file, relative to `pigsty/`; it is listed in [`Manifest::files`].
+    pub file: String,
+    /// The repository it was downloaded from.
+    pub repo: String,
+    /// The extensions or roles that asked for it (empty for plain dependencies).
+    #[serde(default)]
+    pub wanted_by: Vec<String>,
+}
+
+/// The content of `pigsty/MANIFEST.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    pub target: Target,
+    /// The bundle's version.
+    pub version: String,
+    /// The program that built it, with its version: `pigsty-build 0.1.0`.
+    pub builder: String,
+    /// The extension catalog's version or id.
+    pub catalog: String,
+    /// When it was built: SOURCE_DATE_EPOCH, in seconds.
+    pub created: u64,
+    /// Every file of the bundle but the manifest and its signature, sorted by path.
+    pub files: Vec<FileEntry>,
+    pub packages: Vec<PackageEntry>,
+    /// Package names the installer installs first.
+    #[serde(default)]
+    pub bootstrap: Vec<String>,
+    /// The default command the installer hands over to once the repo is set up.
+    #[serde(default)]
+    pub handoff: Option<String>,
+    /// The fingerprint of the key that signed the repo metadata and the manifest.
+    #[serde(default)]
+    pub key_fingerprint: Option<String>,
+    /// `apt` or `dnf`.
+    pub repo_format: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the manifest is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("manifest schema {found} is not supported (this program reads schema {SCHEMA})")]
+    Schema { found: u32 },
+    #[error("manifest file entry `{path}`: {reason}")]
+    BadPath { path: String, reason: String },
+    #[error("manifest lists `{path}` twice")]
+    Duplicate { path: String },
+    #[error("manifest file entry `{path}`: sha256 `{sha256}` is not 64 lowercase hex digits")]
+    BadSha256 { path: String, sha256: String },
+    #[error("manifest package `{name}`: {reason}")]
+    BadPackage { name: String, reason: String },
+    #[error("manifest bootstrap package `{name}` is not among the bundle's packages")]
+    UnknownBootstrap { name: String },
+    #[error("manifest repo_format `{found}` is neither `apt` nor `dnf`")]
+    RepoFormat { found: String },
+}
+
+impl Manifest {
+    /// The manifest as pretty JSON with a trailing newline: files sorted by path, packages by
+    /// name, version, arch and file. Validated first, so that what is written can be read.
+    pub fn to_json(&self) -> Result<String, ManifestError> {
+        let mut sorted = self.clone();
+        sorted.files.sort_by(|a, b| a.path.cmp(&b.path));
+        sorted.packages.sort_by(|a, b| {
+            (&a.name, &a.version, &a.arch, &a.file).cmp(&(&b.name, &b.version, &b.arch, &b.file))
+        });
+        sorted.validate()?;
+        let mut text = serde_json::to_string_pretty(&sorted)?;
+        text.push('\n');
+        Ok(text)
+    }
+
+    /// Parses and validates a manifest.
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = serde_json::from_slice(bytes)?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Checks what [`Manifest::from_json`] checks: the schema, every path (relative, no `..`,
+    /// no duplicate), every digest, that every package's file is listed and that every
+    /// bootstrap package is a package of the bundle.
+    pub fn validate(&self) -> Result<(), ManifestError> {
+        if self.schema != SCHEMA {
+            return Err(ManifestError::Schema { found: self.schema });
+        }
+        if self.repo_format != "apt" && self.repo_format != "dnf" {
+            return Err(ManifestError::RepoFormat {
+                found: self.repo_format.clone(),
+            });
+        }
+        let mut paths = HashSet::with_capacity(self.files.len());
+        for f in &self.files {
+            check_rel_path(&f.path).map_err(|reason| ManifestError::BadPath {
+                path: f.path.clone(),
+                reason,
+            })?;
+            if f.path == MANIFEST_NAME || f.path == SIGNATURE_NAME {
+                return Err(ManifestError::BadPath {
+                    path: f.path.clone(),
+                    reason: "the manifest and its signature are not listed in the manifest".into(),
+                });
+            }
+            if !is_sha256_hex(&f.sha256) {
+                return Err(ManifestError::BadSha256 {
+                    path: f.path.clone(),
+                    sha256: f.sha256.clone(),
+                });
+            }
+            if !paths.insert(f.path.as_str()) {
+                return Err(ManifestError::Duplicate {
+                    path: f.path.clone(),
+                });
+            }
+        }
+        let mut package_files = HashSet::with_capacity(self.packages.len());
+        let mut names = HashSet::with_capacity(self.packages.len());
+        for p in &self.packages {
+            let bad = |reason: String| ManifestError::BadPackage {
+                name: p.name.clone(),
+                reason,
+            };
+            if p.name.is_empty() {
+                return Err(bad(format!("empty name (file `{}`)", p.file)));
+            }
+            if !paths.contains(p.file.as_str()) {
+                return Err(bad(format!("its file `{}` is not listed in files", p.file)));
+            }
+            if !package_files.insert(p.file.as_str()) {
+                return Err(bad(format!(
+                    "its file `{}` belongs to another package too",
+                    p.file
+                )));
+            }
+            names.insert(p.name.as_str());
+        }
+        for b in &self.bootstrap {
+            if !names.contains(b.as_str()) {
+                return Err(ManifestError::UnknownBootstrap { name: b.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// The sum of the listed files' sizes.
+    pub fn total_size(&self) -> u64 {
+        self.files
+            .iter()
+            .fold(0u64, |sum, f| sum.saturating_add(f.size))
+    }
+
+    /// The entry of a file, by its path relative to `pigsty/`.
+    pub fn file(&self, path: &str) -> Option<&FileEntry> {
+        match self.files.binary_search_by(|f| f.path.as_str().cmp(path)) {
+            Ok(i) => self.files.get(i),
+            // Not sorted (built by hand): fall back to a scan.
+            Err(_) => self.files.iter().find(|f| f.path == path),
+        }
+    }
+}
+
+/// Checks a path relative to the bundle's top folder: not empty, not absolute, `/`-separated
+/// normal components only (no `.`, `..`, empty component, backslash or NUL).
+pub fn check_rel_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("empty path".into());
+    }
+    if path.starts_with('/') {
+        return Err("absolute path".into());
+    }
+    if path.contains('\0') {
+        return Err("NUL in path".into());
+    }
+    if path.contains('\\') {
+        return Err("backslash in path (paths are `/`-separated)".into());
+    }
+    for component in path.split('/') {
+        match component {
+            "" => return Err("empty path component (`//` or trailing `/`)".into()),
+            "." => return Err("`.` component".into()),
+            ".." => return Err("`..` component".into()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Streams a file through SHA-256: its size and lowercase hex digest.
+pub fn hash_file(path: &Path) -> io::Result<(u64, String)> {
+    let file = File::open(path)?;
+    hash_reader(file)
+}
+
+/// Streams a reader through SHA-256: the number of bytes read and their lowercase hex digest.
+pub fn hash_reader(mut reader: impl Read) -> io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::target::{Arch, Os};
+
+    pub(crate) fn sample() -> Manifest {
+        let sha = |c: char| c.to_string().repeat(64);
+        Manifest {
+            schema: SCHEMA,
+            target: Target::new(Os::D12, Arch::X86_64, 17),
+            version: "v4.0.0".into(),
+            builder: "pigsty-build 0.1.0".into(),
+            catalog: "2025-01".into(),
+            created: 1_700_000_000,
+            files: vec![
+                FileEntry {
+                    path: "pool/foo_1.0_amd64.deb".into(),
+                    size: 10,
+                    sha256: sha('b'),
+                },
+                FileEntry {
+                    path: "dists/Release".into(),
+                    size: 3,
+                    sha256: sha('a'),
+                },
+            ],
+            packages: vec![PackageEntry {
+                name: "foo".into(),
+                version: "1.0".into(),
+                arch: "amd64".into(),
+                file: "pool/foo_1.0_amd64.deb".into(),
+                repo: "pgdg".into(),
+                wanted_by: vec!["postgis".into()],
+            }],
+            bootstrap: vec!["foo".into()],
+            handoff: Some("./configure".into()),
+            key_fingerprint: None,
+            repo_format: "apt".into(),
+        }
+    }
+
+    #[test]
+    fn json_round_trip_is_sorted_and_deterministic() {
+        let m = sample();
+        let text = m.to_json().unwrap();
+        assert!(text.ends_with("}\n"));
+        let back = Manifest::from_json(text.as_bytes()).unwrap();
+        assert_eq!(back.files[0].path, "dists/Release");
+        assert_eq!(back.to_json().unwrap(), text);
+        assert_eq!(back.total_size(), 13);
+        assert_eq!(back.file("pool/foo_1.0_amd64.deb").unwrap().size, 10);
+        assert!(back.file("pool/bar.deb").is_none());
+        // An unsorted manifest still finds its files.
+        assert_eq!(m.file("dists/Release").unwrap().size, 3);
+    }
+
+    fn refused(m: &Manifest) -> String {
+        let text = serde_json::to_string(m).unwrap();
+        let err = Manifest::from_json(text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(m.to_json().is_err());
+        err
+    }
+
+    #[test]
+    fn refuses_bad_paths() {
+        for (path, why) in [
+            ("/etc/passwd", "absolute"),
+            ("pool/../../etc/passwd", "`..`"),
+            ("pool//x.deb", "empty path component"),
+            ("./x.deb", "`.`"),
+            ("", "empty path"),
+            ("MANIFEST.json", "not listed"),
+        ] {
+            let mut m = sample();
+            m.files[1].path = path.into();
+            let err = refused(&m);
+            assert!(
+                err.contains(&format!("`{path}`")) && err.contains(why),
+                "{path}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_duplicates_bad_digests_and_dangling_packages() {
+        let mut m = sample();
+        m.files[1].path = "pool/foo_1.0_amd64.deb".into();
+        let err = refused(&m);
+        assert!(err.contains("`pool/foo_1.0_amd64.deb` twice"), "{err}");
+
+        let mut m = sample();
+        m.files[0].sha256 = "ABC".into();
+        let err = refused(&m);
+        assert!(
+            err.contains("pool/foo_1.0_amd64.deb") && err.contains("sha256"),
+            "{err}"
+        );
+        m.files[0].sha256 = "B".repeat(64);
+        assert!(refused(&m).contains("lowercase"));
+
+        let mut m = sample();
+        m.packages[0].file = "pool/gone.deb".into();
+        let err = refused(&m);
+        assert!(
+            err.contains("`foo`") && err.contains("pool/gone.deb"),
+            "{err}"
+        );
+
+        let mut m = sample();
+        m.bootstrap.push("bar".into());
+        assert!(refused(&m).contains("`bar`"));
+
+        let mut m = sample();
+        m.schema = 2;
+        assert!(refused(&m).contains("schema 2"));
+
+        let mut m = sample();
+        m.repo_format = "yum".into();
+        assert!(refused(&m).contains("`yum`"));
+
+        assert!(matches!(
+            Manifest::from_json(b"{"),
+            Err(ManifestError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn hashes_streams() {
+        let (size, sha) = hash_reader(&b"abc"[..]).unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
