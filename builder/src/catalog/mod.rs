@@ -314,7 +314,7 @@ impl Catalog {
             });
         }
         let os_arch = target.os_arch();
-        if ext.os_exclude.iter().any(|x| *x == os_arch) {
+        if ext.os_exclude.contains(&os_arch) {
             return Err(Unavailable::ExcludedOnOs { os_arch });
         }
         if let Some(avail) = self.availability_of(ext) {
