@@ -6,10 +6,15 @@
 //! - [`index`]: streaming `Packages` parser, `Release` parser, `.xz`/`.gz` readers.
 //! - [`closure`]: which packages a set of requested ones pulls in, and why.
 
+pub mod closure;
 pub mod index;
 pub mod relation;
 pub mod version;
 
+pub use closure::{
+    resolve, unmet_depends, Closure, ClosureError, ClosureOptions, Installed, Repo, Requested,
+    Selected, Why,
+};
 pub use index::{PackageEntry, Release};
 pub use relation::{Constraint, Relation, VersionOp};
 pub use version::DebVersion;
