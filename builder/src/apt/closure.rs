@@ -665,3 +665,297 @@ pub fn unmet_depends(
 pub fn names(closure: &Closure) -> HashSet<&str> {
     closure.packages.iter().map(|p| p.name.as_str()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apt::index::read_packages;
+    use std::io::Cursor;
+
+    /// A `Packages` text from compact lines: `name version arch [Field: value]...` separated by `;`.
+    fn repo(name: &str, pinned: bool, text: &str) -> Repo {
+        let mut out = String::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let mut parts = line.split(';').map(str::trim);
+            let head: Vec<&str> = parts.next().unwrap().split_whitespace().collect();
+            out.push_str(&format!(
+                "Package: {}\nVersion: {}\nArchitecture: {}\n",
+                head[0], head[1], head[2]
+            ));
+            for f in parts {
+                out.push_str(f);
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "Filename: pool/{}_{}.deb\nSize: 1\nSHA256: 00\n\n",
+                head[0], head[1]
+            ));
+        }
+        Repo {
+            name: name.to_string(),
+            packages: read_packages(Cursor::new(out)).unwrap(),
+            pinned_first: pinned,
+        }
+    }
+
+    fn req(names: &[&str]) -> Vec<Requested> {
+        names
+            .iter()
+            .map(|n| Requested::new(*n, format!("ext {n}")))
+            .collect()
+    }
+
+    fn run(repos: &[Repo], names: &[&str], opts: &ClosureOptions) -> Closure {
+        let c = resolve(repos, "amd64", &req(names), opts).unwrap_or_else(|e| panic!("{e}"));
+        let unmet = unmet_depends(&c.packages, "amd64", opts.installed.as_ref());
+        assert!(unmet.is_empty(), "unmet: {unmet:?}");
+        c
+    }
+
+    fn versions(c: &Closure) -> Vec<String> {
+        c.packages
+            .iter()
+            .map(|p| format!("{}={}@{}", p.name, p.version, p.repo))
+            .collect()
+    }
+
+    #[test]
+    fn highest_version_and_pins() {
+        let a = repo(
+            "a",
+            false,
+            "foo 1.0-1 amd64; Depends: libc6 (>= 2.30)\nlibc6 2.36-9 amd64\nlibc6 2.31 i386",
+        );
+        let b = repo("b", false, "foo 1:0.9 amd64\nlibc6 2.36-9 amd64\nbar 1 all");
+        let c = run(
+            &[a.clone(), b.clone()],
+            &["foo"],
+            &ClosureOptions::default(),
+        );
+        // The epoch wins; tie on libc6 goes to the earlier repo (not needed here: 1:0.9 has no deps).
+        assert_eq!(versions(&c), ["foo=1:0.9@b"]);
+        let c = run(
+            &[a.clone(), b.clone()],
+            &["foo", "libc6"],
+            &ClosureOptions::default(),
+        );
+        assert_eq!(versions(&c), ["foo=1:0.9@b", "libc6=2.36-9@a"]);
+        let pinned = Repo {
+            pinned_first: true,
+            ..a
+        };
+        let c = run(&[b, pinned], &["foo"], &ClosureOptions::default());
+        assert_eq!(versions(&c), ["foo=1.0-1@a", "libc6=2.36-9@a"]);
+        assert_eq!(
+            c.get("libc6").unwrap().why,
+            [Why::Dependency {
+                of: "foo".into(),
+                kind: DepKind::Depends,
+                relation: "libc6 (>= 2.30)".into()
+            }]
+        );
+        assert_eq!(
+            c.get("foo").unwrap().why,
+            [Why::Requested {
+                label: "ext foo".into()
+            }]
+        );
+        assert_eq!(
+            c.get("foo").unwrap().entry.filename(),
+            Some("pool/foo_1.0-1.deb")
+        );
+    }
+
+    #[test]
+    fn versioned_dep_takes_best_satisfying_version() {
+        let a = repo(
+            "a",
+            false,
+            "app 1 amd64; Depends: lib (<< 2~)\nlib 2.1 amd64\nlib 1.5 amd64\nlib 1.9 amd64; Pre-Depends: dpkg (>= 1.15~)\ndpkg 1.21 amd64",
+        );
+        let c = run(&[a], &["app"], &ClosureOptions::default());
+        assert_eq!(versions(&c), ["app=1@a", "dpkg=1.21@a", "lib=1.9@a"]);
+        assert_eq!(
+            c.get("dpkg").unwrap().why[0],
+            Why::Dependency {
+                of: "lib".into(),
+                kind: DepKind::PreDepends,
+                relation: "dpkg (>= 1.15~)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn virtuals_and_alternatives() {
+        let a = repo(
+            "a",
+            false,
+            "app 1 amd64; Depends: mail-transport-agent, debconf (>= 0.5) | debconf-2.0, awk, libjpeg-dev (>= 2)
+             postfix 3 amd64; Provides: mail-transport-agent
+             exim4 4 amd64; Provides: mail-transport-agent
+             cdebconf 0.2 amd64; Provides: debconf-2.0
+             mawk 1.3 amd64; Provides: awk
+             gawk 5 amd64; Provides: awk
+             libjpeg62-turbo-dev 1:2.1 amd64; Provides: libjpeg-dev (= 1:2.1)
+             libjpeg8-dev 8 amd64; Provides: libjpeg-dev",
+        );
+        let c = run(&[a.clone()], &["app"], &ClosureOptions::default());
+        // debconf does not exist: the second alternative; providers: by name in one repo;
+        // versioned deps only through versioned provides.
+        assert_eq!(
+            versions(&c),
+            [
+                "app=1@a",
+                "cdebconf=0.2@a",
+                "exim4=4@a",
+                "gawk=5@a",
+                "libjpeg62-turbo-dev=1:2.1@a"
+            ]
+        );
+        assert_eq!(
+            c.choices,
+            [Choice {
+                package: "app".into(),
+                group: "debconf (>= 0.5) | debconf-2.0".into(),
+                chosen: "cdebconf".into()
+            }]
+        );
+        // A provider already selected is preferred.
+        let c = run(
+            &[a],
+            &["postfix", "mawk", "app"],
+            &ClosureOptions::default(),
+        );
+        let names: Vec<_> = c.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["app", "cdebconf", "libjpeg62-turbo-dev", "mawk", "postfix"]
+        );
+    }
+
+    #[test]
+    fn first_satisfiable_alternative_and_arch() {
+        let a = repo(
+            "a",
+            false,
+            "app 1 amd64; Depends: nope | libb (>= 3) | libc, py:any, tool [i386] | libc, data:native, only-i386 [i386]
+             libb 2 amd64
+             libc 1 amd64
+             libc 9 i386
+             py 3.11 amd64; Multi-Arch: allowed
+             data 1 all
+             other 1 arm64",
+        );
+        let c = run(&[a.clone()], &["app"], &ClosureOptions::default());
+        assert_eq!(
+            versions(&c),
+            ["app=1@a", "data=1@a", "libc=1@a", "py=3.11@a"]
+        );
+        let err = resolve(&[a], "amd64", &req(&["other"]), &ClosureOptions::default()).unwrap_err();
+        assert_eq!(
+            err.problems[0].to_string(),
+            "ext other: no package named other"
+        );
+        // :any needs Multi-Arch: allowed.
+        let b = repo("b", false, "app 1 amd64; Depends: py:any\npy 3 amd64");
+        assert!(resolve(&[b], "amd64", &req(&["app"]), &ClosureOptions::default()).is_err());
+    }
+
+    #[test]
+    fn all_problems_with_chains() {
+        let a = repo(
+            "a",
+            false,
+            "postgresql-15-postgis-3 3.3 amd64; Depends: libgdal32 (>= 3.6), libproj25
+             libgdal32 3.6.2 amd64; Depends: libfoo (>= 2), libc6
+             libfoo 1.0 amd64
+             libc6 2.36 amd64
+             other 1 amd64; Depends: libbar | libbaz (>= 1)",
+        );
+        let r = vec![
+            Requested::new("postgresql-15-postgis-3", "ext postgis"),
+            Requested::new("other", "ext other"),
+            Requested::new("ghost", "ext ghost"),
+        ];
+        let err = resolve(&[a.clone()], "amd64", &r, &ClosureOptions::default()).unwrap_err();
+        let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(lines, [
+            "ext ghost: no package named ghost",
+            "ext postgis -> postgresql-15-postgis-3: no package provides libproj25",
+            "ext other -> other: no package provides libbar | libbaz (>= 1)",
+            "ext postgis -> postgresql-15-postgis-3 -> libgdal32 (>= 3.6): no package provides libfoo (>= 2)",
+        ]);
+        assert!(err.to_string().starts_with("4 unresolvable:"));
+        // A name selected at a version that does not fit is named.
+        let b = repo("b", false, "x 1 amd64; Depends: lib (= 1)\ny 1 amd64; Depends: lib (>= 2)\nlib 1 amd64\nlib 2 amd64");
+        let err =
+            resolve(&[b], "amd64", &req(&["x", "y"]), &ClosureOptions::default()).unwrap_err();
+        assert_eq!(
+            err.problems[0].to_string(),
+            "ext y -> y: no package provides lib (>= 2) (lib is selected at 1)"
+        );
+        // allow_missing forgives only the absent request.
+        let opts = ClosureOptions {
+            allow_missing: true,
+            ..Default::default()
+        };
+        let err = resolve(&[a.clone()], "amd64", &r, &opts).unwrap_err();
+        assert_eq!(err.problems.len(), 3);
+        let c = resolve(&[a], "amd64", &req(&["libgdal32", "ghost"][1..]), &opts).unwrap();
+        assert!(c.packages.is_empty());
+        assert_eq!(
+            c.missing,
+            [Missing {
+                name: "ghost".into(),
+                wanted_by: "ext ghost".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn installed_packages_are_not_added() {
+        let a = repo(
+            "a",
+            false,
+            "app 1 amd64; Depends: libc6 (>= 2.36), libssl3 (>= 3), mta
+             libc6 2.36-9 amd64
+             libssl3 3.0.15 amd64
+             postfix 3 amd64; Provides: mta",
+        );
+        let status = "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9\nArchitecture: amd64\n\n\
+                      Package: libssl3\nStatus: install ok installed\nVersion: 2.0\nArchitecture: amd64\n\n\
+                      Package: exim4\nStatus: install ok installed\nVersion: 4\nArchitecture: amd64\nProvides: mta\n\n\
+                      Package: old\nStatus: deinstall ok config-files\nArchitecture: amd64\n\n\
+                      Package: app\nStatus: install ok installed\nVersion: 0.5\nArchitecture: amd64\n";
+        let installed = Installed::from_status(Cursor::new(status)).unwrap();
+        assert_eq!(installed.packages.len(), 4);
+        let opts = ClosureOptions {
+            installed: Some(installed),
+            ..Default::default()
+        };
+        let c = run(&[a], &["app"], &opts);
+        // libssl3 is installed too old; requested app is added although installed.
+        assert_eq!(versions(&c), ["app=1@a", "libssl3=3.0.15@a"]);
+    }
+
+    #[test]
+    fn recommends_only_on_request() {
+        let a = repo(
+            "a",
+            false,
+            "app 1 amd64; Recommends: extra, absent\nextra 1 all",
+        );
+        assert_eq!(
+            versions(&run(&[a.clone()], &["app"], &ClosureOptions::default())),
+            ["app=1@a"]
+        );
+        let opts = ClosureOptions {
+            with_recommends: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            versions(&run(&[a], &["app"], &opts)),
+            ["app=1@a", "extra=1@a"]
+        );
+    }
+}
