@@ -799,7 +799,11 @@ mod tests {
              libjpeg62-turbo-dev 1:2.1 amd64; Provides: libjpeg-dev (= 1:2.1)
              libjpeg8-dev 8 amd64; Provides: libjpeg-dev",
         );
-        let c = run(&[a.clone()], &["app"], &ClosureOptions::default());
+        let c = run(
+            std::slice::from_ref(&a),
+            &["app"],
+            &ClosureOptions::default(),
+        );
         // debconf does not exist: the second alternative; providers: by name in one repo;
         // versioned deps only through versioned provides.
         assert_eq!(
@@ -846,7 +850,11 @@ mod tests {
              data 1 all
              other 1 arm64",
         );
-        let c = run(&[a.clone()], &["app"], &ClosureOptions::default());
+        let c = run(
+            std::slice::from_ref(&a),
+            &["app"],
+            &ClosureOptions::default(),
+        );
         assert_eq!(
             versions(&c),
             ["app=1@a", "data=1@a", "libc=1@a", "py=3.11@a"]
@@ -877,7 +885,13 @@ mod tests {
             Requested::new("other", "ext other"),
             Requested::new("ghost", "ext ghost"),
         ];
-        let err = resolve(&[a.clone()], "amd64", &r, &ClosureOptions::default()).unwrap_err();
+        let err = resolve(
+            std::slice::from_ref(&a),
+            "amd64",
+            &r,
+            &ClosureOptions::default(),
+        )
+        .unwrap_err();
         let lines: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
         assert_eq!(lines, [
             "ext ghost: no package named ghost",
@@ -899,7 +913,7 @@ mod tests {
             allow_missing: true,
             ..Default::default()
         };
-        let err = resolve(&[a.clone()], "amd64", &r, &opts).unwrap_err();
+        let err = resolve(std::slice::from_ref(&a), "amd64", &r, &opts).unwrap_err();
         assert_eq!(err.problems.len(), 3);
         let c = resolve(&[a], "amd64", &req(&["libgdal32", "ghost"][1..]), &opts).unwrap();
         assert!(c.packages.is_empty());
@@ -946,7 +960,11 @@ mod tests {
             "app 1 amd64; Recommends: extra, absent\nextra 1 all",
         );
         assert_eq!(
-            versions(&run(&[a.clone()], &["app"], &ClosureOptions::default())),
+            versions(&run(
+                std::slice::from_ref(&a),
+                &["app"],
+                &ClosureOptions::default()
+            )),
             ["app=1@a"]
         );
         let opts = ClosureOptions {
