@@ -5,6 +5,7 @@
 //! manifests, [`mirrors`] (what `${mirror.NAME}` stands for), and the [`plan`] that turns a
 //! request into packages. [`matrix`] lists every target.
 
+pub mod apt;
 pub mod catalog;
 pub mod distro;
 pub mod matrix;
