@@ -94,6 +94,9 @@ pub enum FetchError {
         name: String,
         other: String,
     },
+    /// Not tried: too many other downloads had already failed on connection or server errors.
+    #[error("{url}: {name} not tried: too many downloads failed before it")]
+    NotTried { url: String, name: String },
     /// The HTTP client or the async runtime could not be set up.
     #[error("cannot set up the downloader: {0}")]
     Setup(String),
@@ -105,10 +108,22 @@ pub enum FetchError {
     },
 }
 
+/// One line per error; the items not tried are only counted.
 fn list(errors: &[FetchError]) -> String {
     let mut out = String::new();
+    let mut not_tried = 0;
     for e in errors {
-        let _ = write!(out, "\n  {e}");
+        if matches!(e, FetchError::NotTried { .. }) {
+            not_tried += 1;
+        } else {
+            let _ = write!(out, "\n  {e}");
+        }
+    }
+    if not_tried > 0 {
+        let _ = write!(
+            out,
+            "\n  {not_tried} more not tried: too many connection or server failures"
+        );
     }
     out
 }
@@ -167,6 +182,7 @@ pub struct Fetcher {
     jobs: usize,
     progress: bool,
     retries: u32,
+    max_failures: usize,
     base_delay: Duration,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
@@ -179,6 +195,7 @@ impl std::fmt::Debug for Fetcher {
             .field("jobs", &self.jobs)
             .field("progress", &self.progress)
             .field("retries", &self.retries)
+            .field("max_failures", &self.max_failures)
             .field("base_delay", &self.base_delay)
             .finish_non_exhaustive()
     }
@@ -229,6 +246,7 @@ impl Fetcher {
             jobs: jobs.max(1),
             progress: false,
             retries: 3,
+            max_failures: 16,
             base_delay: Duration::from_millis(200),
             client,
             runtime,
@@ -247,6 +265,14 @@ impl Fetcher {
     pub fn with_retries(mut self, retries: u32, base_delay: Duration) -> Fetcher {
         self.retries = retries;
         self.base_delay = base_delay;
+        self
+    }
+
+    /// After this many items failed for good on connection or server errors (default 16), the
+    /// items not started yet are not tried: a dead mirror fails fast. 404s and checksum
+    /// mismatches do not count.
+    pub fn with_max_failures(mut self, max_failures: usize) -> Fetcher {
+        self.max_failures = max_failures.max(1);
         self
     }
 
@@ -401,12 +427,16 @@ impl Progress {
     }
 }
 
-/// The start offset of a `Content-Range: bytes START-END/TOTAL` header.
-fn content_range_start(headers: &HeaderMap) -> Option<u64> {
-    let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+/// The start offset and the total size of a `Content-Range: bytes START-END/TOTAL` header.
+fn content_range(headers: &HeaderMap) -> Option<(u64, u64)> {
+    parse_content_range(headers.get(CONTENT_RANGE)?.to_str().ok()?)
+}
+
+fn parse_content_range(value: &str) -> Option<(u64, u64)> {
     let range = value.trim().strip_prefix("bytes")?.trim_start();
-    let (start, _) = range.split_once('-')?;
-    start.trim().parse().ok()
+    let (span, total) = range.split_once('/')?;
+    let (start, _) = span.split_once('-')?;
+    Some((start.trim().parse().ok()?, total.trim().parse().ok()?))
 }
 
 /// Hashes an existing partial download: its hasher and length. A partial longer than `size`
@@ -576,8 +606,25 @@ impl Fetcher {
             bytes,
         );
         let progress = &progress;
+        let failures = &AtomicUsize::new(0);
         let fetched: Vec<(usize, Result<PathBuf, FetchError>)> = futures_util::stream::iter(todo)
-            .map(|i| async move { (i, self.fetch_one(unique[i], progress).await) })
+            .map(|i| async move {
+                let item = unique[i];
+                if failures.load(Ordering::Relaxed) >= self.max_failures {
+                    return (
+                        i,
+                        Err(FetchError::NotTried {
+                            url: item.url.clone(),
+                            name: item.name.clone(),
+                        }),
+                    );
+                }
+                let result = self.fetch_one(item, progress).await;
+                if matches!(&result, Err(e) if e.is_transient()) {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                (i, result)
+            })
             .buffer_unordered(self.jobs)
             .collect()
             .await;
@@ -611,10 +658,15 @@ impl Fetcher {
         let mut transient = 0u32;
         let mut from_scratch = false;
         loop {
-            match self
+            let before = shown;
+            let result = self
                 .download(item, &path, &partial, progress, &mut shown)
-                .await
-            {
+                .await;
+            if shown > before {
+                // Bytes came in: a broken transfer that made progress is not held against it.
+                transient = 0;
+            }
+            match result {
                 Ok(()) => {
                     progress.bytes(&mut shown, item.size);
                     progress.fetched(item);
@@ -673,7 +725,16 @@ impl Fetcher {
             let response = request.send().await.map_err(|e| request_error(url, &e))?;
             let status = response.status();
             let append = if status == StatusCode::PARTIAL_CONTENT && have > 0 {
-                let start = content_range_start(response.headers());
+                let range = content_range(response.headers());
+                if let Some((_, total)) = range.filter(|(_, total)| *total != item.size) {
+                    return Err(FetchError::Size {
+                        url: url.to_string(),
+                        name: item.name.clone(),
+                        expected: item.size,
+                        actual: total,
+                    });
+                }
+                let start = range.map(|(start, _)| start);
                 if start != Some(have) {
                     remove_if_exists(partial).await?;
                     return Err(FetchError::Transfer {
@@ -878,5 +939,89 @@ impl Fetcher {
                 .map_err(|e| FetchError::io(&meta_path, e))?;
         }
         Ok(body_path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("bytes 100-199/200"), Some((100, 200)));
+        assert_eq!(parse_content_range(" bytes  0-0/1 "), Some((0, 1)));
+        assert_eq!(parse_content_range("bytes */200"), None);
+        assert_eq!(parse_content_range("bytes 1-2/*"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn hashes_are_checked() {
+        assert!(is_sha256(&"ab".repeat(32)));
+        assert!(!is_sha256(&"AB".repeat(32)));
+        assert!(!is_sha256(&"ab".repeat(31)));
+        assert!(!is_sha256(&format!("../{}", "a".repeat(61))));
+    }
+
+    #[test]
+    fn cache_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Fetcher::new(dir.path(), 2).unwrap();
+        let hash = "0f".repeat(32);
+        assert_eq!(
+            f.cache_path(&hash),
+            dir.path().join("sha256").join("0f").join(&hash)
+        );
+        assert_eq!(
+            partial_path(&f.cache_path(&hash)),
+            dir.path().join("sha256/0f").join(format!("{hash}.partial"))
+        );
+    }
+
+    #[test]
+    fn index_names_are_safe_and_distinct() {
+        let a = index_file_name("http://127.0.0.1:8080/dists/a_b/InRelease");
+        let b = index_file_name("http://127.0.0.1:8080/dists/a/b/InRelease");
+        assert_ne!(a, b);
+        assert!(a.starts_with("127.0.0.1_8080_dists_a_b_InRelease-"), "{a}");
+        assert!(!a.contains('/'));
+        let long = index_file_name(&format!("http://127.0.0.1/{}", "x".repeat(1000)));
+        assert!(long.len() <= 150 + 17);
+    }
+
+    #[test]
+    fn validators_round_trip() {
+        let v = Validators {
+            etag: Some("\"abc\"".into()),
+            last_modified: Some("Mon, 01 Jan 2024 00:00:00 GMT".into()),
+        };
+        assert_eq!(Validators::parse(&v.render()), v);
+        assert_eq!(Validators::parse(""), Validators::default());
+    }
+
+    #[test]
+    fn failures_list_every_item_and_count_the_rest() {
+        let err = FetchError::Failed {
+            total: 5,
+            errors: vec![
+                FetchError::Status {
+                    url: "http://127.0.0.1/a".into(),
+                    status: 404,
+                },
+                FetchError::NotTried {
+                    url: "http://127.0.0.1/b".into(),
+                    name: "b".into(),
+                },
+                FetchError::NotTried {
+                    url: "http://127.0.0.1/c".into(),
+                    name: "c".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "3 of 5 downloads failed:\n  http://127.0.0.1/a: HTTP 404\n  \
+             2 more not tried: too many connection or server failures"
+        );
     }
 }

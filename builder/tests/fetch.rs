@@ -277,7 +277,9 @@ fn cache_hit_makes_no_request() {
     server.add("/a.deb", data.clone());
     let it = item(&server, "/a.deb", &data);
     let cache = tempfile::tempdir().unwrap();
-    fetcher(cache.path()).fetch_all(&[it.clone()]).unwrap();
+    fetcher(cache.path())
+        .fetch_all(std::slice::from_ref(&it))
+        .unwrap();
     assert_eq!(server.request_count(), 1);
 
     let again = fetcher(cache.path()).fetch_all(&[it]).unwrap();
@@ -310,7 +312,7 @@ fn wrong_checksum_is_an_error_and_leaves_no_file() {
     let it = item(&server, "/bad.rpm", &data);
     let cache = tempfile::tempdir().unwrap();
     let f = fetcher(cache.path());
-    let errors = failed(f.fetch_all(&[it.clone()]).unwrap_err());
+    let errors = failed(f.fetch_all(std::slice::from_ref(&it)).unwrap_err());
     assert_eq!(errors.len(), 1);
     match &errors[0] {
         FetchError::Checksum {
@@ -342,7 +344,7 @@ fn size_mismatch_is_an_error() {
     it.size += 1;
     let cache = tempfile::tempdir().unwrap();
     let f = fetcher(cache.path());
-    let errors = failed(f.fetch_all(&[it.clone()]).unwrap_err());
+    let errors = failed(f.fetch_all(std::slice::from_ref(&it)).unwrap_err());
     assert!(
         matches!(&errors[0], FetchError::Size { url, expected: 10_001, actual: 10_000, .. } if url == &it.url),
         "{errors:?}"
@@ -467,7 +469,11 @@ fn not_found_is_not_retried() {
     let data = content(11, 5_000);
     let it = item(&server, "/missing.rpm", &data);
     let cache = tempfile::tempdir().unwrap();
-    let errors = failed(fetcher(cache.path()).fetch_all(&[it.clone()]).unwrap_err());
+    let errors = failed(
+        fetcher(cache.path())
+            .fetch_all(std::slice::from_ref(&it))
+            .unwrap_err(),
+    );
     match &errors[0] {
         FetchError::Status { url, status } => {
             assert_eq!(url, &it.url);
@@ -585,4 +591,71 @@ fn fetch_index_404_names_the_url() {
     assert!(matches!(err, FetchError::Status { status: 404, .. }));
     assert!(err.to_string().contains(&url));
     assert_eq!(server.request_count(), 1);
+}
+
+#[test]
+fn a_dead_mirror_fails_fast() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let items: Vec<FetchItem> = (0..20)
+        .map(|i| FetchItem {
+            url: format!("http://127.0.0.1:{port}/p{i}.rpm"),
+            sha256: sha(&[i]),
+            size: 1,
+            name: format!("p{i}.rpm"),
+        })
+        .collect();
+    let cache = tempfile::tempdir().unwrap();
+    let f = Fetcher::new(cache.path(), 1)
+        .unwrap()
+        .with_retries(1, Duration::from_millis(1))
+        .with_max_failures(3)
+        .without_proxy()
+        .unwrap();
+    let errors = failed(f.fetch_all(&items).unwrap_err());
+    assert_eq!(errors.len(), 20);
+    let connect = errors
+        .iter()
+        .filter(|e| matches!(e, FetchError::Connect { .. }))
+        .count();
+    let not_tried = errors
+        .iter()
+        .filter(|e| matches!(e, FetchError::NotTried { .. }))
+        .count();
+    assert_eq!((connect, not_tried), (3, 17), "{errors:?}");
+}
+
+#[test]
+fn resume_with_a_different_total_is_a_size_error() {
+    let server = Server::start();
+    let data = content(30, 50_000);
+    server.add("/grown.rpm", data.clone());
+    // The item says the file is shorter than what the server has.
+    let it = FetchItem {
+        size: 40_000,
+        ..item(&server, "/grown.rpm", &data[..40_000])
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let f = fetcher(cache.path());
+    let partial = partial_of(&f, &it.sha256);
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    std::fs::write(&partial, &data[..10_000]).unwrap();
+    let errors = failed(f.fetch_all(std::slice::from_ref(&it)).unwrap_err());
+    assert!(
+        matches!(
+            &errors[0],
+            FetchError::Size {
+                expected: 40_000,
+                actual: 50_000,
+                ..
+            }
+        ),
+        "{errors:?}"
+    );
+    assert!(!f.cache_path(&it.sha256).exists());
+    assert!(!partial.exists());
+    // The ranged try, then one from scratch.
+    assert_eq!(server.request_count(), 2);
 }
