@@ -31,6 +31,11 @@ struct State {
     cut: HashMap<String, usize>,
     /// Ignore `Range` and always answer 200.
     no_range: bool,
+    /// Wait this long before answering.
+    delay: Duration,
+    /// Requests being answered now, and the most at once.
+    active: usize,
+    max_active: usize,
     log: Vec<Request>,
 }
 
@@ -100,11 +105,29 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
     }
     let request = Request {
-        method: method.clone(),
-        path: path.clone(),
-        headers: headers.clone(),
+        method,
+        path,
+        headers,
     };
 
+    let delay = {
+        let mut st = state.lock().unwrap();
+        st.active += 1;
+        st.max_active = st.max_active.max(st.active);
+        st.delay
+    };
+    std::thread::sleep(delay);
+    let result = answer(stream, state, request);
+    state.lock().unwrap().active -= 1;
+    result
+}
+
+fn answer(stream: TcpStream, state: &Mutex<State>, request: Request) -> std::io::Result<()> {
+    let Request {
+        method,
+        path,
+        headers,
+    } = request.clone();
     let mut st = state.lock().unwrap();
     st.log.push(request);
     let mut out = stream;
@@ -185,7 +208,7 @@ fn respond(
         out.write_all(&body[..n])?;
     }
     out.flush()?;
-    out.shutdown(Shutdown::Both)
+    out.shutdown(Shutdown::Write)
 }
 
 fn sha(data: &[u8]) -> String {
@@ -658,4 +681,59 @@ fn resume_with_a_different_total_is_a_size_error() {
     assert!(!partial.exists());
     // The ranged try, then one from scratch.
     assert_eq!(server.request_count(), 2);
+}
+
+#[test]
+fn at_most_jobs_downloads_at_once() {
+    let server = Server::start();
+    server.with(|s| s.delay = Duration::from_millis(100));
+    let items: Vec<FetchItem> = (0..12u64)
+        .map(|i| {
+            let data = content(40 + i, 2_000);
+            let path = format!("/slow{i}.deb");
+            server.add(&path, data.clone());
+            item(&server, &path, &data)
+        })
+        .collect();
+    let cache = tempfile::tempdir().unwrap();
+    let f = Fetcher::new(cache.path(), 3)
+        .unwrap()
+        .without_proxy()
+        .unwrap();
+    f.fetch_all(&items).unwrap();
+    let max = server.with(|s| s.max_active);
+    assert!((2..=3).contains(&max), "{max} at once");
+}
+
+#[test]
+fn complete_partial_is_checked_and_kept_without_a_request() {
+    let server = Server::start();
+    let data = content(50, 30_000);
+    server.add("/done.rpm", data.clone());
+    let it = item(&server, "/done.rpm", &data);
+    let cache = tempfile::tempdir().unwrap();
+    let f = fetcher(cache.path());
+    let partial = partial_of(&f, &it.sha256);
+    std::fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    std::fs::write(&partial, &data).unwrap();
+    let paths = f.fetch_all(&[it]).unwrap();
+    assert_eq!(std::fs::read(&paths[0]).unwrap(), data);
+    assert!(!partial.exists());
+    assert_eq!(server.request_count(), 0);
+}
+
+#[test]
+fn same_hash_twice_is_one_request_and_both_fail_together() {
+    let server = Server::start();
+    let data = content(60, 100);
+    let a = item(&server, "/a/gone.rpm", &data);
+    let b = item(&server, "/b/gone.rpm", &data);
+    let cache = tempfile::tempdir().unwrap();
+    let each = fetcher(cache.path()).fetch_each(&[a.clone(), b.clone()]);
+    assert!(matches!(&each[0], Err(FetchError::Status { status: 404, url }) if url == &a.url));
+    assert!(
+        matches!(&each[1], Err(FetchError::SameHashFailed { url, .. }) if url == &b.url),
+        "{each:?}"
+    );
+    assert_eq!(server.request_count(), 1);
 }
