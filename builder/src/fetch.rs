@@ -4,7 +4,9 @@
 //! `<cache>/sha256/<first 2 hex>/<full hex>`. A download is streamed to `<final>.partial` while
 //! its sha256 and size are computed; only a file whose hash and size match is fsynced and
 //! renamed into place, so a file under a final name is always good. An interrupted download is
-//! continued with an HTTP `Range` request on the next try or the next run.
+//! continued with an HTTP `Range` request on the next try or the next run. A `.lock` file
+//! beside an entry (`flock`, on Unix) keeps two processes sharing the cache from writing the
+//! same entry at once: the second one waits, then finds the file in place.
 //!
 //! Connection failures, broken transfers and 5xx answers are retried with exponential backoff;
 //! a 404 is not. A checksum or size mismatch is retried once from scratch, then reported.
@@ -222,11 +224,84 @@ fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// `<path><suffix>`
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 /// `<path>.partial`
 fn partial_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
+    with_suffix(path, ".partial")
+}
+
+/// An exclusive lock on a `.lock` file beside a cache entry, held while it is written: two
+/// processes sharing the cache never write the same partial file. Released when dropped.
+struct CacheLock {
+    path: PathBuf,
+    _file: std::fs::File,
+}
+
+/// Takes (or, unless `wait`, tries to take) an exclusive `flock` on `file`.
+#[cfg(unix)]
+fn flock(file: &std::fs::File, wait: bool) -> std::io::Result<bool> {
+    use rustix::fs::FlockOperation;
+    let op = if wait {
+        FlockOperation::LockExclusive
+    } else {
+        FlockOperation::NonBlockingLockExclusive
+    };
+    loop {
+        match rustix::fs::flock(file, op) {
+            Ok(()) => return Ok(true),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => return Ok(false),
+            Err(e) if e == rustix::io::Errno::INTR => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// No locking where there is no `flock`: one process at a time must use a cache.
+#[cfg(not(unix))]
+fn flock(_file: &std::fs::File, _wait: bool) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+impl CacheLock {
+    /// Locks `path`, calling `waiting` first if another process holds the lock.
+    async fn acquire(path: PathBuf, waiting: impl FnOnce()) -> Result<CacheLock, FetchError> {
+        let take = |path: PathBuf, wait: bool| async move {
+            let joined = tokio::task::spawn_blocking(move || {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| FetchError::io(&path, e))?;
+                match flock(&file, wait) {
+                    Ok(true) => Ok(Some(CacheLock { path, _file: file })),
+                    Ok(false) => Ok(None),
+                    Err(e) => Err(FetchError::io(&path, e)),
+                }
+            })
+            .await;
+            joined.map_err(|e| FetchError::Setup(format!("locking: {e}")))?
+        };
+        if let Some(lock) = take(path.clone(), false).await? {
+            return Ok(lock);
+        }
+        waiting();
+        take(path.clone(), true)
+            .await?
+            .ok_or_else(|| FetchError::io(&path, std::io::ErrorKind::WouldBlock.into()))
+    }
+
+    /// Removes the lock file, then releases the lock. Only after the entry is in place: a
+    /// process that then locks the removed file finds the entry done.
+    async fn remove(self) {
+        let _ = tokio::fs::remove_file(&self.path).await;
+    }
 }
 
 impl Fetcher {
@@ -653,6 +728,21 @@ impl Fetcher {
                 .await
                 .map_err(|e| FetchError::io(dir, e))?;
         }
+        let lock = CacheLock::acquire(with_suffix(&path, ".lock"), || {
+            progress.note(&format!(
+                "waiting for another process downloading {}",
+                item.name
+            ))
+        })
+        .await?;
+        // Another process may have fetched it while we waited.
+        if let Ok(m) = tokio::fs::metadata(&path).await {
+            if m.is_file() && m.len() == item.size {
+                lock.remove().await;
+                progress.fetched(item);
+                return Ok(path);
+            }
+        }
         let partial = partial_path(&path);
         let mut shown = 0u64;
         let mut transient = 0u32;
@@ -668,6 +758,7 @@ impl Fetcher {
             }
             match result {
                 Ok(()) => {
+                    lock.remove().await;
                     progress.bytes(&mut shown, item.size);
                     progress.fetched(item);
                     return Ok(path);
@@ -881,6 +972,8 @@ impl Fetcher {
                 .await
                 .map_err(|e| FetchError::io(dir, e))?;
         }
+        // Kept: removing it would let a waiting process and a new one both write the body.
+        let _lock = CacheLock::acquire(with_suffix(&body_path, ".lock"), || {}).await?;
 
         let cached = tokio::fs::metadata(&body_path).await.is_ok();
         let known = if cached {

@@ -737,3 +737,35 @@ fn same_hash_twice_is_one_request_and_both_fail_together() {
     );
     assert_eq!(server.request_count(), 1);
 }
+
+#[test]
+fn two_fetchers_sharing_a_cache_download_once() {
+    let server = Server::start();
+    server.with(|s| s.delay = Duration::from_millis(300));
+    let data = content(70, 100_000);
+    server.add("/shared.rpm", data.clone());
+    let it = item(&server, "/shared.rpm", &data);
+    let cache = tempfile::tempdir().unwrap();
+    // Each fetcher opens its own lock file, as two processes would.
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let it = it.clone();
+                let dir = cache.path();
+                scope.spawn(move || fetcher(dir).fetch_all(&[it]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in results {
+        let paths = r.unwrap();
+        assert_eq!(std::fs::read(&paths[0]).unwrap(), data);
+    }
+    assert_eq!(server.request_count(), 1);
+    let dir = fetcher(cache.path()).cache_path(&it.sha256);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers, vec![std::ffi::OsString::from(&it.sha256)]);
+}
