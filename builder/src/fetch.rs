@@ -131,6 +131,21 @@ fn list(errors: &[FetchError]) -> String {
 }
 
 impl FetchError {
+    /// The URL the error is about, if it is about one.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            FetchError::Status { url, .. }
+            | FetchError::Connect { url, .. }
+            | FetchError::Transfer { url, .. }
+            | FetchError::Checksum { url, .. }
+            | FetchError::Size { url, .. }
+            | FetchError::InvalidHash { url, .. }
+            | FetchError::SameHashFailed { url, .. }
+            | FetchError::NotTried { url, .. } => Some(url),
+            FetchError::Io { .. } | FetchError::Setup(_) | FetchError::Failed { .. } => None,
+        }
+    }
+
     fn io(path: &Path, source: std::io::Error) -> FetchError {
         FetchError::Io {
             path: path.to_path_buf(),
@@ -478,12 +493,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{done}/{}", self.total));
         } else if self.lines {
-            eprintln!(
-                "fetched {done}/{} {} ({})",
-                self.total,
-                item.name,
-                DecimalBytes(item.size)
-            );
+            eprintln!("{}", fetched_line(done, self.total, item));
         }
     }
 
@@ -500,6 +510,15 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The plain progress line: `fetched 12/340 NAME (1.20 MB)`.
+fn fetched_line(done: usize, total: usize, item: &FetchItem) -> String {
+    format!(
+        "fetched {done}/{total} {} ({})",
+        item.name,
+        DecimalBytes(item.size)
+    )
 }
 
 /// The start offset and the total size of a `Content-Range: bytes START-END/TOTAL` header.
@@ -1038,6 +1057,20 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_progress_line() {
+        let item = FetchItem {
+            url: "http://127.0.0.1/x".into(),
+            sha256: "ab".repeat(32),
+            size: 1_200_000,
+            name: "x_1.0_amd64.deb".into(),
+        };
+        assert_eq!(
+            fetched_line(12, 340, &item),
+            "fetched 12/340 x_1.0_amd64.deb (1.20 MB)"
+        );
+    }
 
     #[test]
     fn content_ranges() {
