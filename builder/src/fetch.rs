@@ -446,6 +446,10 @@ impl Fetcher {
     }
 }
 
+/// The progress bar: packages done/total, bytes, rate, ETA.
+const BAR_TEMPLATE: &str =
+    "{spinner} {msg} [{wide_bar}] {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} ETA {eta}";
+
 /// Progress on stderr: a bar, plain lines, or nothing.
 struct Progress {
     bar: Option<ProgressBar>,
@@ -459,9 +463,7 @@ impl Progress {
         let terminal = on && std::io::stderr().is_terminal();
         let bar = terminal.then(|| {
             let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(
-                "{spinner} {msg} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-            ) {
+            if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message(format!("{done}/{total}"));
@@ -1057,6 +1059,11 @@ impl Fetcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bar_template_is_valid() {
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+    }
 
     #[test]
     fn plain_progress_line() {
