@@ -223,6 +223,9 @@ fn build_client(
     proxy: bool,
 ) -> Result<reqwest::Client, FetchError> {
     let _guard = runtime.enter();
+    // TLS through rustls with ring (quick to build). Installing fails harmlessly if the
+    // process already has a default provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("pigsty-build/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))

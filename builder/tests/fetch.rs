@@ -88,6 +88,7 @@ impl Server {
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -768,4 +769,31 @@ fn two_fetchers_sharing_a_cache_download_once() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(leftovers, vec![std::ffi::OsString::from(&it.sha256)]);
+}
+
+#[test]
+fn https_to_a_plain_server_is_a_connection_error() {
+    // The TLS stack is there and answers a failed handshake with an error, not a panic.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            let _ = stream.shutdown(Shutdown::Write);
+        }
+    });
+    let url = format!("https://{addr}/t.rpm");
+    let it = FetchItem {
+        url: url.clone(),
+        sha256: sha(b"t"),
+        size: 1,
+        name: "t.rpm".into(),
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let f = fetcher(cache.path()).with_retries(0, Duration::from_millis(1));
+    let errors = failed(f.fetch_all(&[it]).unwrap_err());
+    assert!(
+        matches!(&errors[0], FetchError::Connect { url: u, .. } if u == &url),
+        "{errors:?}"
+    );
 }
