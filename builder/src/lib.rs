@@ -2,16 +2,19 @@
 //! a signed local package repository and one bundle file.
 //!
 //! The pieces, each in its own module: the extension [`catalog`], the per-OS [`distro`]
-//! manifests, [`mirrors`] (what `${mirror.NAME}` stands for), and the [`plan`] that turns a
-//! request into packages. [`matrix`] lists every target.
+//! manifests, [`mirrors`] (what `${mirror.NAME}` stands for), the [`plan`] that turns a
+//! request into packages, and the [`fetch`]er that downloads them into a shared cache.
+//! [`matrix`] lists every target.
 
 pub mod apt;
 pub mod catalog;
 pub mod distro;
+pub mod fetch;
 pub mod matrix;
 pub mod mirrors;
 pub mod plan;
 
 pub use catalog::Catalog;
 pub use distro::Distro;
+pub use fetch::{FetchError, FetchItem, Fetcher};
 pub use plan::{Plan, Request};
