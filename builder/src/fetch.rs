@@ -131,6 +131,17 @@ fn list(errors: &[FetchError]) -> String {
 }
 
 impl FetchError {
+    /// Whether the server said the file does not exist (404 or 410).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Status {
+                status: 404 | 410,
+                ..
+            }
+        )
+    }
+
     /// The URL the error is about, if it is about one.
     pub fn url(&self) -> Option<&str> {
         match self {

@@ -7,12 +7,14 @@
 //! [`matrix`] lists every target.
 
 pub mod apt;
+pub mod build;
 pub mod catalog;
 pub mod distro;
 pub mod fetch;
 pub mod matrix;
 pub mod mirrors;
 pub mod plan;
+pub mod upstream;
 
 pub use catalog::Catalog;
 pub use distro::Distro;

@@ -15,18 +15,45 @@ use repo_layout::{check_pg, Arch, Os, Target, PG_DEFAULT};
 
 /// Build offline package bundles of a Pigsty-style PostgreSQL distribution.
 ///
+/// Without a subcommand, builds one target: `pigsty-build --os d12 --pg 15 --modules node
+/// --ext postgis --sign-key pigsty.key` resolves the packages, downloads and verifies them,
+/// writes a signed local apt repository to OUT/pigsty and the bundle
+/// OUT/pigsty-pkg-VERSION.OS.ARCH.tgz (EL targets: not yet).
+///
 /// `plan` shows what a target needs; `matrix` lists every target; `catalog` checks and
 /// refreshes the extension catalog; `repos` shows the upstream repositories of a target with
-/// their mirrors resolved.
+/// their mirrors resolved; `key gen` makes a signing key; `verify` checks a bundle.
 #[derive(Parser)]
-#[command(version, propagate_version = true)]
+#[command(
+    version,
+    propagate_version = true,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build one target (the same as giving no subcommand).
+    Build(Box<BuildArgs>),
+    /// Make or show signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Check a bundle without installing it: the manifest's signature, then every file.
+    Verify {
+        /// The bundle file (.tgz or .tar.zst)
+        bundle: PathBuf,
+        /// The trusted public key (armored or binary), e.g. pigsty.pub
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the packages a target needs for the given extensions and package aliases.
     Plan(PlanArgs),
     /// List every target (OS x arch x PG major) with the number of extensions it can serve.
@@ -111,6 +138,85 @@ struct PlanArgs {
     json: bool,
 }
 
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Write DIR/pigsty.key (armored secret key) and DIR/pigsty.pub, print the fingerprint
+    Gen {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The key's user id
+        #[arg(long, default_value = "Pigsty Local Repository")]
+        name: String,
+    },
+}
+
+/// Building one target.
+#[derive(Args, Clone)]
+struct BuildArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Extensions: names (or package keys), `all`, or `category:NAME`; comma-separated or repeated
+    #[arg(long, value_name = "EXT")]
+    ext: Vec<String>,
+    /// Package aliases or package names; `none` for only the extensions' [default: the
+    /// target's default package sets]
+    #[arg(long, value_name = "PKG")]
+    packages: Vec<String>,
+    /// Repo modules to build from (comma-separated) [default: all the target defines]
+    #[arg(long, value_name = "MODULE")]
+    modules: Vec<String>,
+    /// Change one repo's URL: NAME=URL (for apt, `URL SUITE COMPONENT...`); repeatable
+    #[arg(long, value_name = "NAME=URL")]
+    repo: Vec<String>,
+    /// Leave a repo out; repeatable
+    #[arg(long, value_name = "NAME")]
+    no_repo: Vec<String>,
+    /// Use exactly these repos, first one highest priority: NAME=URL; repeatable
+    #[arg(long, value_name = "NAME=URL")]
+    only_repo: Vec<String>,
+    /// Set a mirror: NAME=URL (repeatable), e.g. debian=http://HOST/debian
+    #[arg(long, value_name = "NAME=URL")]
+    mirror: Vec<String>,
+    /// The keyring a repo (or a key name of the manifests) is checked with: NAME=FILE
+    #[arg(long, value_name = "NAME=FILE")]
+    key: Vec<String>,
+    /// Accept this repo unsigned or without a key; repeatable
+    #[arg(long, value_name = "NAME")]
+    insecure_upstream: Vec<String>,
+    /// The armored secret key that signs the repo and the manifest (see `key gen`)
+    #[arg(long, value_name = "FILE")]
+    sign_key: Option<PathBuf>,
+    /// Output folder for the bundle and the local repo
+    #[arg(long, value_name = "DIR", default_value = "dist")]
+    out: PathBuf,
+    /// Download cache shared by all targets [default: ~/.cache/pigsty-build]
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Concurrent downloads
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+    /// Bundle format: tgz or tar.zst
+    #[arg(long, default_value = "tgz")]
+    format: String,
+    /// Report requested packages that no repo has instead of failing (never unsatisfied dependencies)
+    #[arg(long)]
+    allow_missing: bool,
+    /// Follow Recommends too
+    #[arg(long)]
+    with_recommends: bool,
+    /// A dpkg status file of the target image: leave out what it already has
+    #[arg(long, value_name = "STATUSFILE")]
+    exclude_installed: Option<PathBuf>,
+    /// The bundle's version [default: PG major and builder version]
+    #[arg(long)]
+    bundle_version: Option<String>,
+    /// Print the build report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Args)]
 struct MatrixArgs {
     #[command(flatten)]
@@ -179,11 +285,191 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Plan(a) => plan(a),
-        Command::Matrix(a) => matrix(a),
-        Command::Catalog(c) => catalog_cmd(c),
-        Command::Repos(a) => repos(a),
+        None => build(cli.build),
+        Some(Command::Build(a)) => build(*a),
+        Some(Command::Key(KeyCommand::Gen { out, name })) => key_gen(&out, &name),
+        Some(Command::Verify { bundle, key, json }) => verify(&bundle, &key, json),
+        Some(Command::Plan(a)) => plan(a),
+        Some(Command::Matrix(a)) => matrix(a),
+        Some(Command::Catalog(c)) => catalog_cmd(c),
+        Some(Command::Repos(a)) => repos(a),
     }
+}
+
+fn pairs(values: &[String], flag: &str) -> Result<Vec<(String, String)>> {
+    values
+        .iter()
+        .map(|v| {
+            v.split_once('=')
+                .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .with_context(|| format!("bad {flag} `{v}`: want NAME=VALUE"))
+        })
+        .collect()
+}
+
+fn build(a: BuildArgs) -> Result<ExitCode> {
+    use pigsty_build::build::{build as run_build, BuildOptions};
+    use repo_layout::bundle::BundleFormat;
+    let target = a.target.target()?;
+    let catalog = a.sources.catalog()?;
+    let distro = Distro::load(target, a.sources.config.as_deref())?;
+    let host = mirrors::host_mirrors(Path::new("/"));
+    let mirrors = Mirrors::new(&a.mirror, &distro.config_mirrors, &host)?;
+    let Some(sign_key) = a.sign_key.clone() else {
+        bail!("pass --sign-key FILE: the key that signs the repo and the manifest (make one with `pigsty-build key gen --out DIR`)");
+    };
+    let format = match a.format.as_str() {
+        "tgz" | "tar.gz" => BundleFormat::Tgz,
+        "tar.zst" | "zst" => BundleFormat::TarZst,
+        other => bail!("unknown --format `{other}`: tgz or tar.zst"),
+    };
+    let cache = match a.cache.clone() {
+        Some(c) => c,
+        None => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/pigsty-build"))
+            .context("no HOME to put the cache in; pass --cache DIR")?,
+    };
+    let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .with_context(|| format!("bad SOURCE_DATE_EPOCH `{v}`"))?,
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    };
+    let modules = items(&a.modules);
+    for m in &modules {
+        if !distro.modules().contains(&m.as_str()) {
+            bail!(
+                "{target} has no repo module `{m}`; modules: {}",
+                distro.modules().join(", ")
+            );
+        }
+    }
+    let opts = BuildOptions {
+        target,
+        config: a.sources.config.clone(),
+        request: Request {
+            extensions: items(&a.ext),
+            packages: match items(&a.packages).as_slice() {
+                [] => None,
+                [none] if none == "none" => Some(Vec::new()),
+                given => Some(given.to_vec()),
+            },
+        },
+        modules: (!modules.is_empty()).then_some(modules),
+        repo_urls: pairs(&a.repo, "--repo")?,
+        no_repo: items(&a.no_repo),
+        only_repo: pairs(&a.only_repo, "--only-repo")?,
+        keys: pairs(&a.key, "--key")?
+            .into_iter()
+            .map(|(k, v)| (k, PathBuf::from(v)))
+            .collect(),
+        insecure_upstream: items(&a.insecure_upstream),
+        sign_key,
+        out: a.out.clone(),
+        cache,
+        jobs: a.jobs,
+        format,
+        allow_missing: a.allow_missing,
+        with_recommends: a.with_recommends,
+        exclude_installed: a.exclude_installed.clone(),
+        progress: !a.json,
+        epoch,
+        version: a
+            .bundle_version
+            .clone()
+            .unwrap_or_else(|| format!("{}-pg{}", env!("CARGO_PKG_VERSION"), target.pg)),
+    };
+    let report = run_build(&catalog, &mirrors, &opts)?;
+    if a.json {
+        print_json(&report)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "built {} for {}", report.bundle.display(), target)?;
+        writeln!(
+            out,
+            "  packages   {} ({} bytes)",
+            report.packages, report.packages_size
+        )?;
+        writeln!(
+            out,
+            "  bundle     {} bytes, sha256 {}",
+            report.bundle_size, report.bundle_sha256
+        )?;
+        writeln!(out, "  repo       {}", report.repo.display())?;
+        writeln!(out, "  signed by  {}", report.key_fingerprint)?;
+        for r in &report.repos {
+            writeln!(out, "  from {:<12} {} packages", r.name, r.packages)?;
+        }
+        for m in &report.missing {
+            writeln!(out, "  missing    {m}")?;
+        }
+        for u in &report.unavailable {
+            writeln!(out, "  unavailable {}: {}", u.extension, u.message)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
+    use repo_layout::sign::SecretKey;
+    let key = SecretKey::generate(name)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let secret = out.join("pigsty.key");
+    let public = out.join("pigsty.pub");
+    if secret.exists() {
+        bail!(
+            "{} exists; refusing to overwrite a signing key",
+            secret.display()
+        );
+    }
+    write_new(&secret, key.to_armored()?.as_bytes(), 0o600)?;
+    write_new(&public, key.public().to_armored()?.as_bytes(), 0o644)?;
+    println!("{}", key.fingerprint());
+    eprintln!("wrote {} and {}", secret.display(), public.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn verify(bundle: &Path, key: &Path, json: bool) -> Result<ExitCode> {
+    let (manifest, fpr) = pigsty_build::build::verify(bundle, key)?;
+    if json {
+        print_json(&serde_json::json!({
+            "bundle": bundle,
+            "fingerprint": fpr,
+            "target": manifest.target,
+            "files": manifest.files.len(),
+            "packages": manifest.packages.len(),
+        }))?;
+    } else {
+        println!(
+            "{}: good signature by {fpr}; {} files, {} packages for {} verified",
+            bundle.display(),
+            manifest.files.len(),
+            manifest.packages.len(),
+            manifest.target
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {

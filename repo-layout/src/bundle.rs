@@ -1017,6 +1017,8 @@ fn read_small<R: Read>(
 /// The head of a bundle: the manifest and its signature, which the writer puts first.
 struct Head {
     manifest: Manifest,
+    /// The bytes of `MANIFEST.json` as they are in the archive: what the signature covers.
+    raw: Vec<u8>,
     signature: Option<Vec<u8>>,
 }
 
@@ -1027,6 +1029,7 @@ fn read_head<'a, R: Read + 'a>(
     bundle: &Path,
 ) -> Result<(Head, Option<tar::Entry<'a, R>>), BundleError> {
     let mut manifest = None;
+    let mut raw = Vec::new();
     let mut signature = None;
     for entry in entries.by_ref() {
         let mut entry = entry.map_err(|e| stream_error(bundle, &e))?;
@@ -1041,6 +1044,7 @@ fn read_head<'a, R: Read + 'a>(
                         source,
                     })?;
                 manifest = Some(parsed);
+                raw = data;
             }
             (Kind::File(rel), true) if rel == SIGNATURE_NAME && signature.is_none() => {
                 signature = Some(read_small(&mut entry, MAX_SIGNATURE_SIZE, bundle, &shown)?);
@@ -1051,6 +1055,7 @@ fn read_head<'a, R: Read + 'a>(
                     return Ok((
                         Head {
                             manifest,
+                            raw: std::mem::take(&mut raw),
                             signature,
                         },
                         Some(entry),
@@ -1071,6 +1076,7 @@ fn read_head<'a, R: Read + 'a>(
         Some(manifest) => Ok((
             Head {
                 manifest,
+                raw,
                 signature,
             },
             None,
@@ -1080,6 +1086,29 @@ fn read_head<'a, R: Read + 'a>(
             detail: format!("no {TOP}/{MANIFEST_NAME}"),
         }),
     }
+}
+
+/// The manifest of a bundle with the exact bytes its signature covers.
+#[derive(Debug, Clone)]
+pub struct SignedManifest {
+    pub manifest: Manifest,
+    /// `MANIFEST.json` as stored in the bundle.
+    pub raw: Vec<u8>,
+    /// `MANIFEST.json.asc`, if the bundle has one.
+    pub signature: Option<Vec<u8>>,
+}
+
+/// Like [`read_manifest`], but also returns the manifest's bytes, for checking its signature.
+pub fn read_signed_manifest(bundle: &Path) -> Result<SignedManifest, BundleError> {
+    let stream = open_bundle(bundle)?;
+    let mut archive = tar::Archive::new(stream);
+    let mut entries = archive.entries().map_err(|e| stream_error(bundle, &e))?;
+    let (head, _) = read_head(&mut entries, bundle)?;
+    Ok(SignedManifest {
+        manifest: head.manifest,
+        raw: head.raw,
+        signature: head.signature,
+    })
 }
 
 /// Reads the manifest of a bundle, streaming only as far as it and its signature, and

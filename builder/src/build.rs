@@ -1,0 +1,551 @@
+//! The build of one apt target: plan -> upstream indexes -> closure -> verified downloads ->
+//! signed flat apt repository -> reproducible bundle with a signed manifest.
+//!
+//! The local repository is laid out in a staging folder beside the output and renamed into
+//! place (`OUT/pigsty`) only when complete; the bundle is written to a temporary name and
+//! renamed. A failure at any step leaves the previous output as it was.
+
+use std::path::{Path, PathBuf};
+
+use repo_layout::apt::{self as aptrepo, AptPackage, ReleaseMeta};
+use repo_layout::bundle::{self, BundleFormat};
+use repo_layout::manifest::{FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SIGNATURE_NAME};
+use repo_layout::sign::{PublicKeyring, SecretKey};
+use repo_layout::{Family, Target};
+use serde::Serialize;
+
+use crate::apt::closure::{self, ClosureOptions, Installed, Requested, Why};
+use crate::catalog::Catalog;
+use crate::distro::{Distro, RepoDef};
+use crate::fetch::{FetchItem, Fetcher};
+use crate::mirrors::Mirrors;
+use crate::plan::{Plan, Request, WantedBy};
+use crate::upstream::{self, AptSource};
+
+/// Everything a build needs to know.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub target: Target,
+    pub config: Option<PathBuf>,
+    pub request: Request,
+    /// Repo modules to use; `None`: every module the target defines.
+    pub modules: Option<Vec<String>>,
+    /// `--repo NAME=URL`: change one repo's URL.
+    pub repo_urls: Vec<(String, String)>,
+    /// `--no-repo NAME`.
+    pub no_repo: Vec<String>,
+    /// `--only-repo NAME=URL`: use exactly these, first one highest priority.
+    pub only_repo: Vec<(String, String)>,
+    /// `--key NAME=FILE`: the keyring a repo's key name stands for.
+    pub keys: Vec<(String, PathBuf)>,
+    pub insecure_upstream: Vec<String>,
+    pub sign_key: PathBuf,
+    pub out: PathBuf,
+    pub cache: PathBuf,
+    pub jobs: usize,
+    pub format: BundleFormat,
+    pub allow_missing: bool,
+    pub with_recommends: bool,
+    pub exclude_installed: Option<PathBuf>,
+    pub progress: bool,
+    /// SOURCE_DATE_EPOCH.
+    pub epoch: u64,
+    pub version: String,
+}
+
+/// What a build made, for humans and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub target: crate::plan::TargetInfo,
+    pub bundle: PathBuf,
+    pub bundle_sha256: String,
+    pub bundle_size: u64,
+    pub repo: PathBuf,
+    pub packages: usize,
+    pub packages_size: u64,
+    pub key_fingerprint: String,
+    pub repos: Vec<RepoReport>,
+    pub unavailable: Vec<crate::plan::UnavailableExtension>,
+    /// Requested packages absent upstream (only with `--allow-missing`).
+    pub missing: Vec<String>,
+    /// Alternatives chosen among `a | b` dependencies: `dependency -> choice`.
+    pub choices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepoReport {
+    pub name: String,
+    pub url: String,
+    pub signed_by: Option<String>,
+    pub packages: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Distro(#[from] crate::distro::DistroError),
+    #[error(transparent)]
+    Mirror(#[from] crate::mirrors::MirrorError),
+    #[error(transparent)]
+    Upstream(#[from] upstream::UpstreamError),
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    #[error(transparent)]
+    Sign(#[from] repo_layout::sign::SignError),
+    #[error(transparent)]
+    Bundle(#[from] repo_layout::bundle::BundleError),
+    #[error(transparent)]
+    Manifest(#[from] repo_layout::manifest::ManifestError),
+    #[error(transparent)]
+    AptRepo(#[from] repo_layout::apt::AptRepoError),
+    #[error("{0}")]
+    Closure(String),
+    #[error("{0}: the bundle is not signed (no MANIFEST.json.asc)")]
+    Unsigned(PathBuf),
+    #[error("{0}: the manifest's signature does not verify: {1}")]
+    ManifestSignature(PathBuf, #[source] repo_layout::sign::SignError),
+    #[error("{family} targets are not built yet: only apt (Debian, Ubuntu) targets are")]
+    Family { family: Family },
+    #[error("repo `{repo}` is checked with key `{key}`, which is not known: pass --key {key}=FILE (a keyring or armored key), or --insecure-upstream {repo}")]
+    NoKey { repo: String, key: String },
+    #[error("no repository left to build from (modules: {modules}); check --modules, --no-repo and --only-repo")]
+    NoRepos { modules: String },
+    #[error("unknown repo `{0}` in --repo/--no-repo/--insecure-upstream; the target's repos: {1}")]
+    UnknownRepo(String, String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> BuildError + 'a {
+    move |source| BuildError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The repositories a build uses, in priority order.
+pub fn select_repos(distro: &Distro, opts: &BuildOptions) -> Result<Vec<RepoDef>, BuildError> {
+    if !opts.only_repo.is_empty() {
+        return Ok(opts
+            .only_repo
+            .iter()
+            .map(|(name, url)| RepoDef {
+                name: name.clone(),
+                module: "only".to_string(),
+                url: url.clone(),
+                key: name.clone(),
+                priority: None,
+                excludepkgs: Vec::new(),
+                module_hotfixes: false,
+                optional: false,
+            })
+            .collect());
+    }
+    let names: Vec<&str> = distro.repos.iter().map(|r| r.name.as_str()).collect();
+    for n in opts
+        .no_repo
+        .iter()
+        .chain(opts.repo_urls.iter().map(|(n, _)| n))
+        .chain(&opts.insecure_upstream)
+    {
+        if !names.contains(&n.as_str()) {
+            return Err(BuildError::UnknownRepo(n.clone(), names.join(", ")));
+        }
+    }
+    let mut repos: Vec<RepoDef> = distro
+        .repos
+        .iter()
+        .filter(|r| opts.modules.as_ref().is_none_or(|m| m.contains(&r.module)))
+        .filter(|r| !opts.no_repo.contains(&r.name))
+        .cloned()
+        .collect();
+    for r in &mut repos {
+        if let Some((_, url)) = opts.repo_urls.iter().find(|(n, _)| *n == r.name) {
+            r.url = url.clone();
+        }
+    }
+    if repos.is_empty() {
+        return Err(BuildError::NoRepos {
+            modules: opts
+                .modules
+                .as_ref()
+                .map(|m| m.join(","))
+                .unwrap_or_else(|| "all".into()),
+        });
+    }
+    Ok(repos)
+}
+
+fn keyring_for(
+    distro: &Distro,
+    opts: &BuildOptions,
+    repo: &RepoDef,
+) -> Result<Option<(PublicKeyring, PathBuf)>, BuildError> {
+    if opts.insecure_upstream.contains(&repo.name) {
+        return Ok(None);
+    }
+    let path = if let Some((_, p)) = opts
+        .keys
+        .iter()
+        .find(|(k, _)| *k == repo.key || *k == repo.name)
+    {
+        p.clone()
+    } else if let Some(k) = distro.keys.get(&repo.key) {
+        PathBuf::from(
+            k.keyring
+                .replace("$releasever", &opts.target.os.release().to_string()),
+        )
+    } else {
+        return Err(BuildError::NoKey {
+            repo: repo.name.clone(),
+            key: repo.key.clone(),
+        });
+    };
+    let ring = PublicKeyring::load(&path)?;
+    Ok(Some((ring, path)))
+}
+
+fn wanted_label(w: &WantedBy) -> String {
+    w.to_string()
+}
+
+/// How the manifest says why a package is there: the plan's reasons as they are, and
+/// `dependency of NAME` for what the closure pulled in.
+fn why_label(w: &Why) -> String {
+    match w {
+        Why::Requested { label } => label.clone(),
+        Why::Dependency { of, .. } => format!("dependency of {of}"),
+    }
+}
+
+/// Runs the whole build.
+pub fn build(
+    catalog: &Catalog,
+    mirrors: &Mirrors,
+    opts: &BuildOptions,
+) -> Result<BuildReport, BuildError> {
+    let target = opts.target;
+    if target.family() != Family::Deb {
+        return Err(BuildError::Family {
+            family: target.family(),
+        });
+    }
+    let distro = Distro::load(target, opts.config.as_deref())?;
+    let plan = Plan::make(catalog, &distro, &opts.request)?;
+    let repos = select_repos(&distro, opts)?;
+    let secret = SecretKey::load(&opts.sign_key)?;
+    let fetcher = Fetcher::new(&opts.cache, opts.jobs.max(1))?.with_progress(opts.progress);
+
+    // 1. Upstream indexes, each verified.
+    let arch = target.arch.deb();
+    let mut indexes = Vec::new();
+    for r in &repos {
+        let line = mirrors.expand(r, &target)?;
+        let source = AptSource::parse(&r.name, &line)?;
+        let keyring = keyring_for(&distro, opts, r)?;
+        let idx = upstream::load(
+            &fetcher,
+            &source,
+            keyring.as_ref().map(|(k, p)| (k, p.as_path())),
+            arch,
+        )?;
+        indexes.push(idx);
+    }
+
+    // 2. The closure.
+    let requests: Vec<Requested> = plan
+        .packages
+        .iter()
+        .map(|p| {
+            Requested::new(
+                p.name.clone(),
+                p.wanted_by
+                    .iter()
+                    .map(wanted_label)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        })
+        .collect();
+    let installed = match &opts.exclude_installed {
+        Some(p) => {
+            let f = std::fs::File::open(p).map_err(io("cannot read", p))?;
+            Some(
+                Installed::from_status(std::io::BufReader::new(f))
+                    .map_err(|e| BuildError::Closure(format!("{}: {e}", p.display())))?,
+            )
+        }
+        None => None,
+    };
+    let (sources, closure_repos): (Vec<_>, Vec<_>) = indexes
+        .into_iter()
+        .map(|i| ((i.source, i.signed_by), i.repo))
+        .unzip();
+    let options = ClosureOptions {
+        with_recommends: opts.with_recommends,
+        allow_missing: opts.allow_missing,
+        installed,
+    };
+    let result = closure::resolve(&closure_repos, arch, &requests, &options)
+        .map_err(|e| BuildError::Closure(e.to_string()))?;
+    drop(closure_repos);
+
+    // 3. Downloads, verified against the index while streaming.
+    let mut items = Vec::new();
+    for sel in &result.packages {
+        let (source, _) = sources
+            .iter()
+            .find(|(s, _)| s.name == sel.repo)
+            .ok_or_else(|| BuildError::Closure(format!("internal: repo {} vanished", sel.repo)))?;
+        let incomplete = |field: &str| {
+            BuildError::Closure(format!(
+                "repo `{}`: package {} {} has no {field} in its index",
+                sel.repo, sel.name, sel.version
+            ))
+        };
+        let filename = sel.entry.filename().ok_or_else(|| incomplete("Filename"))?;
+        items.push(FetchItem {
+            url: source.pool_url(filename),
+            sha256: sel
+                .entry
+                .sha256()
+                .ok_or_else(|| incomplete("SHA256"))?
+                .to_string(),
+            size: sel.entry.size().ok_or_else(|| incomplete("Size"))?,
+            name: deb_file_name(filename),
+        });
+    }
+    let cached = fetcher.fetch_all(&items)?;
+
+    // 4. The local repo, in a staging folder.
+    std::fs::create_dir_all(&opts.out).map_err(io("cannot create", &opts.out))?;
+    let staging = opts.out.join(format!(".staging-{}", std::process::id()));
+    let result_repo = (|| -> Result<(Manifest, String), BuildError> {
+        let _ = std::fs::remove_dir_all(&staging);
+        let repo_dir = staging.join("pigsty");
+        std::fs::create_dir_all(&repo_dir).map_err(io("cannot create", &repo_dir))?;
+        let mut files: Vec<FileEntry> = Vec::new();
+        let mut apt_packages = Vec::new();
+        let mut entries = Vec::new();
+        let mut complete = String::new();
+        for ((sel, item), path) in result.packages.iter().zip(&items).zip(&cached) {
+            let dest = repo_dir.join(&item.name);
+            if std::fs::hard_link(path, &dest).is_err() {
+                std::fs::copy(path, &dest).map_err(io("cannot copy into", &dest))?;
+            }
+            files.push(FileEntry {
+                path: item.name.clone(),
+                size: item.size,
+                sha256: item.sha256.clone(),
+            });
+            complete.push_str(&format!("{}  {}\n", item.sha256, item.name));
+            apt_packages.push(AptPackage {
+                name: sel.name.clone(),
+                version: sel.version.to_string(),
+                arch: sel.arch.clone(),
+                paragraph: sel.entry.raw().to_string(),
+                filename: item.name.clone(),
+            });
+            entries.push(PackageEntry {
+                name: sel.name.clone(),
+                version: sel.version.to_string(),
+                arch: sel.arch.clone(),
+                file: item.name.clone(),
+                repo: sel.repo.clone(),
+                wanted_by: sel.why.iter().map(why_label).collect(),
+            });
+        }
+        let meta = ReleaseMeta {
+            origin: "Pigsty".into(),
+            label: "Pigsty".into(),
+            codename: target.os.codename().unwrap_or_default().to_string(),
+            architectures: vec![arch.to_string(), "all".to_string()],
+            description: format!("Pigsty local repository for {target}"),
+            date: opts.epoch,
+        };
+        aptrepo::write_indexes(&repo_dir, &apt_packages, &meta)?;
+        let release = std::fs::read_to_string(repo_dir.join("Release"))
+            .map_err(io("cannot read", &repo_dir))?;
+        write_small(
+            &repo_dir.join("InRelease"),
+            secret.clearsign(&release)?.as_bytes(),
+        )?;
+        write_small(
+            &repo_dir.join("Release.gpg"),
+            secret.sign_detached(release.as_bytes())?.as_bytes(),
+        )?;
+        write_small(
+            &repo_dir.join("pigsty.pub"),
+            secret.public().to_armored()?.as_bytes(),
+        )?;
+        write_small(&repo_dir.join("repo_complete"), complete.as_bytes())?;
+        for name in [
+            "Packages",
+            "Packages.gz",
+            "Release",
+            "InRelease",
+            "Release.gpg",
+            "pigsty.pub",
+            "repo_complete",
+        ] {
+            let p = repo_dir.join(name);
+            let (size, sha256) =
+                repo_layout::manifest::hash_file(&p).map_err(io("cannot read", &p))?;
+            files.push(FileEntry {
+                path: name.to_string(),
+                size,
+                sha256,
+            });
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let bootstrap = distro
+            .defaults
+            .bootstrap
+            .iter()
+            .filter(|b| entries.iter().any(|e| &e.name == *b))
+            .cloned()
+            .collect();
+        let manifest = Manifest {
+            schema: repo_layout::manifest::SCHEMA,
+            target,
+            version: opts.version.clone(),
+            builder: format!("pigsty-build {}", env!("CARGO_PKG_VERSION")),
+            catalog: format!("builtin-{}", catalog.extensions().len()),
+            created: opts.epoch,
+            files,
+            packages: entries,
+            bootstrap,
+            handoff: None,
+            key_fingerprint: Some(secret.fingerprint()),
+            repo_format: "apt".to_string(),
+        };
+        let json = manifest.to_json()?;
+        Ok((manifest, json))
+    })();
+    let (manifest, json) = match result_repo {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let sig = secret.sign_detached(json.as_bytes())?;
+    let repo_dir = staging.join("pigsty");
+
+    // 5. The bundle.
+    let name = format!(
+        "pigsty-pkg-{}.{}.{}{}",
+        opts.version,
+        target.os.code(),
+        target.arch.as_str(),
+        opts.format.extension()
+    );
+    let out_path = opts.out.join(&name);
+    let info = bundle::write_bundle(
+        &repo_dir,
+        &out_path,
+        opts.format,
+        opts.epoch,
+        &[
+            (MANIFEST_NAME.to_string(), json.clone().into_bytes()),
+            (SIGNATURE_NAME.to_string(), sig.clone().into_bytes()),
+        ],
+    )
+    .map_err(BuildError::from)
+    .and_then(|info| {
+        // The local repo carries the manifest too, for the installer and mirrors.
+        write_small(&repo_dir.join(MANIFEST_NAME), json.as_bytes())?;
+        write_small(&repo_dir.join(SIGNATURE_NAME), sig.as_bytes())?;
+        Ok(info)
+    });
+    let info = match info {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    // The repo folder replaces the previous one in one step.
+    let final_repo = opts.out.join("pigsty");
+    let old = opts.out.join(format!(".old-{}", std::process::id()));
+    if final_repo.exists() {
+        std::fs::rename(&final_repo, &old).map_err(io("cannot move aside", &final_repo))?;
+    }
+    std::fs::rename(&repo_dir, &final_repo).map_err(io("cannot rename into place", &final_repo))?;
+    let _ = std::fs::remove_dir_all(&old);
+    let _ = std::fs::remove_dir_all(&staging);
+
+    Ok(BuildReport {
+        target: (&target).into(),
+        bundle: info.path,
+        bundle_sha256: info.sha256,
+        bundle_size: info.size,
+        repo: final_repo,
+        packages: manifest.packages.len(),
+        packages_size: items.iter().map(|i| i.size).sum(),
+        key_fingerprint: secret.fingerprint(),
+        repos: sources
+            .iter()
+            .map(|(s, signed_by)| RepoReport {
+                name: s.name.clone(),
+                url: format!("{} {} {}", s.base, s.suite, s.components.join(" ")),
+                signed_by: signed_by.clone(),
+                packages: result.packages.iter().filter(|p| p.repo == s.name).count(),
+            })
+            .collect(),
+        unavailable: plan.unavailable.clone(),
+        missing: result
+            .missing
+            .iter()
+            .map(|m| format!("{} (wanted by {})", m.name, m.wanted_by))
+            .collect(),
+        choices: result
+            .choices
+            .iter()
+            .map(|c| format!("{}: {} -> {}", c.package, c.group, c.chosen))
+            .collect(),
+    })
+}
+
+/// `pool/main/p/postgresql-15/postgresql-15_15.8-0+deb12u1_amd64.deb` -> its file name.
+fn deb_file_name(filename: &str) -> String {
+    filename.rsplit('/').next().unwrap_or(filename).to_string()
+}
+
+fn write_small(path: &Path, data: &[u8]) -> Result<(), BuildError> {
+    let tmp = path.with_extension("tmp-write");
+    let r = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r.map_err(io("cannot write", path))
+}
+
+/// Verifies a bundle: the manifest's signature with a trusted key, then every file's size and
+/// hash. Returns the manifest and the signer's fingerprint.
+pub fn verify(bundle_path: &Path, key: &Path) -> Result<(Manifest, String), BuildError> {
+    let ring = PublicKeyring::load(key)?;
+    let head = bundle::read_signed_manifest(bundle_path)?;
+    let sig = head
+        .signature
+        .ok_or_else(|| BuildError::Unsigned(bundle_path.to_path_buf()))?;
+    let fpr = ring
+        .verify_detached(head.raw.as_slice(), &sig)
+        .map_err(|e| BuildError::ManifestSignature(bundle_path.to_path_buf(), e))?;
+    let manifest = bundle::verify_bundle(bundle_path)?;
+    Ok((manifest, fpr))
+}

@@ -1,0 +1,364 @@
+//! Upstream apt repositories: fetch `InRelease` (or `Release` + `Release.gpg`), check its
+//! signature with the keyring the manifest names, check every index against the hashes in
+//! `Release`, and parse `Packages` for the target arch (and `all` where the archive splits it).
+
+use std::path::{Path, PathBuf};
+
+use repo_layout::sign::PublicKeyring;
+
+use crate::apt::index::{self, PackageEntry, Release};
+use crate::apt::Repo;
+use crate::fetch::{FetchError, Fetcher};
+
+/// One apt source in Pigsty's one-line form: `URL SUITE COMPONENT...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptSource {
+    pub name: String,
+    pub base: String,
+    pub suite: String,
+    pub components: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("repo `{repo}`: `{line}` is not `URL SUITE [COMPONENT...]`")]
+    BadSource { repo: String, line: String },
+    #[error("repo `{repo}`: {source}")]
+    Fetch {
+        repo: String,
+        #[source]
+        source: FetchError,
+    },
+    #[error("repo `{repo}`: the signature of {url} does not verify with {keyring}: {reason}; if you trust this repo without a signature, pass --insecure-upstream {repo}")]
+    BadSignature {
+        repo: String,
+        url: String,
+        keyring: String,
+        reason: String,
+    },
+    #[error("repo `{repo}` is not signed (no InRelease or Release.gpg at {url}); pass --insecure-upstream {repo} to use it anyway")]
+    Unsigned { repo: String, url: String },
+    #[error("repo `{repo}`: {path} is not listed in {url}")]
+    NotInRelease {
+        repo: String,
+        path: String,
+        url: String,
+    },
+    #[error("repo `{repo}`: {url}: {what} mismatch: Release says {expected}, got {actual}")]
+    Mismatch {
+        repo: String,
+        url: String,
+        what: &'static str,
+        expected: String,
+        actual: String,
+    },
+    #[error("repo `{repo}`: cannot read {path}: {reason}")]
+    Parse {
+        repo: String,
+        path: String,
+        reason: String,
+    },
+}
+
+impl AptSource {
+    /// Parses `URL SUITE COMPONENT...`; a suite ending in `/` is a flat repository.
+    pub fn parse(name: &str, line: &str) -> Result<AptSource, UpstreamError> {
+        let mut words = line.split_whitespace();
+        let (Some(base), Some(suite)) = (words.next(), words.next()) else {
+            return Err(UpstreamError::BadSource {
+                repo: name.to_string(),
+                line: line.to_string(),
+            });
+        };
+        Ok(AptSource {
+            name: name.to_string(),
+            base: base.trim_end_matches('/').to_string(),
+            suite: suite.to_string(),
+            components: words.map(str::to_string).collect(),
+        })
+    }
+
+    pub fn is_flat(&self) -> bool {
+        self.suite.ends_with('/')
+    }
+
+    /// URL of a file of the distribution: `BASE/dists/SUITE/FILE`, or `BASE/SUITE/FILE` if flat.
+    pub fn dist_url(&self, file: &str) -> String {
+        if self.is_flat() {
+            let suite = self.suite.trim_end_matches('/').trim_start_matches("./");
+            if suite.is_empty() || suite == "." {
+                format!("{}/{file}", self.base)
+            } else {
+                format!("{}/{suite}/{file}", self.base)
+            }
+        } else {
+            format!("{}/dists/{}/{file}", self.base, self.suite)
+        }
+    }
+
+    /// URL of a package file named by a `Filename:` field.
+    pub fn pool_url(&self, filename: &str) -> String {
+        let f = filename.trim_start_matches("./");
+        if self.is_flat() {
+            self.dist_url(f)
+        } else {
+            format!("{}/{f}", self.base)
+        }
+    }
+}
+
+/// The parsed index of one upstream repository.
+#[derive(Debug)]
+pub struct RepoIndex {
+    pub source: AptSource,
+    pub release: Release,
+    /// Fingerprint of the key that signed it (None when insecure).
+    pub signed_by: Option<String>,
+    /// Its packages for the target arch and `all`, ready for the closure.
+    pub repo: Repo,
+}
+
+/// Loads one repository's index for a Debian arch (`amd64`).
+pub fn load(
+    fetcher: &Fetcher,
+    source: &AptSource,
+    keyring: Option<(&PublicKeyring, &Path)>,
+    arch: &str,
+) -> Result<RepoIndex, UpstreamError> {
+    let repo = source.name.clone();
+    let fetch = |url: &str| -> Result<PathBuf, FetchError> { fetcher.fetch_index(url) };
+    let inrelease_url = source.dist_url("InRelease");
+    let (release_text, signed_by) = match fetch(&inrelease_url) {
+        Ok(path) => {
+            let text = read_string(&path, &repo)?;
+            match keyring {
+                Some((ring, ring_path)) => {
+                    let (content, fpr) = ring.verify_clearsigned(&text).map_err(|e| {
+                        UpstreamError::BadSignature {
+                            repo: repo.clone(),
+                            url: inrelease_url.clone(),
+                            keyring: ring_path.display().to_string(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    (content, Some(fpr))
+                }
+                None => (strip_clearsign(&text), None),
+            }
+        }
+        Err(e) if e.is_not_found() => {
+            let release_url = source.dist_url("Release");
+            let path = fetch(&release_url).map_err(|source| UpstreamError::Fetch {
+                repo: repo.clone(),
+                source,
+            })?;
+            let text = read_string(&path, &repo)?;
+            match keyring {
+                Some((ring, ring_path)) => {
+                    let sig_url = source.dist_url("Release.gpg");
+                    let sig = match fetch(&sig_url) {
+                        Ok(p) => std::fs::read(&p).map_err(|e| UpstreamError::Parse {
+                            repo: repo.clone(),
+                            path: p.display().to_string(),
+                            reason: e.to_string(),
+                        })?,
+                        Err(e) if e.is_not_found() => {
+                            return Err(UpstreamError::Unsigned {
+                                repo: repo.clone(),
+                                url: sig_url,
+                            })
+                        }
+                        Err(source) => return Err(UpstreamError::Fetch { repo, source }),
+                    };
+                    let fpr = ring.verify_detached(text.as_bytes(), &sig).map_err(|e| {
+                        UpstreamError::BadSignature {
+                            repo: repo.clone(),
+                            url: sig_url,
+                            keyring: ring_path.display().to_string(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    (text, Some(fpr))
+                }
+                None => (text, None),
+            }
+        }
+        Err(source) => return Err(UpstreamError::Fetch { repo, source }),
+    };
+    let release = index::parse_release(&release_text).map_err(|e| UpstreamError::Parse {
+        repo: repo.clone(),
+        path: inrelease_url.clone(),
+        reason: e.to_string(),
+    })?;
+
+    let mut packages: Vec<PackageEntry> = Vec::new();
+    // Debian keeps arch-all packages in the per-arch indexes and says so.
+    let all_in_arch_indexes = release_text
+        .lines()
+        .any(|l| l.starts_with("No-Support-for-Architecture-all:"));
+    let by_hash = release_text
+        .lines()
+        .any(|l| l.trim().eq_ignore_ascii_case("Acquire-By-Hash: yes"));
+    let load_dir = |dir: &str| -> Result<Vec<PackageEntry>, UpstreamError> {
+        let (entry, compression) = ["Packages.xz", "Packages.gz", "Packages"]
+            .iter()
+            .find_map(|name| {
+                release
+                    .file(&format!("{dir}{name}"))
+                    .map(|f| (f.clone(), *name))
+            })
+            .ok_or_else(|| UpstreamError::NotInRelease {
+                repo: repo.clone(),
+                path: format!("{dir}Packages"),
+                url: inrelease_url.clone(),
+            })?;
+        // By-hash paths never change under a mirror sync, as apt knows.
+        let url = if by_hash {
+            source.dist_url(&format!("{dir}by-hash/SHA256/{}", entry.sha256))
+        } else {
+            source.dist_url(&entry.path)
+        };
+        let path = fetch(&url).map_err(|source| UpstreamError::Fetch {
+            repo: repo.clone(),
+            source,
+        })?;
+        let (size, sha) =
+            repo_layout::manifest::hash_file(&path).map_err(|e| UpstreamError::Parse {
+                repo: repo.clone(),
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        if size != entry.size {
+            return Err(UpstreamError::Mismatch {
+                repo: repo.clone(),
+                url,
+                what: "size",
+                expected: entry.size.to_string(),
+                actual: size.to_string(),
+            });
+        }
+        if sha != entry.sha256 {
+            return Err(UpstreamError::Mismatch {
+                repo: repo.clone(),
+                url,
+                what: "sha256",
+                expected: entry.sha256.clone(),
+                actual: sha,
+            });
+        }
+        let file = std::fs::File::open(&path).map_err(|e| UpstreamError::Parse {
+            repo: repo.clone(),
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let reader = index::decompress(
+            std::io::BufReader::with_capacity(1 << 16, file),
+            compression,
+        );
+        let parsed = index::read_packages(reader).map_err(|e| UpstreamError::Parse {
+            repo: repo.clone(),
+            path: url.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(parsed
+            .into_iter()
+            .filter(|p| p.architecture() == arch || p.architecture() == "all")
+            .collect())
+    };
+    if source.is_flat() {
+        packages = load_dir("")?;
+    } else {
+        for c in &source.components {
+            let arch_packages = load_dir(&format!("{c}/binary-{arch}/"))?;
+            // Archives that keep arch-all packages apart list binary-all; Debian's own
+            // archives put them in the per-arch indexes too (and binary-all may lag behind).
+            let all = format!("{c}/binary-all/");
+            let has_all = arch_packages.iter().any(|p| p.architecture() == "all");
+            packages.extend(arch_packages);
+            if !has_all
+                && !all_in_arch_indexes
+                && release.sha256.iter().any(|f| f.path.starts_with(&all))
+            {
+                packages.extend(load_dir(&all)?);
+            }
+        }
+    }
+    Ok(RepoIndex {
+        source: source.clone(),
+        release,
+        signed_by,
+        repo: Repo {
+            name: source.name.clone(),
+            packages,
+            pinned_first: false,
+        },
+    })
+}
+
+fn read_string(path: &Path, repo: &str) -> Result<String, UpstreamError> {
+    std::fs::read_to_string(path).map_err(|e| UpstreamError::Parse {
+        repo: repo.to_string(),
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The signed text of a clearsigned message, without checking the signature.
+fn strip_clearsign(text: &str) -> String {
+    let Some(start) = text.find("-----BEGIN PGP SIGNED MESSAGE-----") else {
+        return text.to_string();
+    };
+    let body = &text[start..];
+    let after_headers = body.find("\n\n").map(|i| &body[i + 2..]).unwrap_or("");
+    let end = after_headers
+        .find("\n-----BEGIN PGP SIGNATURE-----")
+        .unwrap_or(after_headers.len());
+    after_headers[..end]
+        .lines()
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_urls() {
+        let s = AptSource::parse(
+            "base",
+            "http://m.invalid/debian/ bookworm main non-free-firmware",
+        )
+        .unwrap();
+        assert_eq!(
+            s.dist_url("InRelease"),
+            "http://m.invalid/debian/dists/bookworm/InRelease"
+        );
+        assert_eq!(
+            s.pool_url("pool/main/a/a.deb"),
+            "http://m.invalid/debian/pool/main/a/a.deb"
+        );
+        assert_eq!(s.components, vec!["main", "non-free-firmware"]);
+        let flat = AptSource::parse("local", "http://m.invalid/pigsty ./").unwrap();
+        assert!(flat.is_flat());
+        assert_eq!(
+            flat.dist_url("InRelease"),
+            "http://m.invalid/pigsty/InRelease"
+        );
+        assert_eq!(flat.pool_url("./a.deb"), "http://m.invalid/pigsty/a.deb");
+        let kube = AptSource::parse("k", "http://m.invalid/core/deb/ /").unwrap();
+        assert_eq!(
+            kube.dist_url("InRelease"),
+            "http://m.invalid/core/deb/InRelease"
+        );
+        assert!(AptSource::parse("x", "http://only-url").is_err());
+    }
+
+    #[test]
+    fn strips_clearsign() {
+        let t = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: X\n- -dash\n-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(strip_clearsign(t), "Origin: X\n-dash\n");
+    }
+}
