@@ -59,10 +59,28 @@ SOURCE_DATE_EPOCH=1700000000 "$bin" --os d12 --arch x86_64 --pg 15 --modules nod
 bundle2=$(ls "$work"/out2/pigsty-pkg-*.d12.x86_64.tgz 2>/dev/null | head -1)
 check "second build is byte-identical" cmp -s "$bundle" "$bundle2"
 
+echo "# errors: a missing package names its chain and fails; --allow-missing reports it"
+"$bin" --os d12 --arch x86_64 --pg 15 --modules node --mirror "debian=$mirror" \
+  --packages pgsql-mini,no-such-package-xyz --sign-key "$work/key/pigsty.key" --out "$work/outm" \
+  --cache "$cache_dir/pkgs" >/dev/null 2>"$work/missing.err"
+rc=$?
+check "a missing package fails the build and is named" bash -c "test $rc -ne 0 && grep -q 'no-such-package-xyz' '$work/missing.err'"
+check "nothing is written for a failed build" bash -c "! ls '$work'/outm/*.tgz >/dev/null 2>&1 && ! ls -d '$work'/outm/.staging-* >/dev/null 2>&1"
+"$bin" --os d12 --arch x86_64 --pg 15 --modules node --mirror "debian=$mirror" \
+  --packages pgsql-mini,no-such-package-xyz --allow-missing --sign-key "$work/key/pigsty.key" \
+  --out "$work/outm" --cache "$cache_dir/pkgs" --json >"$work/allow.json" 2>"$work/allow.err"
+check "--allow-missing builds and reports the missing package" bash -c "grep -q 'no-such-package-xyz' '$work/allow.json'"
+
 echo "# air-gapped bookworm chroot"
 root=$work/d12
 make_chroot bookworm "$root" || fail "debootstrap bookworm"
 chroots+=("$root")
+"$bin" --os d12 --arch x86_64 --pg 15 --modules node --mirror "debian=$mirror" \
+  --packages "$PACKAGES" --ext "$EXTS" --exclude-installed "$root/var/lib/dpkg/status" \
+  --sign-key "$work/key/pigsty.key" --out "$work/outx" --cache "$cache_dir/pkgs" --json >"$work/excl.json" 2>"$work/excl.err"
+full=$(python3 -c "import json; print(json.load(open('$work/build.json'))['packages'])")
+excl=$(python3 -c "import json; print(json.load(open('$work/excl.json'))['packages'])" 2>/dev/null || echo 0)
+check "--exclude-installed leaves out what the minbase image has ($excl of $full)" bash -c "test '$excl' -gt 0 && test '$excl' -lt '$full' && ! tar -tzf '$work'/outx/*.tgz | grep -q '/libc6_'"
 mkdir -p "$root/www" "$root/etc/apt/keyrings"
 tar -C "$root/www" -xzf "$bundle"
 cp "$work/key/pigsty.pub" "$root/etc/apt/keyrings/pigsty.asc"
@@ -83,6 +101,8 @@ check "patroni, pgbouncer, pgbackrest, haproxy, etcd are installed" bash -c "$(d
 cat >>"$root/etc/postgresql/15/main/postgresql.conf" <<EOF
 shared_preload_libraries = 'pg_cron,pgaudit'
 cron.database_name = 'postgres'
+wal_level = logical
+output_plugin_libraries = 'wal2json'
 EOF
 check "PostgreSQL 15 starts" bash -c "$(declare -f in_chroot); root='$root'; in_chroot pg_ctlcluster 15 main start"
 for e in $SQL_EXTS; do
@@ -97,9 +117,12 @@ victim=$(cd "$root/www/pigsty" && ls *.deb | grep '^hypopg\|postgresql-15-hypopg
 printf '\xff' | dd of="$root/www/pigsty/$victim" bs=1 seek=2000 count=1 conv=notrunc status=none
 pkg=${victim%%_*}
 check "apt refuses a .deb altered after signing" bash -c "$(declare -f in_chroot); root='$root'; ! in_chroot apt-get install -y --reinstall $pkg >'$work/tamper.log' 2>&1 && grep -qi 'hash sum mismatch\|size mismatch' '$work/tamper.log'"
-cp -a "$repo" "$work/tampered"
-printf '\xff' | dd of="$work/tampered/$victim" bs=1 seek=2000 count=1 conv=notrunc status=none
-(cd "$work" && tar -czf tampered.tgz tampered --transform 's,^tampered,pigsty,')
+mkdir -p "$work/tampered"
+tar -C "$work/tampered" -xzf "$bundle"
+printf '\xff' | dd of="$work/tampered/pigsty/$victim" bs=1 seek=2000 count=1 conv=notrunc status=none
+# repacked as the builder packs: the manifest and its signature first
+(cd "$work/tampered" && tar -czf ../tampered.tgz pigsty/MANIFEST.json pigsty/MANIFEST.json.asc \
+  $(ls pigsty | grep -v '^MANIFEST' | sed 's,^,pigsty/,'))
 "$bin" verify "$work/tampered.tgz" --key "$work/key/pigsty.pub" >"$work/verify.log" 2>&1
 rc=$?
 check "pigsty-build verify refuses the altered bundle and names the file" bash -c "test $rc -ne 0 && grep -q '$victim' '$work/verify.log'"

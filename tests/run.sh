@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the project: format, lints, unit and end-to-end tests, and the catalog
-# check against the reference catalog. Installs the system tools the tests need when they are
+# check against the reference catalog, and the end-to-end apt test (root: chroots, unshare). Installs the system tools the tests need when they are
 # missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm, gnupg, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,7 @@ reference=${PIGSTY_REFERENCE:-../shared/reference}
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
-cargo run --quiet -p pigsty-build -- catalog diff "$reference/extension-newest.csv"
+cargo build --quiet -p pigsty-build
+target/debug/pigsty-build catalog diff "$reference/extension-newest.csv"
+# End to end against the real Debian archive the host's apt uses, in air-gapped chroots.
+bash tests/e2e-apt.sh target/debug/pigsty-build

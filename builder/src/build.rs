@@ -241,7 +241,7 @@ pub fn build(
     let distro = Distro::load(target, opts.config.as_deref())?;
     let plan = Plan::make(catalog, &distro, &opts.request)?;
     let repos = select_repos(&distro, opts)?;
-    let secret = SecretKey::load(&opts.sign_key)?;
+    let secret = SecretKey::load(&opts.sign_key)?.with_signing_time(opts.epoch);
     let fetcher = Fetcher::new(&opts.cache, opts.jobs.max(1))?.with_progress(opts.progress);
 
     // 1. Upstream indexes, each verified.

@@ -60,7 +60,7 @@ impl std::fmt::Display for WantedBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WantedBy::Alias { name } => write!(f, "alias {name}"),
-            WantedBy::Package => write!(f, "named"),
+            WantedBy::Package => write!(f, "named in --packages"),
             WantedBy::Extension { name } => write!(f, "ext {name}"),
             WantedBy::Requires { name, required_by } => {
                 write!(f, "ext {name} (required by {required_by})")

@@ -157,6 +157,9 @@ impl<R: Read> Read for TrackingReader<R> {
 #[derive(Debug, Clone)]
 pub struct SecretKey {
     key: SignedSecretKey,
+    /// The creation time written into signatures; `None`: now. A fixed time (the build's
+    /// SOURCE_DATE_EPOCH) makes signatures reproducible: Ed25519 signing is deterministic.
+    signing_time: Option<u32>,
 }
 
 impl SecretKey {
@@ -175,14 +178,20 @@ impl SecretKey {
         let key = params
             .generate(rand::thread_rng())
             .map_err(SignError::pgp("key generation"))?;
-        Ok(SecretKey { key })
+        Ok(SecretKey {
+            key,
+            signing_time: None,
+        })
     }
 
     /// Parse an ASCII-armored secret key.
     pub fn from_armored(text: &str) -> Result<SecretKey, SignError> {
         let (key, _headers) =
             SignedSecretKey::from_string(text).map_err(SignError::malformed("secret key"))?;
-        Ok(SecretKey { key })
+        Ok(SecretKey {
+            key,
+            signing_time: None,
+        })
     }
 
     /// Parse a secret key, ASCII-armored or binary.
@@ -193,7 +202,10 @@ impl SecretKey {
         } else {
             let key =
                 SignedSecretKey::from_bytes(data).map_err(SignError::malformed("secret key"))?;
-            Ok(SecretKey { key })
+            Ok(SecretKey {
+                key,
+                signing_time: None,
+            })
         }
     }
 
@@ -204,6 +216,38 @@ impl SecretKey {
             reason: e.to_string(),
         })?;
         Self::from_bytes(&data).map_err(|e| SignError::key_file(path, e))
+    }
+
+    /// Date every signature made from now on at `secs` since the epoch, instead of now; never
+    /// earlier than the key itself, which verifiers would refuse.
+    pub fn with_signing_time(mut self, secs: u64) -> SecretKey {
+        let created = u64::from(self.key.primary_key.created_at().as_secs());
+        self.signing_time = Some(u32::try_from(secs.max(created)).unwrap_or(u32::MAX));
+        self
+    }
+
+    fn created(&self) -> Timestamp {
+        self.signing_time
+            .map(Timestamp::from_secs)
+            .unwrap_or_else(Timestamp::now)
+    }
+
+    /// The subpackets of every signature we make: creation time, issuer fingerprint (hashed),
+    /// issuer key id (unhashed), as gpg writes them.
+    fn subpackets(&self) -> Result<(Vec<Subpacket>, Vec<Subpacket>), SignError> {
+        let key = &self.key.primary_key;
+        Ok((
+            vec![
+                Subpacket::regular(SubpacketData::SignatureCreationTime(self.created()))
+                    .map_err(SignError::pgp("signing"))?,
+                Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint()))
+                    .map_err(SignError::pgp("signing"))?,
+            ],
+            vec![
+                Subpacket::regular(SubpacketData::IssuerKeyId(key.legacy_key_id()))
+                    .map_err(SignError::pgp("signing"))?,
+            ],
+        ))
     }
 
     /// The ASCII-armored secret key (keep it secret).
@@ -237,7 +281,10 @@ impl SecretKey {
             &Password::empty(),
             HASH,
             &mut reader,
-            SubpacketConfig::Default,
+            {
+                let (hashed, unhashed) = self.subpackets()?;
+                SubpacketConfig::UserDefined { hashed, unhashed }
+            },
         );
         if let Some(e) = reader.error {
             return Err(SignError::Io(e));
@@ -266,17 +313,7 @@ impl SecretKey {
 
         let key = &self.key.primary_key;
         let mut config = SignatureConfig::v4(SignatureType::Text, key.algorithm(), HASH);
-        config.hashed_subpackets = vec![
-            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now()))
-                .map_err(SignError::pgp("signing"))?,
-            Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint()))
-                .map_err(SignError::pgp("signing"))?,
-        ];
-        config.unhashed_subpackets =
-            vec![
-                Subpacket::regular(SubpacketData::IssuerKeyId(key.legacy_key_id()))
-                    .map_err(SignError::pgp("signing"))?,
-            ];
+        (config.hashed_subpackets, config.unhashed_subpackets) = self.subpackets()?;
         let msg = CleartextSignedMessage::new(&body, config, key, &Password::empty())
             .map_err(SignError::pgp("signing"))?;
         msg.to_armored_string(ArmorOptions::default())

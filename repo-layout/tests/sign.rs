@@ -624,3 +624,30 @@ fn expired_and_revoked_keys_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn fixed_signing_time_makes_signatures_reproducible_and_gpgv_accepts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key("Repro <repro@example.invalid>");
+    // An epoch before the key's creation is moved up to it: verifiers refuse older signatures.
+    let a = k.clone().with_signing_time(1_700_000_000);
+    let b = k.clone().with_signing_time(1_700_000_000);
+    let data = b"Origin: Pigsty\nLabel: Pigsty\n";
+    let sig_a = a.sign_detached(&data[..]).unwrap();
+    assert_eq!(sig_a, b.sign_detached(&data[..]).unwrap());
+    assert_eq!(
+        a.clearsign("Origin: X\n").unwrap(),
+        b.clearsign("Origin: X\n").unwrap()
+    );
+    // an unfixed key signs with the current time, which differs across seconds only, so just
+    // check the fixed one verifies with the real gpgv
+    let ring = write_keyring(dir.path(), "ring.gpg", &k.public());
+    let data_path = dir.path().join("data");
+    let sig_path = dir.path().join("data.asc");
+    std::fs::write(&data_path, data).unwrap();
+    std::fs::write(&sig_path, &sig_a).unwrap();
+    assert!(gpgv(dir.path(), &ring, &[&sig_path, &data_path]));
+    let signed = dir.path().join("InRelease");
+    std::fs::write(&signed, a.clearsign("Origin: X\n").unwrap()).unwrap();
+    assert!(gpgv(dir.path(), &ring, &[&signed]));
+}

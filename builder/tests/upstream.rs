@@ -1,0 +1,371 @@
+//! Upstream apt repositories served from a loopback HTTP server: signature good, bad and
+//! missing; index hashes checked against Release; and a whole `pigsty-build` run with
+//! `--only-repo`, `--key` and `--insecure-upstream` against such a repository.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pigsty_build::fetch::Fetcher;
+use pigsty_build::upstream::{self, AptSource, UpstreamError};
+use repo_layout::sign::{PublicKeyring, SecretKey};
+use sha2::{Digest, Sha256};
+
+/// Serves the files under `root` over HTTP on 127.0.0.1 until the test process ends.
+fn serve(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .trim_start_matches('/')
+                    .to_string();
+                let file = root.join(&path);
+                let resp = match std::fs::read(&file) {
+                    Ok(body) if !path.contains("..") && file.is_file() => {
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        r.extend(body);
+                        r
+                    }
+                    _ => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
+                };
+                let _ = stream.write_all(&resp);
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn sha(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    key: SecretKey,
+    keyring: PathBuf,
+    secret_path: PathBuf,
+}
+
+/// A repository `dists/test` with component `main`, two packages, signed InRelease.
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("www");
+    let pool = root.join("pool");
+    std::fs::create_dir_all(&pool).unwrap();
+    let mut packages = String::new();
+    for (name, deps) in [("alpha", "beta (>= 1.0)"), ("beta", "")] {
+        let body = format!("not really a deb: {name}\n").repeat(100);
+        let file = format!("{name}_1.0_amd64.deb");
+        std::fs::write(pool.join(&file), &body).unwrap();
+        if !packages.is_empty() {
+            packages.push('\n');
+        }
+        packages.push_str(&format!(
+            "Package: {name}\nVersion: 1.0\nArchitecture: amd64\nMaintainer: Test <t@example.invalid>\n{}Filename: pool/{file}\nSize: {}\nSHA256: {}\nDescription: test package\n",
+            if deps.is_empty() { String::new() } else { format!("Depends: {deps}\n") },
+            body.len(),
+            sha(body.as_bytes())
+        ));
+    }
+    let bin = root.join("dists/test/main/binary-amd64");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(packages.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(bin.join("Packages.gz"), &gz).unwrap();
+    let release = format!(
+        "Origin: Test\nSuite: test\nCodename: test\nArchitectures: amd64\nComponents: main\nSHA256:\n {} {} main/binary-amd64/Packages.gz\n",
+        sha(&gz),
+        gz.len()
+    );
+    std::fs::write(root.join("dists/test/Release"), &release).unwrap();
+    let key = SecretKey::generate("Upstream <up@example.invalid>").unwrap();
+    std::fs::write(
+        root.join("dists/test/InRelease"),
+        key.clearsign(&release).unwrap(),
+    )
+    .unwrap();
+    let keyring = dir.path().join("upstream.asc");
+    std::fs::write(&keyring, key.public().to_armored().unwrap()).unwrap();
+    let secret_path = dir.path().join("pigsty.key");
+    let ours = SecretKey::generate("Bundle <b@example.invalid>").unwrap();
+    std::fs::write(&secret_path, ours.to_armored().unwrap()).unwrap();
+    Fixture {
+        root,
+        key,
+        keyring,
+        secret_path,
+        _dir: dir,
+    }
+}
+
+fn load(
+    f: &Fixture,
+    base: &str,
+    keyring: Option<&Path>,
+) -> Result<upstream::RepoIndex, UpstreamError> {
+    let cache = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(cache.path(), 2).unwrap().with_progress(false);
+    let source = AptSource::parse("fixture", &format!("{base} test main")).unwrap();
+    let ring = keyring.map(|p| (PublicKeyring::load(p).unwrap(), p.to_path_buf()));
+    let _ = f;
+    upstream::load(
+        &fetcher,
+        &source,
+        ring.as_ref().map(|(r, p)| (r, p.as_path())),
+        "amd64",
+    )
+}
+
+#[test]
+fn good_signature_loads_the_index() {
+    let f = fixture();
+    let base = serve(f.root.clone());
+    let idx = load(&f, &base, Some(&f.keyring)).unwrap();
+    assert_eq!(idx.signed_by.as_deref(), Some(f.key.fingerprint().as_str()));
+    let names: Vec<&str> = idx.repo.packages.iter().map(|p| p.package()).collect();
+    assert_eq!(names, vec!["alpha", "beta"]);
+}
+
+#[test]
+fn signature_by_another_key_is_refused() {
+    let f = fixture();
+    let base = serve(f.root.clone());
+    let other = tempfile::NamedTempFile::new().unwrap();
+    let stranger = SecretKey::generate("Stranger <s@example.invalid>").unwrap();
+    std::fs::write(other.path(), stranger.public().to_armored().unwrap()).unwrap();
+    let err = load(&f, &base, Some(other.path())).unwrap_err().to_string();
+    assert!(
+        err.contains("repo `fixture`") && err.contains("does not verify"),
+        "{err}"
+    );
+    assert!(err.contains("--insecure-upstream fixture"), "{err}");
+}
+
+#[test]
+fn altered_inrelease_is_refused() {
+    let f = fixture();
+    let path = f.root.join("dists/test/InRelease");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("Origin: Test", "Origin: Evil");
+    std::fs::write(&path, text).unwrap();
+    let base = serve(f.root.clone());
+    let err = load(&f, &base, Some(&f.keyring)).unwrap_err();
+    assert!(matches!(err, UpstreamError::BadSignature { .. }), "{err}");
+}
+
+#[test]
+fn missing_signature_is_refused_unless_insecure() {
+    let f = fixture();
+    std::fs::remove_file(f.root.join("dists/test/InRelease")).unwrap();
+    let base = serve(f.root.clone());
+    let err = load(&f, &base, Some(&f.keyring)).unwrap_err();
+    assert!(matches!(err, UpstreamError::Unsigned { .. }), "{err}");
+    assert!(err.to_string().contains("--insecure-upstream fixture"));
+    // with no keyring (the user said --insecure-upstream) it loads, unsigned
+    let idx = load(&f, &base, None).unwrap();
+    assert_eq!(idx.signed_by, None);
+    assert_eq!(idx.repo.packages.len(), 2);
+}
+
+#[test]
+fn release_with_detached_signature_loads() {
+    let f = fixture();
+    std::fs::remove_file(f.root.join("dists/test/InRelease")).unwrap();
+    let release = std::fs::read(f.root.join("dists/test/Release")).unwrap();
+    std::fs::write(
+        f.root.join("dists/test/Release.gpg"),
+        f.key.sign_detached(&release[..]).unwrap(),
+    )
+    .unwrap();
+    let base = serve(f.root.clone());
+    let idx = load(&f, &base, Some(&f.keyring)).unwrap();
+    assert_eq!(idx.signed_by.as_deref(), Some(f.key.fingerprint().as_str()));
+}
+
+#[test]
+fn index_altered_after_release_is_refused() {
+    let f = fixture();
+    let p = f.root.join("dists/test/main/binary-amd64/Packages.gz");
+    let mut data = std::fs::read(&p).unwrap();
+    data.push(0);
+    std::fs::write(&p, data).unwrap();
+    let base = serve(f.root.clone());
+    let err = load(&f, &base, Some(&f.keyring)).unwrap_err().to_string();
+    assert!(
+        err.contains("main/binary-amd64/Packages.gz") && err.contains("mismatch"),
+        "{err}"
+    );
+}
+
+fn pigsty_build(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_pigsty-build"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn only_repo_build_makes_a_verified_bundle() {
+    let f = fixture();
+    let base = serve(f.root.clone());
+    let out = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let repo = format!("fixture={base} test main");
+    let key = format!("fixture={}", f.keyring.display());
+    let common = [
+        "--os",
+        "d12",
+        "--arch",
+        "x86_64",
+        "--pg",
+        "15",
+        "--packages",
+        "alpha",
+        "--only-repo",
+        &repo,
+        "--sign-key",
+        f.secret_path.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--cache",
+        cache.path().to_str().unwrap(),
+        "--json",
+    ];
+    // without a key for the repo: refused, naming the flag
+    let o = pigsty_build(&common);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--key fixture=FILE"), "{err}");
+    // with its key: built
+    let mut args = common.to_vec();
+    args.extend(["--key", &key]);
+    let o = pigsty_build(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["packages"], 2, "alpha and its dependency beta");
+    assert_eq!(report["repos"][0]["signed_by"], f.key.fingerprint());
+    let bundle = report["bundle"].as_str().unwrap().to_string();
+    let pubkey = out.path().join("pigsty/pigsty.pub");
+    let o = pigsty_build(&["verify", &bundle, "--key", pubkey.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // the repo's own Packages lists both, with the local file names
+    let packages = std::fs::read_to_string(out.path().join("pigsty/Packages")).unwrap();
+    assert!(
+        packages.contains("Filename: alpha_1.0_amd64.deb") && packages.contains("Package: beta"),
+        "{packages}"
+    );
+    // a bundle verified with another key is refused
+    let stranger = out.path().join("stranger.pub");
+    std::fs::write(
+        &stranger,
+        SecretKey::generate("S <s@example.invalid>")
+            .unwrap()
+            .public()
+            .to_armored()
+            .unwrap(),
+    )
+    .unwrap();
+    let o = pigsty_build(&["verify", &bundle, "--key", stranger.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("signature"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // unsigned upstream: refused, then accepted with --insecure-upstream
+    std::fs::remove_file(f.root.join("dists/test/InRelease")).unwrap();
+    let o = pigsty_build(&args);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not signed"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut insecure = common.to_vec();
+    insecure.extend(["--insecure-upstream", "fixture"]);
+    let o = pigsty_build(&insecure);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn unsatisfiable_dependency_prints_the_chain() {
+    let f = fixture();
+    // drop beta from the index: alpha's dependency cannot be met
+    let packages = "Package: alpha\nVersion: 1.0\nArchitecture: amd64\nDepends: beta (>= 1.0)\nFilename: pool/alpha_1.0_amd64.deb\nSize: 1\nSHA256: 00\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(packages.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(f.root.join("dists/test/main/binary-amd64/Packages.gz"), &gz).unwrap();
+    let release = format!(
+        "Origin: Test\nSHA256:\n {} {} main/binary-amd64/Packages.gz\n",
+        sha(&gz),
+        gz.len()
+    );
+    std::fs::write(
+        f.root.join("dists/test/InRelease"),
+        f.key.clearsign(&release).unwrap(),
+    )
+    .unwrap();
+    let base = serve(f.root.clone());
+    let out = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let repo = format!("fixture={base} test main");
+    let key = format!("fixture={}", f.keyring.display());
+    let o = pigsty_build(&[
+        "--os",
+        "d12",
+        "--arch",
+        "x86_64",
+        "--pg",
+        "15",
+        "--packages",
+        "alpha",
+        "--only-repo",
+        &repo,
+        "--key",
+        &key,
+        "--sign-key",
+        f.secret_path.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--cache",
+        cache.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("named in --packages -> alpha: no package provides beta (>= 1.0)"),
+        "{err}"
+    );
+    assert!(!out.path().join("pigsty").exists());
+}
