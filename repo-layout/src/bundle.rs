@@ -222,7 +222,7 @@ pub enum BundleError {
 }
 
 /// Bytes as a short human size: `1.5 GiB`.
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -473,7 +473,7 @@ fn check_space(out: &Path, needed: u64) -> Result<(), BundleError> {
 }
 
 /// The bytes an unprivileged user may still write on the filesystem of `dir`.
-fn available_space(dir: &Path) -> io::Result<u64> {
+pub(crate) fn available_space(dir: &Path) -> io::Result<u64> {
     let c_path = CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
     // SAFETY: statvfs is plain old data, zeroed is a valid value for it.
@@ -874,7 +874,7 @@ pub fn file_entries(src_dir: &Path) -> Result<Vec<FileEntry>, BundleError> {
 
 /// Opens a bundle and returns its decompressed tar stream; the format is told by the magic
 /// bytes (gzip `1f 8b`, zstd `28 b5 2f fd`), not by the name.
-fn open_bundle(bundle: &Path) -> Result<Box<dyn Read>, BundleError> {
+pub(crate) fn open_bundle(bundle: &Path) -> Result<Box<dyn Read>, BundleError> {
     let file = File::open(bundle).map_err(|source| BundleError::Read {
         path: bundle.to_path_buf(),
         source,
@@ -913,7 +913,7 @@ fn open_bundle(bundle: &Path) -> Result<Box<dyn Read>, BundleError> {
 }
 
 /// A stream error as a problem: early end of data is truncation, the rest corruption.
-fn stream_problem(e: &io::Error) -> Problem {
+pub(crate) fn stream_problem(e: &io::Error) -> Problem {
     let text = e.to_string();
     let truncated = e.kind() == io::ErrorKind::UnexpectedEof
         || text.contains("incomplete frame")

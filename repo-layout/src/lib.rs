@@ -3,6 +3,7 @@
 
 pub mod apt;
 pub mod bundle;
+pub mod extract;
 pub mod manifest;
 pub mod sign;
 pub mod target;
