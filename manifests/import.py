@@ -35,7 +35,7 @@ SHARED_MIRRORS = {
 }
 # The packages pigsty-install installs before it hands off to the config applier.
 BOOTSTRAP = {
-    "deb": ["ansible-core", "python3-jmespath", "python3-requests"],
+    "deb": ["ansible-core", "python3-apt", "python3-jmespath", "python3-requests"],
     "rpm": ["ansible-core", "python3-jmespath", "python3-requests", "python3-cryptography"],
 }
 # The repo module each main alias comes from.

@@ -1,2 +1,11 @@
 //! `pigsty-install`: verify a bundle, lay out the local repo, point the package manager at it,
 //! install the bootstrap set and hand off to the config applier.
+//!
+//! [`node`] is the system being installed (or `--root DIR`), [`install`] the flow,
+//! [`aptconf`] apt's side of it and [`drift`] the check that the node's installed packages do
+//! not block the bundle's.
+
+pub mod aptconf;
+pub mod drift;
+pub mod install;
+pub mod node;

@@ -222,6 +222,99 @@ fn extract_into(
     signature: Option<&[u8]>,
     dest: &Path,
 ) -> Result<Extracted, ExtractError> {
+    stage_into(bundle, manifest, raw_manifest, signature, dest, false)?.commit()
+}
+
+/// A bundle extracted and verified in a temporary folder beside the destination, not yet in
+/// place: [`Staged::commit`] puts it there in one step, [`Staged::discard`] (or dropping it)
+/// removes it and leaves the destination as it was.
+pub struct Staged {
+    dest: PathBuf,
+    temp: TempDir,
+    created_dest: bool,
+    /// The staged repo folder (`<dest>/.pigsty-extract-.../pigsty`), complete and verified.
+    pub repo: PathBuf,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+impl Staged {
+    /// Moves the staged repo to `<dest>/pigsty`, replacing the previous one.
+    pub fn commit(self) -> Result<Extracted, ExtractError> {
+        let Staged {
+            dest,
+            temp,
+            repo,
+            files,
+            bytes,
+            ..
+        } = self;
+        let replaced_previous = install(&dest, &repo, temp)?;
+        Ok(Extracted {
+            path: dest.join(TOP),
+            files,
+            bytes,
+            replaced_previous,
+        })
+    }
+
+    /// Removes the staged folder (and the destination, if staging created it empty).
+    pub fn discard(self) {
+        let dest = self.dest.clone();
+        let created = self.created_dest;
+        drop(self.temp);
+        if created {
+            let _ = fs::remove_dir(&dest);
+        }
+    }
+}
+
+/// Like [`extract_bundle`], but stops before putting the repo in place: the caller can check
+/// the staged repo (the installer's drift check) and then commit or discard it.
+pub fn stage_bundle(
+    bundle: &Path,
+    manifest: &Manifest,
+    raw_manifest: &[u8],
+    signature: Option<&[u8]>,
+    opts: &ExtractOptions,
+) -> Result<Staged, ExtractError> {
+    match Manifest::from_json(raw_manifest) {
+        Ok(parsed) if parsed == *manifest => {}
+        Ok(_) => {
+            return Err(ExtractError::ManifestArgs {
+                detail: "they are different manifests".into(),
+            })
+        }
+        Err(e) => {
+            return Err(ExtractError::ManifestArgs {
+                detail: e.to_string(),
+            })
+        }
+    }
+    let dest = opts.dest.as_path();
+    let created_dest = prepare_dest(dest)?;
+    let result = stage_into(
+        bundle,
+        manifest,
+        raw_manifest,
+        signature,
+        dest,
+        created_dest,
+    );
+    if result.is_err() && created_dest {
+        let _ = fs::remove_dir(dest);
+    }
+    result
+}
+
+fn stage_into(
+    bundle: &Path,
+    manifest: &Manifest,
+    raw_manifest: &[u8],
+    signature: Option<&[u8]>,
+    dest: &Path,
+    created_dest: bool,
+) -> Result<Staged, ExtractError> {
     let needed = manifest
         .total_size()
         .saturating_add(raw_manifest.len() as u64)
@@ -273,12 +366,13 @@ fn extract_into(
     x.run(stream)?;
     x.finish_dirs()?;
     sync_dir(&temp.path)?;
-    let replaced_previous = install(dest, &root, temp)?;
-    Ok(Extracted {
-        path: dest.join(TOP),
+    Ok(Staged {
+        dest: dest.to_path_buf(),
+        temp,
+        created_dest,
+        repo: root,
         files: manifest.files.len(),
         bytes: manifest.total_size(),
-        replaced_previous,
     })
 }
 

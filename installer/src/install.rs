@@ -1,0 +1,520 @@
+//! The install: verify -> stage -> drift check -> put in place -> configure apt -> bootstrap
+//! -> hand off. Nothing on the node changes until the bundle is verified, staged beside the
+//! destination and the drift check passed; a failure before that leaves the node as it was.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use repo_layout::bundle::{self, SignedManifest};
+use repo_layout::extract::{self, ExtractOptions};
+use repo_layout::manifest::Manifest;
+use repo_layout::sign::PublicKeyring;
+use serde::{Deserialize, Serialize};
+
+use crate::aptconf::{self, AptError};
+use crate::drift::{self, Blocker};
+use crate::node::{Node, NodeError};
+
+/// How the bundle's signature is trusted.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// A public key file the user trusts.
+    Key(PathBuf),
+    /// The fingerprint of the key shipped in the bundle (`pigsty.pub`).
+    Fingerprint(String),
+    /// No check (the fingerprint is still printed when there is a signature).
+    Insecure,
+}
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    pub bundle: PathBuf,
+    pub trust: Trust,
+    /// Where the repo goes on the node (`/www`; the repo is `/www/pigsty`).
+    pub dest: String,
+    pub local_only: bool,
+    /// Packages to install first; `None`: the manifest's bootstrap set.
+    pub bootstrap: Option<Vec<String>>,
+    /// Simulate installing every package of the bundle, not just the bootstrap set.
+    pub check_all: bool,
+    /// Applier command; `None`: the manifest's.
+    pub then: Option<String>,
+    pub no_handoff: bool,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+/// The record of an install, kept on the node for `status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub target: String,
+    pub version: String,
+    pub fingerprint: Option<String>,
+    pub bundle: String,
+    pub repo: String,
+    pub installed_at: u64,
+    pub packages: usize,
+    pub bootstrap: Vec<String>,
+}
+
+pub const STATUS_FILE: &str = "/var/lib/pigsty-install/status.json";
+
+/// What an install did, step by step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub steps: Vec<String>,
+    pub fingerprint: Option<String>,
+    pub no_op: bool,
+    pub blockers: Vec<Blocker>,
+    pub handoff_exit: Option<i32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Bundle(#[from] repo_layout::bundle::BundleError),
+    #[error(transparent)]
+    Extract(#[from] repo_layout::extract::ExtractError),
+    #[error(transparent)]
+    Apt(#[from] AptError),
+    #[error(
+        "{bundle} is built for {built}, but this node is {node}; pass --force to install it anyway"
+    )]
+    WrongTarget {
+        bundle: String,
+        built: String,
+        node: String,
+    },
+    #[error("{0}: the bundle is not signed (no MANIFEST.json.asc); pass --insecure to install it anyway")]
+    Unsigned(String),
+    #[error("{bundle}: the manifest's signature does not verify with {key}: {reason}")]
+    BadSignature {
+        bundle: String,
+        key: String,
+        reason: String,
+    },
+    #[error("{bundle}: the bundle's key has fingerprint {found}, not the trusted {wanted}")]
+    WrongFingerprint {
+        bundle: String,
+        found: String,
+        wanted: String,
+    },
+    #[error("{0}: no trusted key given: pass --key FILE or --fingerprint FPR (or --insecure)")]
+    NoTrust(String),
+    #[error("{0}")]
+    Drift(String),
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("the hand-off `{cmd}` could not start: {reason}")]
+    Handoff { cmd: String, reason: String },
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Checks the manifest's signature as `trust` says; returns the signer's fingerprint.
+pub fn check_trust(
+    bundle: &Path,
+    head: &SignedManifest,
+    trust: &Trust,
+) -> Result<Option<String>, InstallError> {
+    let shown = bundle.display().to_string();
+    let sig = match (&head.signature, trust) {
+        (Some(s), _) => s,
+        (None, Trust::Insecure) => return Ok(None),
+        (None, _) => return Err(InstallError::Unsigned(shown)),
+    };
+    let (ring, key_shown) = match trust {
+        Trust::Key(path) => (
+            PublicKeyring::load(path).map_err(|e| InstallError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?,
+            path.display().to_string(),
+        ),
+        Trust::Fingerprint(_) | Trust::Insecure => {
+            let data =
+                bundle::read_small_file(bundle, "pigsty.pub", 1 << 20)?.ok_or_else(|| {
+                    InstallError::Read {
+                        path: format!("{shown}: pigsty/pigsty.pub"),
+                        reason: "the bundle ships no public key".into(),
+                    }
+                })?;
+            let ring = PublicKeyring::from_bytes(&data).map_err(|e| InstallError::Read {
+                path: format!("{shown}: pigsty/pigsty.pub"),
+                reason: e.to_string(),
+            })?;
+            if let Trust::Fingerprint(wanted) = trust {
+                let wanted_norm: String = wanted
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect::<String>()
+                    .to_uppercase();
+                let found = ring.fingerprints();
+                if !found.iter().any(|f| *f == wanted_norm) {
+                    return Err(InstallError::WrongFingerprint {
+                        bundle: shown,
+                        found: found.join(", "),
+                        wanted: wanted_norm,
+                    });
+                }
+            }
+            (ring, format!("{shown}: pigsty/pigsty.pub"))
+        }
+    };
+    match ring.verify_detached(head.raw.as_slice(), sig) {
+        Ok(fpr) => Ok(Some(fpr)),
+        Err(e) if matches!(trust, Trust::Insecure) => {
+            let _ = e;
+            Ok(None)
+        }
+        Err(e) => Err(InstallError::BadSignature {
+            bundle: shown,
+            key: key_shown,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Verifies a bundle fully (signature, then every file) without installing it.
+pub fn verify(bundle: &Path, trust: &Trust) -> Result<(Manifest, Option<String>), InstallError> {
+    let head = bundle::read_signed_manifest(bundle)?;
+    let fpr = check_trust(bundle, &head, trust)?;
+    let manifest = bundle::verify_bundle(bundle)?;
+    Ok((manifest, fpr))
+}
+
+/// Runs the install.
+pub fn install(
+    node: &Node,
+    opts: &InstallOptions,
+    mut log: impl FnMut(&str),
+) -> Result<Report, InstallError> {
+    let mut report = Report::default();
+    let mut step = |report: &mut Report, s: String| {
+        log(&s);
+        report.steps.push(s);
+    };
+    let shown = opts.bundle.display().to_string();
+
+    // 1. What the bundle is for, and whether we trust it.
+    let head = bundle::read_signed_manifest(&opts.bundle)?;
+    let m = &head.manifest;
+    let built = format!("{}.{}", m.target.os, m.target.arch);
+    let here = format!("{}.{}", node.os, node.arch);
+    if built != here && !opts.force {
+        return Err(InstallError::WrongTarget {
+            bundle: shown,
+            built,
+            node: here,
+        });
+    }
+    step(
+        &mut report,
+        format!(
+            "bundle {} for {} (PG {}), node {}",
+            m.version, built, m.target.pg, here
+        ),
+    );
+    let fpr = check_trust(&opts.bundle, &head, &opts.trust)?;
+    match &fpr {
+        Some(f) => step(&mut report, format!("signature: good, key {f}")),
+        None => step(
+            &mut report,
+            "signature: NOT checked (--insecure)".to_string(),
+        ),
+    }
+    report.fingerprint = fpr.clone();
+
+    // 2. The same bundle again is a no-op.
+    let dest = node.path(&opts.dest);
+    let repo_on_node = format!("{}/pigsty", opts.dest.trim_end_matches('/'));
+    if let Some((_, raw)) = extract::installed_manifest(&dest) {
+        if raw == head.raw && node.path(aptconf::SOURCE_FILE).exists() {
+            step(
+                &mut report,
+                format!("{repo_on_node} already holds this bundle: nothing to do"),
+            );
+            report.no_op = true;
+            return Ok(report);
+        }
+    }
+    if opts.dry_run {
+        for s in [
+            format!(
+                "would extract and verify {} files into {repo_on_node}",
+                m.files.len()
+            ),
+            format!(
+                "would write {} and {}",
+                aptconf::KEY_FILE,
+                aptconf::SOURCE_FILE
+            ),
+            if opts.local_only {
+                format!(
+                    "would move {} other apt sources to {}",
+                    aptconf::other_sources(node).len(),
+                    aptconf::BACKUP_DIR
+                )
+            } else {
+                "would keep the node's other apt sources".to_string()
+            },
+            format!("would install {}", bootstrap_set(opts, m).join(" ")),
+            match handoff_cmd(opts, m) {
+                Some(c) => format!("would hand off to `{c}`"),
+                None => "would stop after the bootstrap (no applier)".to_string(),
+            },
+        ] {
+            step(&mut report, s);
+        }
+        return Ok(report);
+    }
+
+    // 3. Stage: extract and verify beside the destination; nothing in place yet.
+    let staged = extract::stage_bundle(
+        &opts.bundle,
+        m,
+        &head.raw,
+        head.signature.as_deref(),
+        &ExtractOptions { dest: dest.clone() },
+    )?;
+    step(
+        &mut report,
+        format!(
+            "extracted and verified {} files ({} bytes)",
+            staged.files, staged.bytes
+        ),
+    );
+
+    // 4. Drift check against the staged repo, with a private apt state: the node's own
+    //    configuration is neither read for sources nor changed.
+    let staged_repo_node = format!(
+        "/{}",
+        staged
+            .repo
+            .strip_prefix(&node.root)
+            .unwrap_or(&staged.repo)
+            .display()
+    )
+    .replace("//", "/");
+    let state = format!(
+        "{}/.apt-state",
+        staged_repo_node.trim_end_matches("/pigsty")
+    );
+    let state_local = node.path(&state);
+    let check = (|| -> Result<Vec<Blocker>, InstallError> {
+        std::fs::create_dir_all(state_local.join("lists/partial")).map_err(|e| {
+            InstallError::Read {
+                path: state_local.display().to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        let key_staged = format!("{staged_repo_node}/pigsty.pub");
+        let src = format!("{state}/check.sources");
+        aptconf::write_file(
+            &node.path(&src),
+            aptconf::source_text(&staged_repo_node, &key_staged)
+                .replace("pigsty.pub", "pigsty.pub")
+                .as_bytes(),
+            0o644,
+        )?;
+        // apt wants .asc for armored keys
+        std::fs::copy(
+            staged.repo.join("pigsty.pub"),
+            node.path(&format!("{state}/pigsty.asc")),
+        )
+        .map_err(|e| InstallError::Read {
+            path: "pigsty.pub".into(),
+            reason: e.to_string(),
+        })?;
+        aptconf::write_file(
+            &node.path(&src),
+            aptconf::source_text(&staged_repo_node, &format!("{state}/pigsty.asc")).as_bytes(),
+            0o644,
+        )?;
+        let mut args = aptconf::only_source(&src, Some(&state));
+        args.push("update".into());
+        aptconf::apt_get(node, args)?;
+        let mut args = aptconf::only_source(&src, Some(&state));
+        args.extend([
+            "-s".into(),
+            "install".into(),
+            "--no-install-recommends".into(),
+        ]);
+        let pkgs = if opts.check_all {
+            m.packages.iter().map(|p| p.name.clone()).collect()
+        } else {
+            bootstrap_set(opts, m)
+        };
+        if pkgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        args.extend(pkgs);
+        match aptconf::apt_get(node, args) {
+            Ok(_) => Ok(Vec::new()),
+            Err(AptError::Failed { output, .. }) => {
+                let mut blockers = drift::parse_unmet(&output);
+                if blockers.is_empty() {
+                    return Err(InstallError::Drift(format!(
+                        "apt cannot install the bundle's packages:\n{output}"
+                    )));
+                }
+                mark_held(node, &mut blockers);
+                Ok(blockers)
+            }
+            Err(e) => Err(e.into()),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&state_local);
+    let blockers = match check {
+        Ok(b) => b,
+        Err(e) => {
+            staged.discard();
+            return Err(e);
+        }
+    };
+    if !blockers.is_empty() {
+        staged.discard();
+        report.blockers = blockers.clone();
+        return Err(InstallError::Drift(drift::advice(&blockers, &here, &built)));
+    }
+    step(
+        &mut report,
+        "drift check: the node's packages do not block the bundle".to_string(),
+    );
+
+    // 5. In place, then apt.
+    let placed = staged.commit()?;
+    step(
+        &mut report,
+        format!(
+            "{repo_on_node} in place{}",
+            if placed.replaced_previous {
+                " (replaced the previous repo)"
+            } else {
+                ""
+            }
+        ),
+    );
+    let public = std::fs::read(placed.path.join("pigsty.pub")).map_err(|e| InstallError::Read {
+        path: placed.path.join("pigsty.pub").display().to_string(),
+        reason: e.to_string(),
+    })?;
+    aptconf::configure(node, &repo_on_node, &public)?;
+    step(
+        &mut report,
+        format!(
+            "wrote {} (signed-by {})",
+            aptconf::SOURCE_FILE,
+            aptconf::KEY_FILE
+        ),
+    );
+    if opts.local_only {
+        let moved = aptconf::local_only(node)?;
+        step(
+            &mut report,
+            format!(
+                "moved {} other apt sources to {}",
+                moved.len(),
+                aptconf::BACKUP_DIR
+            ),
+        );
+    }
+    let mut args = aptconf::only_source(aptconf::SOURCE_FILE, None);
+    args.push("update".into());
+    aptconf::apt_get(node, args)?;
+    step(&mut report, "apt-get update (local repo)".to_string());
+
+    // 6. Bootstrap, from the local repo only.
+    let boot = bootstrap_set(opts, m);
+    if !boot.is_empty() {
+        let mut args = aptconf::only_source(aptconf::SOURCE_FILE, None);
+        args.extend([
+            "install".into(),
+            "-y".into(),
+            "--no-install-recommends".into(),
+        ]);
+        args.extend(boot.iter().cloned());
+        aptconf::apt_get(node, args)?;
+        step(&mut report, format!("installed {}", boot.join(" ")));
+    }
+    let status = Status {
+        target: built.clone(),
+        version: m.version.clone(),
+        fingerprint: fpr,
+        bundle: shown,
+        repo: repo_on_node.clone(),
+        installed_at: now(),
+        packages: m.packages.len(),
+        bootstrap: boot,
+    };
+    if let Ok(json) = serde_json::to_vec_pretty(&status) {
+        aptconf::write_file(&node.path(STATUS_FILE), &json, 0o644)?;
+    }
+
+    // 7. Hand off.
+    match handoff_cmd(opts, m) {
+        Some(cmd) => {
+            step(&mut report, format!("handing off to `{cmd}`"));
+            let target = format!("{}.{}/pg{}", m.target.os, m.target.arch, m.target.pg);
+            let mut c = node.command("sh", &["-c".to_string(), cmd.clone()]);
+            c.env("PIGSTY_REPO", &repo_on_node)
+                .env("PIGSTY_TARGET", target)
+                .env("PIGSTY_BUNDLE", opts.bundle.display().to_string())
+                .env("HOME", "/root");
+            let status = c.status().map_err(|e| InstallError::Handoff {
+                cmd: cmd.clone(),
+                reason: e.to_string(),
+            })?;
+            report.handoff_exit = Some(status.code().unwrap_or(1));
+        }
+        None => step(
+            &mut report,
+            format!(
+                "done; next: run your config applier against the local repo {repo_on_node} (e.g. ansible-playbook), or pass --then CMD"
+            ),
+        ),
+    }
+    Ok(report)
+}
+
+fn bootstrap_set(opts: &InstallOptions, m: &Manifest) -> Vec<String> {
+    opts.bootstrap
+        .clone()
+        .unwrap_or_else(|| m.bootstrap.clone())
+}
+
+fn handoff_cmd(opts: &InstallOptions, m: &Manifest) -> Option<String> {
+    if opts.no_handoff {
+        return None;
+    }
+    opts.then.clone().or_else(|| m.handoff.clone())
+}
+
+fn mark_held(node: &Node, blockers: &mut [Blocker]) {
+    let Ok(out) = node.run("apt-mark", &["showhold".to_string()]) else {
+        return;
+    };
+    let held: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect();
+    for b in blockers.iter_mut() {
+        if let Some(p) = &b.installed {
+            b.held = held.contains(p);
+        }
+    }
+}
+
+/// The install record, if any.
+pub fn status(node: &Node) -> Option<Status> {
+    let data = std::fs::read(node.path(STATUS_FILE)).ok()?;
+    serde_json::from_slice(&data).ok()
+}
