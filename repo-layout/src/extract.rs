@@ -563,8 +563,15 @@ impl Extractor<'_> {
         }
         // Read to the end, so that the decompressor checks its trailer (gzip CRC and length,
         // zstd checksum) and a cut-off stream shows.
-        io::copy(&mut archive.into_inner(), &mut io::sink())
-            .map_err(|e| self.stream_err(&e, format!("{} (its end)", self.after_last())))?;
+        io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| {
+            self.stream_err(
+                &e,
+                match &self.last {
+                    Some(last) => format!("at its end, after {last}"),
+                    None => "at its end".into(),
+                },
+            )
+        })?;
 
         let missing: Vec<String> = self
             .manifest
@@ -1139,6 +1146,54 @@ mod tests {
             v
         };
         refused(items, &m, &raw, &["../evil: path escapes the bundle"]);
+    }
+
+    /// A GNU long-name entry or a pax header giving `path` to the entry after it.
+    fn long_name(path: &str, pax: bool) -> Item {
+        if pax {
+            let record = |len: usize| format!("{len} path={path}\n");
+            let mut len = record(0).len();
+            while record(len).len() != len {
+                len = record(len).len();
+            }
+            let data = record(len).into_bytes();
+            Item {
+                header: header("pax", EntryType::XHeader, data.len() as u64, 0o644),
+                data,
+            }
+        } else {
+            let mut data = path.as_bytes().to_vec();
+            data.push(0);
+            Item {
+                header: header(
+                    "././@LongLink",
+                    EntryType::GNULongName,
+                    data.len() as u64,
+                    0o644,
+                ),
+                data,
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_escapes_in_long_names() {
+        let (m, raw) = good_manifest();
+        for pax in [false, true] {
+            let long = format!("pigsty/{}/../../../etc/cron.d/evil", "d".repeat(120));
+            let items = || {
+                let mut v = standard(&raw);
+                v.push(long_name(&long, pax));
+                v.push(file("pigsty/harmless", b"* * * * * root sh\n", 0o644));
+                v
+            };
+            refused(
+                items,
+                &m,
+                &raw,
+                &[&format!("{long}: path escapes the bundle")],
+            );
+        }
     }
 
     #[test]
