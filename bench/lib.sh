@@ -46,3 +46,18 @@ hf_mean() {
   python3 -c "import json,sys; print('%.4f' % json.load(open(sys.argv[1]))['results'][int(sys.argv[2])]['mean'])" "$1" "$2"
 }
 ratio() { python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+
+# The URI the host's apt uses for Debian security updates (the source whose suite ends in
+# -security), read from the host's own apt sources like host_debian_mirror.
+host_debian_security_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk '/^URIs:/{u=$2} /^Suites:/{ for (i=2;i<=NF;i++) if ($i ~ /-security$/) { print u; exit } }' "$f")
+    if [ -n "$uri" ]; then echo "${uri%/}"; return 0; fi
+  done
+  uri=$(awk '$1=="deb" && $3 ~ /-security$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  echo "cannot find the host's Debian security mirror in the host's apt sources" >&2
+  return 1
+}

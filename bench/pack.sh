@@ -3,8 +3,9 @@
 # .debs plus the indexes) with our bundle writer (examples/pack_bench.rs: write_bundle, .tgz
 # and .tar.zst) and with `tar | gzip -9`, `tar | gzip -1` and `tar | zstd -T0`, in one
 # hyperfine run; prints times, sizes and ratios. Our writer fsyncs the bundle and writes
-# OUT.sha256; `tar | zstd -T0, sync` adds the fsync (coreutils `sync FILE`) to the pipeline. Then the same on a larger folder: the .debs
-# copied (real copies, not hard links, which tar would store as links) up to LARGE_MB.
+# OUT.sha256; `tar | zstd -T0, sync` adds the fsync (coreutils `sync FILE`) to the pipeline.
+# Then the same on a larger folder: the .debs copied (real copies, not hard links, which tar
+# would store as links) up to LARGE_MB.
 #
 # Usage: bench/pack.sh [RUNS] [LARGE_MB]   (LARGE_MB 0 skips the large input; default 1024)
 set -euo pipefail
