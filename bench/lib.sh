@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Shared by the bench scripts: release binaries, the host's Debian mirror (read from the host's
+# own apt sources through tests/lib/common.sh, never written here), and one real d12 / PG 15
+# repo of about 300 .debs built with a cache under ~/.cache/pigsty-build, so reruns are quick.
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# common.sh wants a cache dir of its own; the bench only uses host_debian_mirror from it.
+PIGSTY_TEST_CACHE=${PIGSTY_TEST_CACHE:-$HOME/.cache/pigsty-build-test}
+source "$bench_root/tests/lib/common.sh"
+
+target_dir=${CARGO_TARGET_DIR:-$bench_root/target}
+bin=$target_dir/release/pigsty-build
+examples=$target_dir/release/examples
+bench_cache=${PIGSTY_BENCH_CACHE:-$HOME/.cache/pigsty-build}
+
+BENCH_EXTS=postgis,pg_cron,pg_repack,pg_partman,hypopg,pgaudit,wal2json,orafce,ip4r,pgrouting
+BENCH_PACKAGES=pgsql-mini,postgresql-plpython3-15,patroni,pgbouncer,pgbackrest,haproxy,etcd-server
+
+build_release() {
+  (cd "$bench_root" && cargo build --release -q -p pigsty-build -p repo-layout --bins --examples)
+}
+
+need() {
+  command -v "$1" >/dev/null || { echo "needs $1 (apt-get install -y $2)" >&2; exit 1; }
+}
+
+# bench_key DIR: a signing key in DIR (made once).
+bench_key() {
+  [ -s "$1/pigsty.key" ] || "$bin" key gen --out "$1" >/dev/null
+}
+
+# bench_build OUT [extra args]: the d12 / PG 15 build of the e2e test into OUT (OUT/pigsty is
+# the repo folder), downloads cached under $bench_cache/pkgs.
+bench_build() {
+  local out=$1; shift
+  local mirror
+  mirror=$(host_debian_mirror) || return 1
+  bench_key "$bench_cache/bench-key"
+  SOURCE_DATE_EPOCH=1700000000 "$bin" --os d12 --arch x86_64 --pg 15 --modules node \
+    --mirror "debian=$mirror" --ext "$BENCH_EXTS" --packages "$BENCH_PACKAGES" \
+    --sign-key "$bench_cache/bench-key/pigsty.key" --out "$out" --cache "$bench_cache/pkgs" "$@"
+}
+
+# hf_mean JSON N: mean seconds of command N (0-based) in a hyperfine --export-json file.
+hf_mean() {
+  python3 -c "import json,sys; print('%.4f' % json.load(open(sys.argv[1]))['results'][int(sys.argv[2])]['mean'])" "$1" "$2"
+}
+ratio() { python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+
+# The URI the host's apt uses for Debian security updates (the source whose suite ends in
+# -security), read from the host's own apt sources like host_debian_mirror.
+host_debian_security_mirror() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk '/^URIs:/{u=$2} /^Suites:/{ for (i=2;i<=NF;i++) if ($i ~ /-security$/) { print u; exit } }' "$f")
+    if [ -n "$uri" ]; then echo "${uri%/}"; return 0; fi
+  done
+  uri=$(awk '$1=="deb" && $3 ~ /-security$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  echo "cannot find the host's Debian security mirror in the host's apt sources" >&2
+  return 1
+}
