@@ -52,7 +52,7 @@ check "never trusted=yes" bash -c "! grep -rqi trusted '$root/etc/apt/sources.li
 check "the installed key is the bundle's" cmp -s "$root/etc/apt/keyrings/pigsty.asc" "$work/key/pigsty.pub"
 check "--local-only moved the other sources aside" bash -c "test ! -e '$root/etc/apt/sources.list' && test -e '$root/etc/apt/pigsty-backup/sources.list'"
 check "apt-get update reads only the local repo" bash -c "unshare -n chroot '$root' apt-get update 2>&1 | grep -v 'file:/www/pigsty' | grep -q '^\(Get\|Hit\|Ign\|Err\)' && exit 1 || exit 0"
-check "the bootstrap set is installed" chroot "$root" dpkg -s ansible-core python3-apt
+check "the bootstrap set is installed" bash -c "chroot '$root' dpkg -s ansible-core python3-apt >/dev/null"
 check "the hand-off ran the playbook and PostgreSQL answers" bash -c \
   "chroot '$root' runuser -u postgres -- psql -qAt -c \"SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension\" | grep -q 'hypopg,pg_cron,plpgsql,postgis'"
 check "status shows the bundle" bash -c "'$inst' status --root '$root' --json | grep -q '\"target\": \"d12.x86_64\"'"

@@ -21,7 +21,8 @@ reference=${PIGSTY_REFERENCE:-../shared/reference}
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
-cargo build --quiet -p pigsty-build
+cargo build --quiet -p pigsty-build -p pigsty-install
 target/debug/pigsty-build catalog diff "$reference/extension-newest.csv"
 # End to end against the real Debian archive the host's apt uses, in air-gapped chroots.
 bash tests/e2e-apt.sh target/debug/pigsty-build
+bash tests/e2e-install.sh target/debug/pigsty-build target/debug/pigsty-install

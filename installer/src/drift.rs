@@ -95,6 +95,88 @@ pub fn parse_unmet(output: &str) -> Vec<Blocker> {
     out
 }
 
+/// The held packages a simulated install would have to change ("The following held packages
+/// will be changed:").
+pub fn parse_held_changes(output: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_section = false;
+    for line in output.lines() {
+        if line.starts_with("The following held packages will be changed") {
+            in_section = true;
+            continue;
+        }
+        if in_section {
+            if !line.starts_with(' ') {
+                break;
+            }
+            out.extend(line.split_whitespace().map(str::to_string));
+        }
+    }
+    out
+}
+
+/// Blockers for held packages that must change: which bundle packages depend on each (from
+/// the bundle's `Packages` text) and with which relation.
+pub fn held_blockers(
+    held: &[String],
+    installed_version: impl Fn(&str) -> Option<String>,
+    packages: &str,
+) -> Vec<Blocker> {
+    let mut out = Vec::new();
+    for h in held {
+        let mut found = false;
+        for para in packages.split("\n\n") {
+            let name = field(para, "Package").unwrap_or_default();
+            for f in ["Pre-Depends", "Depends"] {
+                let Some(deps) = field(para, f) else { continue };
+                for group in deps.split(',') {
+                    if group
+                        .split('|')
+                        .any(|alt| alt.trim().split([' ', '(', ':']).next() == Some(h.as_str()))
+                    {
+                        out.push(Blocker {
+                            bundle_package: name.clone(),
+                            needs: group.trim().to_string(),
+                            installed: Some(h.clone()),
+                            installed_version: installed_version(h),
+                            held: true,
+                        });
+                        found = true;
+                    }
+                }
+            }
+        }
+        if !found {
+            out.push(Blocker {
+                bundle_package: h.clone(),
+                needs: format!("{h} from the bundle"),
+                installed: Some(h.clone()),
+                installed_version: installed_version(h),
+                held: true,
+            });
+        }
+    }
+    out
+}
+
+fn field(para: &str, name: &str) -> Option<String> {
+    let mut value: Option<String> = None;
+    for line in para.lines() {
+        if let Some(v) = value.as_mut() {
+            if line.starts_with([' ', '\t']) {
+                v.push(' ');
+                v.push_str(line.trim());
+                continue;
+            }
+            break;
+        }
+        if let Some(rest) = line.strip_prefix(name).and_then(|r| r.strip_prefix(':')) {
+            value = Some(rest.trim().to_string());
+        }
+    }
+    value
+}
+
 /// What to tell the user to do about blockers.
 pub fn advice(blockers: &[Blocker], node_os: &str, bundle_target: &str) -> String {
     let mut s = String::new();
@@ -119,6 +201,20 @@ pub fn advice(blockers: &[Blocker], node_os: &str, bundle_target: &str) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_packages_that_must_change_are_blockers() {
+        let out = "The following held packages will be changed:\n  libpq5\nThe following NEW packages will be installed:\n  postgresql-client-15\n";
+        let held = parse_held_changes(out);
+        assert_eq!(held, vec!["libpq5"]);
+        let packages = "Package: postgresql-client-15\nVersion: 15.20\nDepends: libpq5 (>= 15.20), libc6\n\nPackage: other\nDepends: libc6\n";
+        let b = held_blockers(&held, |_| Some("1.0-1".into()), packages);
+        assert_eq!(b.len(), 1);
+        assert_eq!(
+            b[0].to_string(),
+            "installed libpq5 1.0-1 (held) blocks postgresql-client-15 from the bundle, which needs libpq5 (>= 15.20)"
+        );
+    }
 
     #[test]
     fn parses_apt_unmet_dependencies() {

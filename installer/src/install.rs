@@ -158,7 +158,7 @@ pub fn check_trust(
                     .collect::<String>()
                     .to_uppercase();
                 let found = ring.fingerprints();
-                if !found.iter().any(|f| *f == wanted_norm) {
+                if !found.contains(&wanted_norm) {
                     return Err(InstallError::WrongFingerprint {
                         bundle: shown,
                         found: found.join(", "),
@@ -316,15 +316,7 @@ pub fn install(
                 reason: e.to_string(),
             }
         })?;
-        let key_staged = format!("{staged_repo_node}/pigsty.pub");
         let src = format!("{state}/check.sources");
-        aptconf::write_file(
-            &node.path(&src),
-            aptconf::source_text(&staged_repo_node, &key_staged)
-                .replace("pigsty.pub", "pigsty.pub")
-                .as_bytes(),
-            0o644,
-        )?;
         // apt wants .asc for armored keys
         std::fs::copy(
             staged.repo.join("pigsty.pub"),
@@ -357,10 +349,20 @@ pub fn install(
             return Ok(Vec::new());
         }
         args.extend(pkgs);
+        let held_check = |output: &str| -> Vec<Blocker> {
+            let held = drift::parse_held_changes(output);
+            if held.is_empty() {
+                return Vec::new();
+            }
+            let packages =
+                std::fs::read_to_string(staged.repo.join("Packages")).unwrap_or_default();
+            drift::held_blockers(&held, |name| installed_version(node, name), &packages)
+        };
         match aptconf::apt_get(node, args) {
-            Ok(_) => Ok(Vec::new()),
+            Ok(output) => Ok(held_check(&output)),
             Err(AptError::Failed { output, .. }) => {
                 let mut blockers = drift::parse_unmet(&output);
+                blockers.extend(held_check(&output));
                 if blockers.is_empty() {
                     return Err(InstallError::Drift(format!(
                         "apt cannot install the bundle's packages:\n{output}"
@@ -496,6 +498,21 @@ fn handoff_cmd(opts: &InstallOptions, m: &Manifest) -> Option<String> {
         return None;
     }
     opts.then.clone().or_else(|| m.handoff.clone())
+}
+
+fn installed_version(node: &Node, name: &str) -> Option<String> {
+    let out = node
+        .run(
+            "dpkg-query",
+            &[
+                "-W".to_string(),
+                "-f=${Version}".to_string(),
+                name.to_string(),
+            ],
+        )
+        .ok()?;
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !v.is_empty()).then_some(v)
 }
 
 fn mark_held(node: &Node, blockers: &mut [Blocker]) {

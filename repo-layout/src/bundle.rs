@@ -1240,6 +1240,24 @@ pub fn verify_bundle(bundle: &Path) -> Result<Manifest, BundleError> {
     }
 }
 
+/// Reads one small file of a bundle (path relative to `pigsty/`, e.g. `pigsty.pub`), streaming
+/// only as far as it; `None` if the bundle does not have it. Its hash is not checked here.
+pub fn read_small_file(bundle: &Path, rel: &str, max: u64) -> Result<Option<Vec<u8>>, BundleError> {
+    let stream = open_bundle(bundle)?;
+    let mut archive = tar::Archive::new(stream);
+    let entries = archive.entries().map_err(|e| stream_error(bundle, &e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| stream_error(bundle, &e))?;
+        let (shown, kind) = classify(&entry);
+        if let Kind::File(path) = kind {
+            if path == rel {
+                return read_small(&mut entry, max, bundle, &shown).map(Some);
+            }
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1900,22 +1918,4 @@ mod tests {
             Err(BundleError::BadExtra { .. })
         ));
     }
-}
-
-/// Reads one small file of a bundle (path relative to `pigsty/`, e.g. `pigsty.pub`), streaming
-/// only as far as it; `None` if the bundle does not have it. Its hash is not checked here.
-pub fn read_small_file(bundle: &Path, rel: &str, max: u64) -> Result<Option<Vec<u8>>, BundleError> {
-    let stream = open_bundle(bundle)?;
-    let mut archive = tar::Archive::new(stream);
-    let entries = archive.entries().map_err(|e| stream_error(bundle, &e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| stream_error(bundle, &e))?;
-        let (shown, kind) = classify(&entry);
-        if let Kind::File(path) = kind {
-            if path == rel {
-                return read_small(&mut entry, max, bundle, &shown).map(Some);
-            }
-        }
-    }
-    Ok(None)
 }
