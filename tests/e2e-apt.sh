@@ -43,8 +43,18 @@ check "bundle file written" test -s "$bundle"
 check "bundle .sha256 beside it" bash -c "cd '$work/out' && sha256sum -c --quiet '$(basename "$bundle").sha256'"
 check "plain tar reads the bundle" bash -c "mkdir -p '$work/x' && tar -C '$work/x' -xzf '$bundle' && test -f '$work/x/pigsty/MANIFEST.json'"
 repo=$work/x/pigsty
-check "local repo has Packages, Release, InRelease, Release.gpg, pigsty.pub, repo_complete" \
-  bash -c "cd '$repo' && test -s Packages -a -s Packages.gz -a -s Release -a -s InRelease -a -s Release.gpg -a -s pigsty.pub -a -s repo_complete"
+check "local repo has Packages, Release, InRelease, Release.gpg, pigsty.pub, repo_complete, sbom" \
+  bash -c "cd '$repo' && test -s Packages -a -s Packages.gz -a -s Release -a -s InRelease -a -s Release.gpg -a -s pigsty.pub -a -s repo_complete -a -s sbom.spdx.json"
+check "sbom.spdx.json lists every package of the manifest" python3 -c "
+import json,sys
+m=json.load(open('$repo/MANIFEST.json')); s=json.load(open('$repo/sbom.spdx.json'))
+assert s['spdxVersion']=='SPDX-2.3' and len(s['packages'])==len(m['packages'])>0
+p=[x for x in s['packages'] if x['name']=='postgresql-15-postgis-3'][0]
+assert p['licenseDeclared']=='GPL-2.0' and p['checksums'][0]['algorithm']=='SHA256'
+"
+if command -v pyspdxtools >/dev/null; then
+  check "the SPDX validator accepts sbom.spdx.json" bash -c "pyspdxtools -i '$repo/sbom.spdx.json' >/dev/null 2>&1"
+fi
 check "the secret key is not in the bundle" bash -c "! tar -tzf '$bundle' | grep -q 'pigsty.key'"
 gpg --dearmor <"$work/key/pigsty.pub" >"$work/pub.gpg" 2>/dev/null
 check "gpgv accepts InRelease with the bundle key" gpgv --keyring "$work/pub.gpg" "$repo/InRelease"

@@ -16,6 +16,10 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# The SPDX validator (PyPI's spdx-tools) checks the bundles' SBOM in the e2e test.
+command -v pyspdxtools >/dev/null 2>&1 || python3 -m pip install -q spdx-tools >/dev/null 2>&1 \
+  || echo "spdx-tools not installed: the SBOM is checked without the SPDX validator"
+
 reference=${PIGSTY_REFERENCE:-../shared/reference}
 
 cargo fmt --all --check

@@ -22,6 +22,9 @@ use crate::mirrors::Mirrors;
 use crate::plan::{Plan, Request, WantedBy};
 use crate::upstream::{self, AptSource};
 
+/// The SBOM's file name in the repo and the bundle.
+pub const SBOM_NAME: &str = "sbom.spdx.json";
+
 /// Everything a build needs to know.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -387,25 +390,6 @@ pub fn build(
             secret.public().to_armored()?.as_bytes(),
         )?;
         write_small(&repo_dir.join("repo_complete"), complete.as_bytes())?;
-        for name in [
-            "Packages",
-            "Packages.gz",
-            "Release",
-            "InRelease",
-            "Release.gpg",
-            "pigsty.pub",
-            "repo_complete",
-        ] {
-            let p = repo_dir.join(name);
-            let (size, sha256) =
-                repo_layout::manifest::hash_file(&p).map_err(io("cannot read", &p))?;
-            files.push(FileEntry {
-                path: name.to_string(),
-                size,
-                sha256,
-            });
-        }
-        files.sort_by(|a, b| a.path.cmp(&b.path));
         let bootstrap = distro
             .defaults
             .bootstrap
@@ -413,7 +397,7 @@ pub fn build(
             .filter(|b| entries.iter().any(|e| &e.name == *b))
             .cloned()
             .collect();
-        let manifest = Manifest {
+        let mut manifest = Manifest {
             schema: repo_layout::manifest::SCHEMA,
             target,
             version: opts.version.clone(),
@@ -427,6 +411,49 @@ pub fn build(
             key_fingerprint: Some(secret.fingerprint()),
             repo_format: "apt".to_string(),
         };
+        // The SBOM, with licences from the catalog where a package is an extension's.
+        let licenses: std::collections::HashMap<String, String> = catalog
+            .extensions()
+            .iter()
+            .filter_map(|e| {
+                catalog
+                    .resolve(e, &target)
+                    .ok()
+                    .map(|p| (p, e.license.clone()))
+            })
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        let sbom = crate::sbom::render(
+            &manifest,
+            &format!(
+                "pigsty-pkg-{}.{}.{}",
+                opts.version,
+                target.os.code(),
+                target.arch.as_str()
+            ),
+            |name| licenses.get(name).cloned(),
+        );
+        write_small(&repo_dir.join(SBOM_NAME), sbom.as_bytes())?;
+        for name in [
+            "Packages",
+            "Packages.gz",
+            "Release",
+            "InRelease",
+            "Release.gpg",
+            "pigsty.pub",
+            "repo_complete",
+            SBOM_NAME,
+        ] {
+            let p = repo_dir.join(name);
+            let (size, sha256) =
+                repo_layout::manifest::hash_file(&p).map_err(io("cannot read", &p))?;
+            manifest.files.push(FileEntry {
+                path: name.to_string(),
+                size,
+                sha256,
+            });
+        }
+        manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
         let json = manifest.to_json()?;
         Ok((manifest, json))
     })();

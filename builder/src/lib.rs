@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod matrix;
 pub mod mirrors;
 pub mod plan;
+pub mod sbom;
 pub mod upstream;
 
 pub use catalog::Catalog;

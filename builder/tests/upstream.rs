@@ -283,6 +283,18 @@ fn only_repo_build_makes_a_verified_bundle() {
         packages.contains("Filename: alpha_1.0_amd64.deb") && packages.contains("Package: beta"),
         "{packages}"
     );
+    // the SBOM lists both packages with their checksums
+    let sbom: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("pigsty/sbom.spdx.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = sbom["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["alpha", "beta"]);
+    assert_eq!(sbom["packages"][0]["checksums"][0]["algorithm"], "SHA256");
     // a bundle verified with another key is refused
     let stranger = out.path().join("stranger.pub");
     std::fs::write(
