@@ -17,7 +17,7 @@ pub fn spdx_license(license: &str) -> String {
             }
         })
         .collect();
-    if id.is_empty() {
+    if id.is_empty() || id.eq_ignore_ascii_case("unknown") {
         return "NOASSERTION".to_string();
     }
     const KNOWN: &[&str] = &[
@@ -38,6 +38,9 @@ pub fn spdx_license(license: &str) -> String {
         "AGPL-3.0-only",
         "MPL-2.0",
         "ISC",
+        "0BSD",
+        "Artistic-1.0",
+        "Elastic-2.0",
         "Zlib",
         "Artistic-2.0",
         "Unlicense",
@@ -101,6 +104,7 @@ pub fn render(
     };
     let mut packages = Vec::new();
     let mut relationships = Vec::new();
+    let mut refs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     for p in &manifest.packages {
         let id = format!(
             "SPDXRef-Package-{}-{}",
@@ -114,6 +118,9 @@ pub fn render(
         let license = license_of(&p.name)
             .map(|l| spdx_license(&l))
             .unwrap_or_else(|| "NOASSERTION".into());
+        if license.starts_with("LicenseRef-") {
+            refs.insert(license.clone());
+        }
         let mut pkg = json!({
             "SPDXID": id,
             "name": p.name,
@@ -154,6 +161,21 @@ pub fn render(
         "packages": packages,
         "relationships": relationships,
     });
+    let mut doc = doc;
+    if !refs.is_empty() {
+        // A LicenseRef must be declared in the document.
+        doc["hasExtractedLicensingInfos"] = refs
+            .iter()
+            .map(|r: &String| {
+                let name = r.trim_start_matches("LicenseRef-");
+                json!({
+                    "licenseId": r,
+                    "name": name,
+                    "extractedText": format!("The licence the extension catalog names `{name}`; not on the SPDX licence list."),
+                })
+            })
+            .collect();
+    }
     let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
     s.push('\n');
     s
@@ -164,9 +186,57 @@ mod tests {
     use super::*;
 
     #[test]
+    fn license_refs_are_declared() {
+        use repo_layout::manifest::{FileEntry, PackageEntry, SCHEMA};
+        use repo_layout::{Arch, Os, Target};
+        let m = Manifest {
+            schema: SCHEMA,
+            target: Target::new(Os::D12, Arch::X86_64, 17),
+            version: "v".into(),
+            builder: "pigsty-build 0.1.0".into(),
+            catalog: "c".into(),
+            created: 1_700_000_000,
+            files: vec![FileEntry {
+                path: "a_1_amd64.deb".into(),
+                size: 1,
+                sha256: "0".repeat(64),
+            }],
+            packages: vec![PackageEntry {
+                name: "a".into(),
+                version: "1".into(),
+                arch: "amd64".into(),
+                file: "a_1_amd64.deb".into(),
+                repo: "r".into(),
+                wanted_by: vec![],
+            }],
+            bootstrap: vec![],
+            handoff: None,
+            key_fingerprint: None,
+            repo_format: "apt".into(),
+        };
+        let doc: Value =
+            serde_json::from_str(&render(&m, "b", |_| Some("Timescale".into()))).unwrap();
+        assert_eq!(
+            doc["packages"][0]["licenseDeclared"],
+            "LicenseRef-Timescale"
+        );
+        assert_eq!(
+            doc["hasExtractedLicensingInfos"][0]["licenseId"],
+            "LicenseRef-Timescale"
+        );
+        assert_eq!(
+            doc["packages"][0]["externalRefs"][0]["referenceLocator"],
+            "pkg:deb/debian/a@1?arch=amd64"
+        );
+        assert_eq!(render(&m, "b", |_| None), render(&m, "b", |_| None));
+    }
+
+    #[test]
     fn licences_and_dates() {
         assert_eq!(spdx_license("PostgreSQL"), "PostgreSQL");
         assert_eq!(spdx_license("Timescale"), "LicenseRef-Timescale");
+        assert_eq!(spdx_license("0BSD"), "0BSD");
+        assert_eq!(spdx_license("Unknown"), "NOASSERTION");
         assert_eq!(spdx_license(""), "NOASSERTION");
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
