@@ -123,34 +123,43 @@ pub fn rewrite_paragraph(paragraph: &str, filename: &str) -> String {
     out
 }
 
-/// Formats seconds since the epoch as an RFC 2822 date in UTC, as `Release` wants it.
-pub fn release_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+/// A UTC date and time from seconds since the epoch: (year, month, day, hour, minute,
+/// second, weekday with 0 = Sunday). Howard Hinnant's civil-from-days.
+pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32, u32) {
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    // civil-from-days (Howard Hinnant's algorithm)
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} UTC",
-        DAYS[(days % 7) as usize],
-        d,
-        MONTHS[(m - 1) as usize],
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let weekday = ((days + 4) % 7) as u32;
+    (
         y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+        weekday,
+    )
+}
+
+/// Formats seconds since the epoch as an RFC 2822 date in UTC, as `Release` wants it.
+pub fn release_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, m, d, hh, mm, ss, wd) = civil(secs);
+    format!(
+        "{}, {d:02} {} {y} {hh:02}:{mm:02}:{ss:02} UTC",
+        DAYS[wd as usize],
+        MONTHS[(m - 1) as usize]
     )
 }
 

@@ -167,25 +167,12 @@ pub fn extract_bundle(
     signature: Option<&[u8]>,
     opts: &ExtractOptions,
 ) -> Result<Extracted, ExtractError> {
-    match Manifest::from_json(raw_manifest) {
-        Ok(parsed) if parsed == *manifest => {}
-        Ok(_) => {
-            return Err(ExtractError::ManifestArgs {
-                detail: "they are different manifests".into(),
-            })
-        }
-        Err(e) => {
-            return Err(ExtractError::ManifestArgs {
-                detail: e.to_string(),
-            })
-        }
-    }
-    let dest = opts.dest.as_path();
-    let created_dest = prepare_dest(dest)?;
-    let result = extract_into(bundle, manifest, raw_manifest, signature, dest);
+    let staged = stage_bundle(bundle, manifest, raw_manifest, signature, opts)?;
+    let (dest, created_dest) = (staged.dest.clone(), staged.created_dest);
+    let result = staged.commit();
     if result.is_err() && created_dest {
         // Only removes it if still empty.
-        let _ = fs::remove_dir(dest);
+        let _ = fs::remove_dir(&dest);
     }
     result
 }
@@ -213,16 +200,6 @@ fn prepare_dest(dest: &Path) -> Result<bool, ExtractError> {
             source,
         }),
     }
-}
-
-fn extract_into(
-    bundle: &Path,
-    manifest: &Manifest,
-    raw_manifest: &[u8],
-    signature: Option<&[u8]>,
-    dest: &Path,
-) -> Result<Extracted, ExtractError> {
-    stage_into(bundle, manifest, raw_manifest, signature, dest, false)?.commit()
 }
 
 /// A bundle extracted and verified in a temporary folder beside the destination, not yet in
