@@ -40,7 +40,7 @@ struct Cli {
 enum Command {
     /// Build one target (the same as giving no subcommand).
     Build(Box<BuildArgs>),
-    /// Make or show signing keys.
+    /// Make a signing key.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Check a bundle without installing it: the manifest's signature, then every file.
