@@ -10,6 +10,7 @@ pub mod apt;
 pub mod build;
 pub mod catalog;
 pub mod distro;
+pub mod dnf;
 pub mod fetch;
 pub mod matrix;
 pub mod mirrors;

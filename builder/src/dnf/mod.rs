@@ -1,0 +1,19 @@
+//! The dnf side of dependency resolution: rpm versions, dependency expressions, and the
+//! `repomd.xml` / `primary.xml` metadata of an rpm repository.
+//!
+//! - [`version`]: [`Evr`], ordered as rpm's `rpmvercmp` orders versions.
+//! - [`rich`]: dependency expressions, simple and rich, into a [`Dep`] tree.
+//! - [`primary`]: streaming `primary.xml` parser, `.gz`/`.xz`/`.zst`/`.bz2` readers.
+//! - [`repomd`]: `repomd.xml`, where the metadata files are.
+
+pub mod primary;
+pub mod repomd;
+pub mod rich;
+pub mod version;
+
+pub use primary::{
+    open_metadata, Checksum, DepEntry, FileEntry, FileKind, PrimaryError, PrimaryReader, RpmPackage,
+};
+pub use repomd::{Repomd, RepomdData};
+pub use rich::{Dep, Op, RichError, Simple};
+pub use version::{rpmvercmp, Evr, EvrError};
