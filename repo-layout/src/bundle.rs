@@ -38,8 +38,9 @@ pub const GZIP_LEVEL: u32 = 3;
 pub const PRECOMPRESSED: &[&str] = &[
     "deb", "udeb", "ddeb", "rpm", "gz", "tgz", "xz", "zst", "bz2", "lz4", "lzma", "zip",
 ];
-/// zstd level for `.tar.zst`.
-pub const ZSTD_LEVEL: i32 = 3;
+/// zstd level for `.tar.zst`: packages are compressed already, so level 1 loses nothing in
+/// size (measured: smaller than `tar | zstd -T0` at its level 3) and is quicker.
+pub const ZSTD_LEVEL: i32 = 1;
 /// The largest `MANIFEST.json` the reader accepts.
 pub const MAX_MANIFEST_SIZE: u64 = 64 << 20;
 /// The largest `MANIFEST.json.asc` the reader accepts.
