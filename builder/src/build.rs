@@ -548,18 +548,7 @@ fn deb_file_name(filename: &str) -> String {
 }
 
 fn write_small(path: &Path, data: &[u8]) -> Result<(), BuildError> {
-    let tmp = path.with_extension("tmp-write");
-    let r = (|| {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r.map_err(io("cannot write", path))
+    repo_layout::fsutil::write_atomic(path, data, 0o644).map_err(io("cannot write", path))
 }
 
 /// Verifies a bundle: the manifest's signature with a trusted key, then every file's size and

@@ -435,19 +435,8 @@ fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
 }
 
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    repo_layout::fsutil::write_atomic(path, data, mode)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn verify(bundle: &Path, key: &Path, json: bool) -> Result<ExitCode> {

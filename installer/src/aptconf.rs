@@ -46,23 +46,7 @@ pub fn source_text(repo_dir: &str, key: &str) -> String {
 
 /// Writes a file atomically (temp name, fsync, rename), creating its folder.
 pub fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), AptError> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    }
-    let tmp = path.with_extension("pigsty-tmp");
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io("write", path))
+    repo_layout::fsutil::write_atomic(path, data, mode).map_err(io("write", path))
 }
 
 /// Installs the key and the source file.

@@ -9,7 +9,9 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::fsutil::tmp_name;
 
 use sha2::{Digest, Sha256};
 
@@ -187,15 +189,6 @@ fn write_atomic(
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(io(path))
-}
-
-fn tmp_name(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
 }
 
 /// Writes `Packages`, `Packages.gz` and `Release` into `dir`, packages sorted by name,

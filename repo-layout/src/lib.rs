@@ -4,6 +4,7 @@
 pub mod apt;
 pub mod bundle;
 pub mod extract;
+pub mod fsutil;
 pub mod manifest;
 pub mod sign;
 pub mod target;
