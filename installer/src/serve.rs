@@ -51,6 +51,8 @@ use tokio_util::io::ReaderStream;
 pub const URL_TOP: &str = repo_layout::bundle::TOP;
 /// The piece a file is read and sent in.
 const CHUNK: usize = 64 * 1024;
+/// The most threads reading files at once (tokio's blocking pool).
+const BLOCKING_THREADS: usize = 64;
 /// How long a client may take to send its request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -286,6 +288,9 @@ pub fn serve(
 ) -> Result<Summary, ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("pigsty-serve")
+        // File reads run on the blocking pool; a bound keeps the thread count (and memory)
+        // flat under many clients, who then wait their turn.
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| ServeError::Setup(format!("tokio runtime: {e}")))?;
