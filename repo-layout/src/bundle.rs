@@ -1359,6 +1359,7 @@ mod tests {
             handoff: None,
             key_fingerprint: None,
             repo_format: "apt".into(),
+            package_keys: Vec::new(),
         }
     }
 

@@ -898,6 +898,7 @@ mod tests {
             handoff: None,
             key_fingerprint: None,
             repo_format: "apt".into(),
+            package_keys: Vec::new(),
         }
     }
 

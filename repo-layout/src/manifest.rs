@@ -78,6 +78,11 @@ pub struct Manifest {
     pub key_fingerprint: Option<String>,
     /// `apt` or `dnf`.
     pub repo_format: String,
+    /// dnf: the public keys (paths in the repo) that signed every package of the bundle, for
+    /// the installer's `gpgcheck`. Empty when some package is unsigned (insecure upstreams)
+    /// and for apt, whose packages are checked through the signed indexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub package_keys: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -298,6 +303,7 @@ pub(crate) mod tests {
             handoff: Some("./configure".into()),
             key_fingerprint: None,
             repo_format: "apt".into(),
+            package_keys: Vec::new(),
         }
     }
 

@@ -69,8 +69,15 @@ fn bad(reason: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, reason.to_string())
 }
 
-/// One header structure: intro, index, store. Returns (index entries, store, whole bytes).
-fn read_header(r: &mut impl Read) -> io::Result<(Vec<[u32; 4]>, Vec<u8>, Vec<u8>)> {
+/// One header structure as read: its index entries (tag, type, offset, count), its data store,
+/// and all of its bytes (what a header signature covers).
+struct RawHeader {
+    entries: Vec<[u32; 4]>,
+    store: Vec<u8>,
+    whole: Vec<u8>,
+}
+
+fn read_header(r: &mut impl Read) -> io::Result<RawHeader> {
     let mut intro = [0u8; 16];
     r.read_exact(&mut intro)?;
     if intro[..4] != HEADER_MAGIC {
@@ -95,7 +102,11 @@ fn read_header(r: &mut impl Read) -> io::Result<(Vec<[u32; 4]>, Vec<u8>, Vec<u8>
     let store = rest[n * 16..].to_vec();
     let mut whole = intro.to_vec();
     whole.extend_from_slice(&rest);
-    Ok((entries, store, whole))
+    Ok(RawHeader {
+        entries,
+        store,
+        whole,
+    })
 }
 
 fn read_from(mut r: impl Read) -> io::Result<HeaderSignature> {
@@ -104,7 +115,11 @@ fn read_from(mut r: impl Read) -> io::Result<HeaderSignature> {
     if lead[..4] != [0xed, 0xab, 0xee, 0xdb] {
         return Err(bad("bad lead magic"));
     }
-    let (entries, store, whole) = read_header(&mut r)?;
+    let RawHeader {
+        entries,
+        store,
+        whole,
+    } = read_header(&mut r)?;
     // The signature header is padded to a multiple of 8 bytes.
     let pad = (8 - whole.len() % 8) % 8;
     let mut skip = vec![0u8; pad];
@@ -121,7 +136,7 @@ fn read_from(mut r: impl Read) -> io::Result<HeaderSignature> {
             break;
         }
     }
-    let (_, _, header) = read_header(&mut r)?;
+    let header = read_header(&mut r)?.whole;
     Ok(HeaderSignature { signature, header })
 }
 
