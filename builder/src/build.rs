@@ -105,10 +105,16 @@ pub enum BuildError {
     AptRepo(#[from] repo_layout::apt::AptRepoError),
     #[error("{0}")]
     Closure(String),
+    #[error("target {target}: {source}")]
+    InTarget {
+        target: String,
+        #[source]
+        source: Box<BuildError>,
+    },
     #[error("{0}: the bundle is not signed (no MANIFEST.json.asc)")]
     Unsigned(PathBuf),
     #[error("{0}: the manifest's signature does not verify: {1}")]
-    ManifestSignature(PathBuf, #[source] repo_layout::sign::SignError),
+    ManifestSignature(PathBuf, repo_layout::sign::SignError),
     #[error("{family} targets are not built yet: only apt (Debian, Ubuntu) targets are")]
     Family { family: Family },
     #[error("repo `{repo}` is checked with key `{key}`, which is not known: pass --key {key}=FILE (a keyring or armored key), or --insecure-upstream {repo}")]
@@ -229,28 +235,114 @@ fn why_label(w: &Why) -> String {
     }
 }
 
-/// Runs the whole build.
+/// Runs the whole build of one target.
 pub fn build(
     catalog: &Catalog,
     mirrors: &Mirrors,
     opts: &BuildOptions,
 ) -> Result<BuildReport, BuildError> {
+    let fetcher = Fetcher::new(&opts.cache, opts.jobs.max(1))?.with_progress(opts.progress);
+    let prepared = prepare(catalog, mirrors, opts, &fetcher)?;
+    // 3. Downloads, verified against the index while streaming.
+    let cached = fetcher.fetch_all(&prepared.items())?;
+    finish(catalog, &prepared, &cached)
+}
+
+/// Builds several targets in one run: every target is resolved first, then all their
+/// packages are downloaded together (`--jobs` at once, each file once however many targets
+/// share it, one cache), then each target's repo and bundle are written. A target that fails
+/// stops the run, naming it.
+pub fn build_many(
+    catalog: &Catalog,
+    all: &[(BuildOptions, Mirrors)],
+) -> Result<Vec<BuildReport>, BuildError> {
+    let Some((first, _)) = all.first() else {
+        return Ok(Vec::new());
+    };
+    let fetcher = Fetcher::new(&first.cache, first.jobs.max(1))?.with_progress(first.progress);
+    let in_target = |opts: &BuildOptions| {
+        let target = opts.target.to_string();
+        move |e: BuildError| BuildError::InTarget {
+            target,
+            source: Box::new(e),
+        }
+    };
+    let mut prepared = Vec::new();
+    for (opts, mirrors) in all {
+        prepared.push(prepare(catalog, mirrors, opts, &fetcher).map_err(in_target(opts))?);
+    }
+    let items: Vec<FetchItem> = prepared.iter().flat_map(|p| p.items()).collect();
+    let cached = fetcher.fetch_all(&items)?;
+    let mut reports = Vec::new();
+    let mut rest = cached.as_slice();
+    for p in &prepared {
+        let (mine, tail) = rest.split_at(p.resolved.chosen.len());
+        rest = tail;
+        reports.push(finish(catalog, p, mine).map_err(in_target(&p.opts))?);
+    }
+    Ok(reports)
+}
+
+/// A target resolved: what to download, and what is needed to write its repo.
+struct Prepared {
+    opts: BuildOptions,
+    distro: Distro,
+    plan: Plan,
+    resolved: Resolved,
+    secret: SecretKey,
+}
+
+impl Prepared {
+    fn items(&self) -> Vec<FetchItem> {
+        self.resolved
+            .chosen
+            .iter()
+            .map(|c| c.item.clone())
+            .collect()
+    }
+}
+
+/// Steps 1-2: the plan, the upstream indexes (each verified) and the closure.
+fn prepare(
+    catalog: &Catalog,
+    mirrors: &Mirrors,
+    opts: &BuildOptions,
+    fetcher: &Fetcher,
+) -> Result<Prepared, BuildError> {
     let target = opts.target;
     let distro = Distro::load(target, opts.config.as_deref())?;
     let plan = Plan::make(catalog, &distro, &opts.request)?;
     let repos = select_repos(&distro, opts)?;
     let secret = SecretKey::load(&opts.sign_key)?.with_signing_time(opts.epoch);
-    let fetcher = Fetcher::new(&opts.cache, opts.jobs.max(1))?.with_progress(opts.progress);
-
-    // 1-2. Upstream indexes, each verified, and the closure.
     let resolved = match target.family() {
-        Family::Deb => resolve_apt(&distro, &plan, &repos, mirrors, &fetcher, opts)?,
-        Family::Rpm => resolve_dnf(&distro, &plan, &repos, mirrors, &fetcher, opts)?,
+        Family::Deb => resolve_apt(&distro, &plan, &repos, mirrors, fetcher, opts)?,
+        Family::Rpm => resolve_dnf(&distro, &plan, &repos, mirrors, fetcher, opts)?,
     };
+    Ok(Prepared {
+        opts: opts.clone(),
+        distro,
+        plan,
+        resolved,
+        secret,
+    })
+}
 
-    // 3. Downloads, verified against the index while streaming.
-    let items: Vec<FetchItem> = resolved.chosen.iter().map(|c| c.item.clone()).collect();
-    let cached = fetcher.fetch_all(&items)?;
+/// Steps 4-5, once the packages are in the cache (`cached`, in `chosen` order): the local
+/// repo in a staging folder, signed, then the bundle, then the repo renamed into place.
+fn finish(
+    catalog: &Catalog,
+    prepared: &Prepared,
+    cached: &[PathBuf],
+) -> Result<BuildReport, BuildError> {
+    let Prepared {
+        opts,
+        distro,
+        plan,
+        resolved,
+        secret,
+    } = prepared;
+    let target = opts.target;
+    let items: Vec<FetchItem> = prepared.items();
 
     // 4. The local repo, in a staging folder.
     std::fs::create_dir_all(&opts.out).map_err(io("cannot create", &opts.out))?;
@@ -262,7 +354,7 @@ pub fn build(
         let mut files: Vec<FileEntry> = Vec::new();
         let mut entries = Vec::new();
         let mut complete = String::new();
-        for (c, path) in resolved.chosen.iter().zip(&cached) {
+        for (c, path) in resolved.chosen.iter().zip(cached) {
             let item = &c.item;
             let dest = repo_dir.join(&item.name);
             if std::fs::hard_link(path, &dest).is_err() {
@@ -286,10 +378,10 @@ pub fn build(
         // The index files, signed; the names of what was written, for the manifest.
         let (mut meta_files, package_keys) = match target.family() {
             Family::Deb => (
-                write_apt_metadata(&repo_dir, &resolved, &secret, opts)?,
+                write_apt_metadata(&repo_dir, resolved, secret, opts)?,
                 Vec::new(),
             ),
-            Family::Rpm => write_dnf_metadata(&repo_dir, &resolved, &cached, &secret, opts)?,
+            Family::Rpm => write_dnf_metadata(&repo_dir, resolved, cached, secret, opts)?,
         };
         write_small(
             &repo_dir.join("pigsty.pub"),
@@ -422,10 +514,10 @@ pub fn build(
         packages: manifest.packages.len(),
         packages_size: items.iter().map(|i| i.size).sum(),
         key_fingerprint: secret.fingerprint(),
-        repos: resolved.repos,
+        repos: resolved.repos.clone(),
         unavailable: plan.unavailable.clone(),
-        missing: resolved.missing,
-        choices: resolved.choices,
+        missing: resolved.missing.clone(),
+        choices: resolved.choices.clone(),
     })
 }
 

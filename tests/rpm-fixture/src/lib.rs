@@ -59,6 +59,11 @@ impl Pkg {
         self.files.push((path.into(), Some(body)));
         self
     }
+    /// A regular file with the given contents.
+    pub fn file_with(mut self, path: &str, contents: &str) -> Pkg {
+        self.files.push((path.into(), Some(contents.into())));
+        self
+    }
     pub fn dir(mut self, path: &str) -> Pkg {
         self.files.push((path.into(), None));
         self
@@ -257,7 +262,19 @@ pub fn world_repos(el: u32, arch: &str) -> Vec<WorldRepo> {
     let crb = if el == 8 { "PowerTools" } else { "CRB" };
     let crb_name = if el == 8 { "powertools" } else { "crb" };
 
+    let os_release = format!(
+        "NAME=\"Rocky Linux\"\nVERSION=\"{el}.4 (Fixture)\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"{el}.4\"\nPLATFORM_ID=\"platform:el{el}\"\nPRETTY_NAME=\"Rocky Linux {el}.4 (Fixture)\"\n"
+    );
     let baseos = vec![
+        Pkg::new(
+            "rocky-release",
+            &format!("{el}.4"),
+            &format!("1.{d}"),
+            "noarch",
+        )
+        .file_with("/etc/os-release", &os_release)
+        .provides("system-release")
+        .provides(&format!("system-release(releasever) = {el}")),
         Pkg::new("glibc", "2.34", &format!("100.{d}"), arch)
             .file("/usr/lib64/libc.so.6")
             .file("/etc/ld.so.conf")
@@ -448,6 +465,16 @@ pub fn world_repos(el: u32, arch: &str) -> Vec<WorldRepo> {
             Vec::new(),
         ),
     ];
+    // Not an upstream of the manifests: a newer PostgreSQL library than the bundle's, for the
+    // installer's drift test (a node that got it elsewhere).
+    repos.push(repo(
+        "drift",
+        format!("drift/el{el}.{arch}"),
+        vec![pg("postgresql17-libs", "17.7")
+            .file("/usr/pgsql-17/lib/libpq.so.5")
+            .provides("libpq.so.5()(64bit)")
+            .requires("libc.so.6()(64bit)")],
+    ));
     for v in 14..=18 {
         let pkgs = if v == 17 { pgdg17.clone() } else { Vec::new() };
         repos.push(repo(
