@@ -54,6 +54,8 @@ pub struct BuildOptions {
     /// SOURCE_DATE_EPOCH.
     pub epoch: u64,
     pub version: String,
+    /// `--base OLD/MANIFEST.json`: make a delta bundle against that build.
+    pub base: Option<PathBuf>,
 }
 
 /// What a build made, for humans and `--json`.
@@ -111,6 +113,8 @@ pub enum BuildError {
         #[source]
         source: Box<BuildError>,
     },
+    #[error("--base {path}: {reason}")]
+    Base { path: PathBuf, reason: String },
     #[error("{0}: the bundle is not signed (no MANIFEST.json.asc)")]
     Unsigned(PathBuf),
     #[error("{0}: the manifest's signature does not verify: {1}")]
@@ -413,6 +417,7 @@ fn finish(
                 Family::Rpm => "dnf".to_string(),
             },
             package_keys,
+            base: None,
         };
         // The SBOM, with licences from the catalog where a package is an extension's.
         let licenses: std::collections::HashMap<String, String> = catalog
@@ -449,6 +454,9 @@ fn finish(
             });
         }
         manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(base_path) = &opts.base {
+            manifest.base = Some(delta_base(base_path, &manifest)?);
+        }
         let json = manifest.to_json()?;
         Ok((manifest, json))
     })();
@@ -464,14 +472,20 @@ fn finish(
 
     // 5. The bundle.
     let name = format!(
-        "pigsty-pkg-{}.{}.{}{}",
+        "pigsty-pkg-{}.{}.{}{}{}",
         opts.version,
         target.os.code(),
         target.arch.as_str(),
+        if manifest.base.is_some() {
+            ".delta"
+        } else {
+            ""
+        },
         opts.format.extension()
     );
     let out_path = opts.out.join(&name);
-    let info = bundle::write_bundle(
+    let carried: &[String] = manifest.base.as_ref().map_or(&[], |b| &b.carried);
+    let info = bundle::write_bundle_except(
         &repo_dir,
         &out_path,
         opts.format,
@@ -480,6 +494,7 @@ fn finish(
             (MANIFEST_NAME.to_string(), json.clone().into_bytes()),
             (SIGNATURE_NAME.to_string(), sig.clone().into_bytes()),
         ],
+        carried,
     )
     .map_err(BuildError::from)
     .and_then(|info| {
@@ -721,6 +736,45 @@ fn write_apt_metadata(
     ]
     .map(String::from)
     .to_vec())
+}
+
+/// What a delta against the base manifest at `path` carries over: every file of `manifest`
+/// the base has with the same path and SHA-256. The base must be for the same target; it may
+/// itself be a delta's manifest (it still lists the whole repo it leaves installed).
+fn delta_base(
+    path: &Path,
+    manifest: &Manifest,
+) -> Result<repo_layout::manifest::DeltaBase, BuildError> {
+    let bad = |reason: String| BuildError::Base {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let raw = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let base = Manifest::from_json(&raw).map_err(|e| bad(e.to_string()))?;
+    if base.target != manifest.target {
+        return Err(bad(format!(
+            "it is a manifest for {}, this build is for {}",
+            base.target, manifest.target
+        )));
+    }
+    let old: std::collections::HashMap<&str, &str> = base
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.sha256.as_str()))
+        .collect();
+    let carried = manifest
+        .files
+        .iter()
+        .filter(|f| old.get(f.path.as_str()) == Some(&f.sha256.as_str()))
+        .map(|f| f.path.clone())
+        .collect();
+    Ok(repo_layout::manifest::DeltaBase {
+        version: base.version,
+        manifest_sha256: repo_layout::manifest::hash_reader(raw.as_slice())
+            .map_err(|e| bad(e.to_string()))?
+            .1,
+        carried,
+    })
 }
 
 /// `pool/main/p/postgresql-15/postgresql-15_15.8-0+deb12u1_amd64.deb` -> its file name.

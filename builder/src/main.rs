@@ -252,6 +252,11 @@ struct BuildArgs {
     /// The bundle's version [default: PG major and builder version]
     #[arg(long)]
     bundle_version: Option<String>,
+    /// Make a delta bundle: only the packages that are new or changed since the build whose
+    /// manifest this is (e.g. the installed DEST/pigsty/MANIFEST.json), with complete new
+    /// metadata; `pigsty-install` applies it on top of exactly that repo
+    #[arg(long, value_name = "OLD/MANIFEST.json")]
+    base: Option<PathBuf>,
     /// Print the build report as JSON
     #[arg(long)]
     json: bool,
@@ -491,6 +496,7 @@ fn build_options(
         exclude_installed: a.exclude_installed.clone(),
         progress: !a.json,
         epoch,
+        base: a.base.clone(),
         version: a
             .bundle_version
             .clone()

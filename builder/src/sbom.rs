@@ -198,6 +198,7 @@ mod tests {
             key_fingerprint: None,
             repo_format: "apt".into(),
             package_keys: Vec::new(),
+            base: None,
         };
         let doc: Value =
             serde_json::from_str(&render(&m, "b", |_| Some("Timescale".into()))).unwrap();

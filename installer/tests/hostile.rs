@@ -106,6 +106,7 @@ fn manifest(target: Target, files: &[(&str, &[u8])]) -> Manifest {
         key_fingerprint: None,
         repo_format: "apt".into(),
         package_keys: Vec::new(),
+        base: None,
     }
 }
 

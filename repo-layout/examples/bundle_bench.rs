@@ -64,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         key_fingerprint: None,
         repo_format: "apt".into(),
         package_keys: Vec::new(),
+        base: None,
     };
     println!("hash for manifest: {:.2}s", t.elapsed().as_secs_f64());
     let extra = vec![(

@@ -899,6 +899,7 @@ mod tests {
             key_fingerprint: None,
             repo_format: "apt".into(),
             package_keys: Vec::new(),
+            base: None,
         }
     }
 
