@@ -236,8 +236,9 @@ pub fn dnf(node: &Node, only: &OnlyRepo, args: &[&str]) -> Result<String, DnfErr
     }
 }
 
-/// The installed version (`[EPOCH:]VERSION-RELEASE`) of a package on the node, from rpm.
-pub fn installed_version(node: &Node, name: &str) -> Option<String> {
+/// If the package `nevra` (or a plain name) is installed on the node: its name and version
+/// (`[EPOCH:]VERSION-RELEASE`), from the node's rpm database.
+pub fn installed(node: &Node, nevra: &str) -> Option<(String, String)> {
     let mut args = Vec::new();
     if node.root != Path::new("/") {
         args.push(format!("--root={}", node.root.display()));
@@ -245,24 +246,25 @@ pub fn installed_version(node: &Node, name: &str) -> Option<String> {
     args.extend([
         "-q".to_string(),
         "--qf".to_string(),
-        "%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n".to_string(),
-        name.to_string(),
+        "%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n".to_string(),
+        nevra.to_string(),
     ]);
     let out = Command::new("rpm").args(&args).output().ok()?;
-    let v = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()?
-        .trim()
-        .to_string();
-    (out.status.success() && !v.is_empty()).then_some(v)
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (name, version) = text.lines().next()?.trim().split_once(' ')?;
+    Some((name.to_string(), version.to_string()))
 }
 
-/// Reads libsolv's problem report from a failed `dnf install --assumeno`:
+/// Reads libsolv's problem report from a failed `dnf install --assumeno --setopt=best=True`
+/// (without `best`, dnf would rather plan a downgrade of the node's package):
 ///
 /// ```text
-///  Problem: cannot install the best candidate for the job
+///  Problem: cannot install both postgresql17-libs-17.6-1PGDG.rhel9.x86_64 and postgresql17-libs-17.7-1PGDG.rhel9.x86_64
 ///   - package postgresql17-server-17.6-1PGDG.rhel9.x86_64 requires postgresql17-libs(x86-64) = 17.6-1PGDG.rhel9, but none of the providers can be installed
-///   - cannot install both postgresql17-libs-17.6-1PGDG.rhel9.x86_64 and postgresql17-libs-17.7-1PGDG.rhel9.x86_64
+///   - cannot install the best candidate for the job
 /// ```
 ///
 /// `installed(nevra)` tells which side of "cannot install both" is on the node, with its name
@@ -275,10 +277,11 @@ pub fn parse_problems(
     let mut needs: Vec<(String, String)> = Vec::new();
     let mut in_the_way: Vec<(String, String)> = Vec::new();
     for line in output.lines() {
-        let l = line.trim().trim_start_matches("- ").trim();
-        if l.starts_with("Problem") {
+        let mut l = line.trim().trim_start_matches("- ").trim();
+        // `Problem: ...` or `Problem 2: ...` starts a block; its text is the first item.
+        if let Some(rest) = l.strip_prefix("Problem") {
             flush(&mut out, &mut needs, &mut in_the_way);
-            continue;
+            l = rest.split_once(": ").map_or("", |(_, r)| r.trim());
         }
         if let Some(rest) = l.strip_prefix("package ") {
             if let Some((pkg, rel)) = rest.split_once(" requires ") {
@@ -367,7 +370,8 @@ mod tests {
 
     #[test]
     fn reads_libsolv_problems() {
-        let output = "Error: \n Problem: cannot install the best candidate for the job\n  - package postgresql17-server-17.6-1PGDG.rhel9.x86_64 requires postgresql17-libs(x86-64) = 17.6-1PGDG.rhel9, but none of the providers can be installed\n  - cannot install both postgresql17-libs-17.6-1PGDG.rhel9.x86_64 and postgresql17-libs-17.7-1PGDG.rhel9.x86_64\n";
+        // As dnf 4.14 prints it with best=True, a node with a newer library than the bundle's.
+        let output = "Package postgresql17-libs-17.7-1PGDG.rhel9.x86_64 is already installed.\nError: \n Problem: cannot install both postgresql17-libs-17.6-1PGDG.rhel9.x86_64 and postgresql17-libs-17.7-1PGDG.rhel9.x86_64\n  - package postgresql17-server-17.6-1PGDG.rhel9.x86_64 requires postgresql17-libs(x86-64) = 17.6-1PGDG.rhel9, but none of the providers can be installed\n  - cannot install the best candidate for the job\n(try to add '--allowerasing' to command line to replace conflicting packages or '--skip-broken' to skip uninstallable packages)\n";
         let b = parse_problems(output, |nevra| {
             (nevra == "postgresql17-libs-17.7-1PGDG.rhel9.x86_64")
                 .then(|| ("postgresql17-libs".into(), "17.7-1PGDG.rhel9".into()))
