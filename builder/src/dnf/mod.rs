@@ -5,7 +5,9 @@
 //! - [`rich`]: dependency expressions, simple and rich, into a [`Dep`] tree.
 //! - [`primary`]: streaming `primary.xml` parser, `.gz`/`.xz`/`.zst`/`.bz2` readers.
 //! - [`repomd`]: `repomd.xml`, where the metadata files are.
+//! - [`pkgsig`]: an rpm's own header signature, checked with its repo's keyring.
 
+pub mod pkgsig;
 pub mod primary;
 pub mod repomd;
 pub mod rich;
