@@ -74,27 +74,67 @@ struct TargetArgs {
     /// CPU architecture: x86_64 (amd64) or aarch64 (arm64) [default: this host's]
     #[arg(long)]
     arch: Option<String>,
-    /// PostgreSQL major, 13 to 18
-    #[arg(long, default_value_t = PG_DEFAULT)]
-    pg: u32,
+    /// PostgreSQL major, 13 to 18 (a build takes several, comma-separated, as --os and --arch do)
+    #[arg(long, default_value_t = PG_DEFAULT.to_string())]
+    pg: String,
     /// Allow a PostgreSQL major that is still in beta (19)
     #[arg(long)]
     beta: bool,
 }
 
 impl TargetArgs {
+    /// The one target; several (`--os d12,d13`) are refused.
     fn target(&self) -> Result<Target> {
-        let os = match &self.os {
-            Some(o) => o.parse::<Os>()?,
-            None => Os::detect(Path::new("/etc/os-release"))
-                .context("cannot default --os to this host's OS; pass --os")?,
+        match self.targets()?.as_slice() {
+            [one] => Ok(*one),
+            _ => bail!("this command takes one target: give --os, --arch and --pg one value each"),
+        }
+    }
+
+    /// Every combination of the comma-separated `--os`, `--arch` and `--pg` values.
+    fn targets(&self) -> Result<Vec<Target>> {
+        let list = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
         };
-        let arch = match &self.arch {
-            Some(a) => a.parse::<Arch>()?,
-            None => Arch::host().context("cannot default --arch to this host's; pass --arch")?,
+        let oses = match &self.os {
+            Some(o) => list(o)
+                .iter()
+                .map(|o| o.parse::<Os>())
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![Os::detect(Path::new("/etc/os-release"))
+                .context("cannot default --os to this host's OS; pass --os")?],
         };
-        let pg = check_pg(self.pg, self.beta)?;
-        Ok(Target::new(os, arch, pg))
+        let arches = match &self.arch {
+            Some(a) => list(a)
+                .iter()
+                .map(|a| a.parse::<Arch>())
+                .collect::<Result<Vec<_>, _>>()?,
+            None => {
+                vec![Arch::host().context("cannot default --arch to this host's; pass --arch")?]
+            }
+        };
+        let mut pgs = Vec::new();
+        for p in list(&self.pg) {
+            let n: u32 = p
+                .parse()
+                .with_context(|| format!("bad --pg `{p}`: a PostgreSQL major such as 17"))?;
+            pgs.push(check_pg(n, self.beta)?);
+        }
+        if oses.is_empty() || arches.is_empty() || pgs.is_empty() {
+            bail!("--os, --arch and --pg need at least one value each");
+        }
+        let mut out = Vec::new();
+        for os in &oses {
+            for arch in &arches {
+                for pg in &pgs {
+                    out.push(Target::new(*os, *arch, *pg));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -212,6 +252,11 @@ struct BuildArgs {
     /// The bundle's version [default: PG major and builder version]
     #[arg(long)]
     bundle_version: Option<String>,
+    /// Make a delta bundle: only the packages that are new or changed since the build whose
+    /// manifest this is (e.g. the installed DEST/pigsty/MANIFEST.json), with complete new
+    /// metadata; `pigsty-install` applies it on top of exactly that repo
+    #[arg(long, value_name = "OLD/MANIFEST.json")]
+    base: Option<PathBuf>,
     /// Print the build report as JSON
     #[arg(long)]
     json: bool,
@@ -309,10 +354,82 @@ fn pairs(values: &[String], flag: &str) -> Result<Vec<(String, String)>> {
 }
 
 fn build(a: BuildArgs) -> Result<ExitCode> {
-    use pigsty_build::build::{build as run_build, BuildOptions};
-    use repo_layout::bundle::BundleFormat;
-    let target = a.target.target()?;
+    use pigsty_build::build::{build as run_build, build_many};
+    let targets = a.target.targets()?;
     let catalog = a.sources.catalog()?;
+    let many = targets.len() > 1;
+    let mut jobs = Vec::new();
+    for target in &targets {
+        // Several targets: each in its own folder of --out, `OS.ARCH.pgN`.
+        let out = if many {
+            a.out.join(format!(
+                "{}.{}.pg{}",
+                target.os.code(),
+                target.arch.as_str(),
+                target.pg
+            ))
+        } else {
+            a.out.clone()
+        };
+        jobs.push(build_options(&a, *target, out)?);
+    }
+    let reports = if many {
+        build_many(&catalog, &jobs)?
+    } else {
+        let (opts, mirrors) = &jobs[0];
+        vec![run_build(&catalog, mirrors, opts)?]
+    };
+    if a.json {
+        if many {
+            print_json(&reports)?;
+        } else {
+            print_json(&reports[0])?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    for report in &reports {
+        writeln!(
+            out,
+            "built {} for {}.{}/pg{}",
+            report.bundle.display(),
+            report.target.os,
+            report.target.arch,
+            report.target.pg
+        )?;
+        writeln!(
+            out,
+            "  packages   {} ({} bytes)",
+            report.packages, report.packages_size
+        )?;
+        writeln!(
+            out,
+            "  bundle     {} bytes, sha256 {}",
+            report.bundle_size, report.bundle_sha256
+        )?;
+        writeln!(out, "  repo       {}", report.repo.display())?;
+        writeln!(out, "  signed by  {}", report.key_fingerprint)?;
+        for r in &report.repos {
+            writeln!(out, "  from {:<12} {} packages", r.name, r.packages)?;
+        }
+        for m in &report.missing {
+            writeln!(out, "  missing    {m}")?;
+        }
+        for u in &report.unavailable {
+            writeln!(out, "  unavailable {}: {}", u.extension, u.message)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The options and mirrors of one target of a build.
+fn build_options(
+    a: &BuildArgs,
+    target: Target,
+    out: PathBuf,
+) -> Result<(pigsty_build::build::BuildOptions, Mirrors)> {
+    use pigsty_build::build::BuildOptions;
+    use repo_layout::bundle::BundleFormat;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
     let host = mirrors::host_mirrors(Path::new("/"));
     let mirrors = Mirrors::new(&a.mirror, &distro.config_mirrors, &host)?;
@@ -370,7 +487,7 @@ fn build(a: BuildArgs) -> Result<ExitCode> {
             .collect(),
         insecure_upstream: items(&a.insecure_upstream),
         sign_key,
-        out: a.out.clone(),
+        out,
         cache,
         jobs: a.jobs,
         format,
@@ -379,40 +496,13 @@ fn build(a: BuildArgs) -> Result<ExitCode> {
         exclude_installed: a.exclude_installed.clone(),
         progress: !a.json,
         epoch,
+        base: a.base.clone(),
         version: a
             .bundle_version
             .clone()
             .unwrap_or_else(|| format!("{}-pg{}", env!("CARGO_PKG_VERSION"), target.pg)),
     };
-    let report = run_build(&catalog, &mirrors, &opts)?;
-    if a.json {
-        print_json(&report)?;
-    } else {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "built {} for {}", report.bundle.display(), target)?;
-        writeln!(
-            out,
-            "  packages   {} ({} bytes)",
-            report.packages, report.packages_size
-        )?;
-        writeln!(
-            out,
-            "  bundle     {} bytes, sha256 {}",
-            report.bundle_size, report.bundle_sha256
-        )?;
-        writeln!(out, "  repo       {}", report.repo.display())?;
-        writeln!(out, "  signed by  {}", report.key_fingerprint)?;
-        for r in &report.repos {
-            writeln!(out, "  from {:<12} {} packages", r.name, r.packages)?;
-        }
-        for m in &report.missing {
-            writeln!(out, "  missing    {m}")?;
-        }
-        for u in &report.unavailable {
-            writeln!(out, "  unavailable {}: {}", u.extension, u.message)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((opts, mirrors))
 }
 
 fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {

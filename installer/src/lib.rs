@@ -6,6 +6,7 @@
 //! not block the bundle's.
 
 pub mod aptconf;
+pub mod dnfconf;
 pub mod drift;
 pub mod install;
 pub mod node;

@@ -898,6 +898,8 @@ mod tests {
             handoff: None,
             key_fingerprint: None,
             repo_format: "apt".into(),
+            package_keys: Vec::new(),
+            base: None,
         }
     }
 

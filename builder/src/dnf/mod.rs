@@ -8,9 +8,11 @@
 //! - [`filelists`]: streaming `filelists.xml` parser, keeping only wanted paths.
 //! - [`upstream`]: one verified upstream repository, its packages for the target arch.
 //! - [`closure`]: which packages a set of requested ones pulls in, and why.
+//! - [`pkgsig`]: an rpm's own header signature, checked with its repo's keyring.
 
 pub mod closure;
 pub mod filelists;
+pub mod pkgsig;
 pub mod primary;
 pub mod repomd;
 pub mod rich;
