@@ -158,4 +158,33 @@ check "it says what to do, for dnf" grep -q "dnf downgrade" "$work/drift.log"
 snapshot >"$work/after.txt"
 check "no repo configuration changed, no repo laid out" cmp -s "$work/before.txt" "$work/after.txt"
 
+echo "# delta bundles: base + delta installed equals a full build of the new set"
+v2=(--packages pgsql-mini,ansible-core,python3-jmespath,python3-requests,python3-cryptography,sshpass
+    --ext vector,pg_cron,postgis --bundle-version 2)
+SOURCE_DATE_EPOCH=1700000000 "$build" --os el9 --arch x86_64 --pg 17 --modules node,pgsql "${mirrors[@]}" "${keys[@]}" \
+  "${v2[@]}" --sign-key "$work/key/pigsty.key" --out "$work/full2" --cache "$work/cache" >"$work/full2.log" 2>&1
+check "a full build of the new set" test $? -eq 0 || tail -20 "$work/full2.log"
+SOURCE_DATE_EPOCH=1700000000 "$build" --os el9 --arch x86_64 --pg 17 --modules node,pgsql "${mirrors[@]}" "${keys[@]}" \
+  "${v2[@]}" --base "$node/www/pigsty/MANIFEST.json" --sign-key "$work/key/pigsty.key" --out "$work/delta" \
+  --cache "$work/cache" >"$work/delta.log" 2>&1
+check "a delta against the installed repo" test $? -eq 0 || tail -20 "$work/delta.log"
+delta=$(ls "$work"/delta/pigsty-pkg-2.el9.x86_64.delta.tgz 2>/dev/null)
+check "the delta is much smaller than the full bundle" bash -c \
+  "[ \$(stat -c %s '$delta') -lt \$(( \$(stat -c %s '$work'/full2/pigsty-pkg-2.el9.x86_64.tgz) / 2 )) ]"
+check "the delta carries the new package, not the old ones" bash -c \
+  "tar -tzf '$delta' | grep -q 'pigsty/sshpass-' && ! tar -tzf '$delta' | grep -q 'pigsty/glibc-'"
+check "pigsty-install verify accepts the delta" "$inst" verify "$delta" --key "$work/key/pigsty.pub"
+# A node whose repo is not the base: refused, nothing changed.
+unshare -n "$inst" "$delta" --key "$work/key/pigsty.pub" --root "$node2" --no-handoff >"$work/delta-wrong.log" 2>&1
+check "the delta is refused on a node without its base" test $? -ne 0
+check "... saying it applies to the base only" grep -q "applies to the repo of bundle" "$work/delta-wrong.log"
+unshare -n "$inst" "$delta" --key "$work/key/pigsty.pub" --root "$node" --no-handoff >"$work/delta-install.log" 2>&1
+check "the delta installs on top of its base" test $? -eq 0 || tail -20 "$work/delta-install.log"
+tree_sums() { (cd "$1" && find . -type f ! -name 'MANIFEST.json*' -print0 | sort -z | xargs -0 sha256sum); }
+tree_sums "$node/www/pigsty" >"$work/delta-tree.txt"
+tree_sums "$work/full2/pigsty" >"$work/full-tree.txt"
+check "base + delta equals the full build, file for file" cmp -s "$work/delta-tree.txt" "$work/full-tree.txt" \
+  || diff "$work/delta-tree.txt" "$work/full-tree.txt" | head
+check "status shows version 2" bash -c "'$inst' status --root '$node' --json | grep -q '\"version\": \"2\"'"
+
 summary

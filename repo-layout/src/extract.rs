@@ -30,6 +30,7 @@ use crate::bundle::{
     available_space, human, open_bundle, stream_problem, BundleError, Problem, MAX_MANIFEST_SIZE,
     TOP,
 };
+use crate::manifest::DeltaBase;
 use crate::manifest::{check_rel_path, Manifest, MANIFEST_NAME, SIGNATURE_NAME};
 
 const BUF_SIZE: usize = 1 << 20;
@@ -116,6 +117,13 @@ pub enum ExtractError {
     },
     #[error("{}: not a directory", path.display())]
     NotADir { path: PathBuf },
+    /// A delta bundle whose base is not what is installed, or a base file that changed.
+    #[error("{}: this delta applies to the repo of bundle {version} only: {detail}", repo.display())]
+    DeltaBase {
+        repo: PathBuf,
+        version: String,
+        detail: String,
+    },
     /// A file staged by a [`FileStager`] that the manifest does not list, or that is staged
     /// twice at once.
     #[error("{origin}: {entry}: {reason}")]
@@ -172,6 +180,31 @@ fn shorten(paths: &[String]) -> String {
         text.push_str(&format!(" and {} more", paths.len() - SHOWN));
     }
     text
+}
+
+/// Checks that `<dest>/pigsty` holds exactly the repo a delta was made against: its
+/// `MANIFEST.json` has the base's SHA-256.
+fn check_base(dest: &Path, base: &DeltaBase) -> Result<(), ExtractError> {
+    let repo = dest.join(TOP);
+    let bad = |detail: String| ExtractError::DeltaBase {
+        repo: repo.clone(),
+        version: base.version.clone(),
+        detail,
+    };
+    let Some((installed, raw)) = installed_manifest(dest) else {
+        return Err(bad(
+            "no bundle is installed there; install the full bundle first".into(),
+        ));
+    };
+    let (_, sha256) =
+        crate::manifest::hash_reader(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+    if sha256 != base.manifest_sha256 {
+        return Err(bad(format!(
+            "the installed repo is bundle {} (manifest sha256 {sha256}), not the base (manifest sha256 {}); install the full bundle, or a delta made with --base of the installed MANIFEST.json",
+            installed.version, base.manifest_sha256
+        )));
+    }
+    Ok(())
 }
 
 /// The manifest installed at `<dest>/pigsty/MANIFEST.json`, with its raw bytes, if there is
@@ -341,6 +374,10 @@ fn stage_into(
             available,
         });
     }
+    // A delta applies to exactly the repo it was made against.
+    if let Some(base) = &manifest.base {
+        check_base(dest, base)?;
+    }
     // Opened before anything is created, so that a missing or foreign file leaves no trace.
     let stream = open_bundle(bundle)?;
 
@@ -375,6 +412,9 @@ fn stage_into(
         buf: vec![0u8; BUF_SIZE],
     };
     x.run(stream)?;
+    if let Some(base) = &manifest.base {
+        x.carry_over(&dest.join(TOP), base)?;
+    }
     x.finish_dirs()?;
     sync_dir(&temp.path)?;
     Ok(Staged {
@@ -584,12 +624,19 @@ impl Extractor<'_> {
             )
         })?;
 
+        // A delta's carried files come from the installed repo afterwards.
+        let carried: HashSet<&str> = self
+            .manifest
+            .base
+            .iter()
+            .flat_map(|b| b.carried.iter().map(String::as_str))
+            .collect();
         let missing: Vec<String> = self
             .manifest
             .files
             .iter()
             .zip(&self.seen)
-            .filter(|(_, seen)| !**seen)
+            .filter(|(f, seen)| !**seen && !carried.contains(f.path.as_str()))
             .map(|(f, _)| format!("{TOP}/{}", f.path))
             .collect();
         if !self.manifest_seen {
@@ -746,6 +793,56 @@ impl Extractor<'_> {
         }
         let exec = mode & 0o111 != 0;
         self.write_file(&mut entry, rel, &shown, expect, exec, mtime)
+    }
+
+    /// A delta's carried files, from the installed repo `base_repo` into the staged one:
+    /// hard links where the filesystem allows (else copies), each checked against the new
+    /// manifest's size and SHA-256 first.
+    fn carry_over(&mut self, base_repo: &Path, base: &DeltaBase) -> Result<(), ExtractError> {
+        for rel in &base.carried {
+            if self.entries.contains(rel.as_str()) {
+                continue; // the delta carries it after all, checked as it came
+            }
+            let Some(&i) = self.index.get(rel.as_str()) else {
+                continue; // validate() makes this impossible
+            };
+            let want = &self.manifest.files[i];
+            let from = base_repo.join(rel);
+            let bad = |detail: String| ExtractError::DeltaBase {
+                repo: base_repo.to_path_buf(),
+                version: base.version.clone(),
+                detail,
+            };
+            let (size, sha256) = File::open(&from)
+                .and_then(crate::manifest::hash_reader)
+                .map_err(|e| bad(format!("{rel}: {e}")))?;
+            if size != want.size || sha256 != want.sha256 {
+                return Err(bad(format!(
+                    "{rel} changed since it was installed (sha256 {sha256}, expected {})",
+                    want.sha256
+                )));
+            }
+            let shown = format!("{TOP}/{rel}");
+            if let Some((parent, _)) = rel.rsplit_once('/') {
+                self.make_dirs(parent, &shown)?;
+            }
+            let to = self.root.join(rel);
+            if fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to).map_err(|source| ExtractError::Write {
+                    path: to.clone(),
+                    source,
+                })?;
+                File::open(&to)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|source| ExtractError::Write {
+                        path: to.clone(),
+                        source,
+                    })?;
+            }
+            self.entries.insert(rel.clone());
+            self.seen[i] = true;
+        }
+        Ok(())
     }
 
     fn duplicate(&self, shown: &str) -> ExtractError {
