@@ -7,6 +7,7 @@
 //! [`mirror`] installs from such a server instead of a bundle file.
 
 pub mod aptconf;
+pub mod dnfconf;
 pub mod drift;
 pub mod install;
 pub mod mirror;

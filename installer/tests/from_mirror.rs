@@ -84,6 +84,8 @@ fn repo(dir: &Path, name: &str, target: Target, key: &SecretKey, signed: bool) -
         handoff: None,
         key_fingerprint: Some(key.fingerprint()),
         repo_format: "apt".into(),
+        package_keys: Vec::new(),
+        base: None,
     };
     let json = m.to_json().unwrap();
     std::fs::write(top.join(MANIFEST_NAME), &json).unwrap();
