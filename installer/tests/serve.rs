@@ -2,7 +2,8 @@
 //! ranges (206, 416), conditional requests, listings, content types; escapes (`..`, `%2e%2e`,
 //! encoded slashes, absolute-form targets, links to outside the repo, a FIFO) sent as raw
 //! requests and refused without a byte of what lies outside; 50 clients at once fetching every
-//! file, every byte checked; graceful shutdown, in the library and in the binary (SIGTERM).
+//! file, every byte checked; graceful shutdown, in the library and in the binary (SIGTERM);
+//! the real dnf reading a real createrepo_c repo through it as its `baseurl`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -641,5 +642,95 @@ fn the_binary_serves_and_stops_on_sigterm_with_exit_0() {
     assert!(
         !o.status.success() && err.contains("cannot listen on"),
         "{err}"
+    );
+}
+
+/// Runs a command; its stdout, or a panic with its output.
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd:?}:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn dnf_uses_the_server_as_a_baseurl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // A real rpm (rpmbuild) in a real repo (createrepo_c).
+    std::fs::write(
+        t.join("probe.spec"),
+        "Name: pigsty-probe\nVersion: 1.0\nRelease: 1\nSummary: probe\nLicense: MIT\n\
+         BuildArch: noarch\n%description\nprobe\n%files\n",
+    )
+    .unwrap();
+    run(Command::new("rpmbuild")
+        .arg("-bb")
+        .arg("--define")
+        .arg(format!("_topdir {}", t.join("rpmbuild").display()))
+        .arg(t.join("probe.spec")));
+    let top = t.join("www/pigsty");
+    std::fs::create_dir_all(&top).unwrap();
+    let rpm = top.join("pigsty-probe-1.0-1.noarch.rpm");
+    std::fs::copy(
+        t.join("rpmbuild/RPMS/noarch/pigsty-probe-1.0-1.noarch.rpm"),
+        &rpm,
+    )
+    .unwrap();
+    run(Command::new("createrepo_c").arg(&top));
+    let s = start(&t.join("www"), Duration::from_secs(5));
+    let dnf = |args: &[&str]| {
+        let mut c = Command::new("dnf");
+        c.args(["-y", "-q", "--releasever=9", "--forcearch=x86_64"])
+            .arg(format!("--installroot={}", t.join("root").display()))
+            .arg(format!(
+                "--setopt=reposdir={}",
+                t.join("no-repos").display()
+            ))
+            .arg(format!("--setopt=cachedir={}", t.join("cache").display()))
+            .arg(format!("--repofrompath=pigsty,http://{}/pigsty", s.addr))
+            .args(["--repo=pigsty", "--setopt=pigsty.gpgcheck=0"])
+            .args(args);
+        run(&mut c)
+    };
+    let q = dnf(&[
+        "repoquery",
+        "--qf",
+        "%{name}-%{version}-%{release}.%{arch}",
+        "pigsty-probe",
+    ]);
+    assert_eq!(q.trim(), "pigsty-probe-1.0-1.noarch");
+    // Installed into the empty root, the downloaded package kept: the same bytes.
+    dnf(&["--setopt=keepcache=1", "install", "pigsty-probe"]);
+    let q = run(Command::new("rpm")
+        .arg(format!("--root={}", t.join("root").display()))
+        .args(["-q", "pigsty-probe"]));
+    assert_eq!(q.trim(), "pigsty-probe-1.0-1.noarch");
+    let kept = run(Command::new("find")
+        .arg(t.join("cache"))
+        .args(["-name", "pigsty-probe-1.0-1.noarch.rpm"]));
+    let kept = kept
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("dnf kept no package"));
+    assert_eq!(std::fs::read(kept).unwrap(), std::fs::read(&rpm).unwrap());
+    let events = s.events.clone();
+    s.stop();
+    let events = events.lock().unwrap().clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("\"GET /pigsty/repodata/repomd.xml HTTP/1.1\" 200")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("\"GET /pigsty/pigsty-probe-1.0-1.noarch.rpm HTTP/1.1\" 200")),
+        "{events:?}"
     );
 }
