@@ -19,6 +19,9 @@
 //! XML is streamed through the compressors in package order, never held whole. Everything
 //! goes into a temporary folder beside `repodata/` that replaces it at the end (an atomic
 //! exchange on Linux), each file and folder fsynced.
+//!
+//! Debian 12's dnf 4.14 (libsolv 0.7) reads both the `.gz` and the `.zst` metadata (tested),
+//! createrepo_c 0.17.3 itself cannot write `.zst`.
 
 mod header;
 mod package;
