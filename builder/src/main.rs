@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use pigsty_build::catalog::{self, Catalog};
 use pigsty_build::distro::Distro;
 use pigsty_build::mirrors::{self, Mirrors};
@@ -22,7 +22,8 @@ use repo_layout::{check_pg, Arch, Os, Target, PG_DEFAULT};
 ///
 /// `plan` shows what a target needs; `matrix` lists every target; `catalog` checks and
 /// refreshes the extension catalog; `repos` shows the upstream repositories of a target with
-/// their mirrors resolved; `key gen` makes a signing key; `verify` checks a bundle.
+/// their mirrors resolved; `key gen` makes a signing key; `verify` checks a bundle; `sign`
+/// signs release files.
 #[derive(Parser)]
 #[command(
     version,
@@ -56,8 +57,19 @@ enum Command {
     },
     /// Show the packages a target needs for the given extensions and package aliases.
     Plan(PlanArgs),
-    /// List every target (OS x arch x PG major) with the number of extensions it can serve.
+    /// List every target (OS x arch x PG major) with the number of extensions it can serve,
+    /// or as the build matrix of a GitHub Actions workflow (`--format github`).
     Matrix(MatrixArgs),
+    /// Write a detached armored signature FILE.asc beside each FILE (e.g. SHA256SUMS), with
+    /// the key that signs the bundles; `gpgv --keyring PUB FILE.asc FILE` checks it.
+    Sign {
+        /// The files to sign
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The armored secret key (see `key gen`)
+        #[arg(long, value_name = "KEY")]
+        sign_key: PathBuf,
+    },
     /// Work with the extension catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -74,27 +86,67 @@ struct TargetArgs {
     /// CPU architecture: x86_64 (amd64) or aarch64 (arm64) [default: this host's]
     #[arg(long)]
     arch: Option<String>,
-    /// PostgreSQL major, 13 to 18
-    #[arg(long, default_value_t = PG_DEFAULT)]
-    pg: u32,
+    /// PostgreSQL major, 13 to 18 (a build takes several, comma-separated, as --os and --arch do)
+    #[arg(long, default_value_t = PG_DEFAULT.to_string())]
+    pg: String,
     /// Allow a PostgreSQL major that is still in beta (19)
     #[arg(long)]
     beta: bool,
 }
 
 impl TargetArgs {
+    /// The one target; several (`--os d12,d13`) are refused.
     fn target(&self) -> Result<Target> {
-        let os = match &self.os {
-            Some(o) => o.parse::<Os>()?,
-            None => Os::detect(Path::new("/etc/os-release"))
-                .context("cannot default --os to this host's OS; pass --os")?,
+        match self.targets()?.as_slice() {
+            [one] => Ok(*one),
+            _ => bail!("this command takes one target: give --os, --arch and --pg one value each"),
+        }
+    }
+
+    /// Every combination of the comma-separated `--os`, `--arch` and `--pg` values.
+    fn targets(&self) -> Result<Vec<Target>> {
+        let list = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
         };
-        let arch = match &self.arch {
-            Some(a) => a.parse::<Arch>()?,
-            None => Arch::host().context("cannot default --arch to this host's; pass --arch")?,
+        let oses = match &self.os {
+            Some(o) => list(o)
+                .iter()
+                .map(|o| o.parse::<Os>())
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![Os::detect(Path::new("/etc/os-release"))
+                .context("cannot default --os to this host's OS; pass --os")?],
         };
-        let pg = check_pg(self.pg, self.beta)?;
-        Ok(Target::new(os, arch, pg))
+        let arches = match &self.arch {
+            Some(a) => list(a)
+                .iter()
+                .map(|a| a.parse::<Arch>())
+                .collect::<Result<Vec<_>, _>>()?,
+            None => {
+                vec![Arch::host().context("cannot default --arch to this host's; pass --arch")?]
+            }
+        };
+        let mut pgs = Vec::new();
+        for p in list(&self.pg) {
+            let n: u32 = p
+                .parse()
+                .with_context(|| format!("bad --pg `{p}`: a PostgreSQL major such as 17"))?;
+            pgs.push(check_pg(n, self.beta)?);
+        }
+        if oses.is_empty() || arches.is_empty() || pgs.is_empty() {
+            bail!("--os, --arch and --pg need at least one value each");
+        }
+        let mut out = Vec::new();
+        for os in &oses {
+            for arch in &arches {
+                for pg in &pgs {
+                    out.push(Target::new(*os, *arch, *pg));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -212,6 +264,15 @@ struct BuildArgs {
     /// The bundle's version [default: PG major and builder version]
     #[arg(long)]
     bundle_version: Option<String>,
+    /// Make a delta bundle: only the packages that are new or changed since the build whose
+    /// manifest this is (e.g. the installed DEST/pigsty/MANIFEST.json), with complete new
+    /// metadata; `pigsty-install` applies it on top of exactly that repo
+    #[arg(long, value_name = "OLD/MANIFEST.json")]
+    base: Option<PathBuf>,
+    /// EL targets: compression of the repo metadata, gz or zst [default: gz for el8, zst for
+    /// el9 and el10, as their dnf expects]
+    #[arg(long, value_name = "gz|zst")]
+    repodata_compression: Option<repo_layout::dnf::RepodataCompression>,
     /// Print the build report as JSON
     #[arg(long)]
     json: bool,
@@ -224,9 +285,22 @@ struct MatrixArgs {
     /// Include beta PostgreSQL majors
     #[arg(long)]
     beta: bool,
-    /// Print JSON
-    #[arg(long)]
+    /// What to print: a table, JSON rows with the extension counts, or one line of JSON
+    /// `{"include":[{"name","os","arch","pg","family","beta","runner"}...]}` for a GitHub
+    /// Actions `strategy.matrix` (`fromJSON`); runner is the GitHub-hosted runner of the arch
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Human)]
+    format: MatrixFormat,
+    /// The same as --format json
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+}
+
+/// Output formats of `matrix`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MatrixFormat {
+    Human,
+    Json,
+    Github,
 }
 
 #[derive(Subcommand)]
@@ -291,6 +365,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Verify { bundle, key, json }) => verify(&bundle, &key, json),
         Some(Command::Plan(a)) => plan(a),
         Some(Command::Matrix(a)) => matrix(a),
+        Some(Command::Sign { files, sign_key }) => sign(&files, &sign_key),
         Some(Command::Catalog(c)) => catalog_cmd(c),
         Some(Command::Repos(a)) => repos(a),
     }
@@ -309,10 +384,82 @@ fn pairs(values: &[String], flag: &str) -> Result<Vec<(String, String)>> {
 }
 
 fn build(a: BuildArgs) -> Result<ExitCode> {
-    use pigsty_build::build::{build as run_build, BuildOptions};
-    use repo_layout::bundle::BundleFormat;
-    let target = a.target.target()?;
+    use pigsty_build::build::{build as run_build, build_many};
+    let targets = a.target.targets()?;
     let catalog = a.sources.catalog()?;
+    let many = targets.len() > 1;
+    let mut jobs = Vec::new();
+    for target in &targets {
+        // Several targets: each in its own folder of --out, `OS.ARCH.pgN`.
+        let out = if many {
+            a.out.join(format!(
+                "{}.{}.pg{}",
+                target.os.code(),
+                target.arch.as_str(),
+                target.pg
+            ))
+        } else {
+            a.out.clone()
+        };
+        jobs.push(build_options(&a, *target, out)?);
+    }
+    let reports = if many {
+        build_many(&catalog, &jobs)?
+    } else {
+        let (opts, mirrors) = &jobs[0];
+        vec![run_build(&catalog, mirrors, opts)?]
+    };
+    if a.json {
+        if many {
+            print_json(&reports)?;
+        } else {
+            print_json(&reports[0])?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    for report in &reports {
+        writeln!(
+            out,
+            "built {} for {}.{}/pg{}",
+            report.bundle.display(),
+            report.target.os,
+            report.target.arch,
+            report.target.pg
+        )?;
+        writeln!(
+            out,
+            "  packages   {} ({} bytes)",
+            report.packages, report.packages_size
+        )?;
+        writeln!(
+            out,
+            "  bundle     {} bytes, sha256 {}",
+            report.bundle_size, report.bundle_sha256
+        )?;
+        writeln!(out, "  repo       {}", report.repo.display())?;
+        writeln!(out, "  signed by  {}", report.key_fingerprint)?;
+        for r in &report.repos {
+            writeln!(out, "  from {:<12} {} packages", r.name, r.packages)?;
+        }
+        for m in &report.missing {
+            writeln!(out, "  missing    {m}")?;
+        }
+        for u in &report.unavailable {
+            writeln!(out, "  unavailable {}: {}", u.extension, u.message)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The options and mirrors of one target of a build.
+fn build_options(
+    a: &BuildArgs,
+    target: Target,
+    out: PathBuf,
+) -> Result<(pigsty_build::build::BuildOptions, Mirrors)> {
+    use pigsty_build::build::BuildOptions;
+    use repo_layout::bundle::BundleFormat;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
     let host = mirrors::host_mirrors(Path::new("/"));
     let mirrors = Mirrors::new(&a.mirror, &distro.config_mirrors, &host)?;
@@ -370,7 +517,7 @@ fn build(a: BuildArgs) -> Result<ExitCode> {
             .collect(),
         insecure_upstream: items(&a.insecure_upstream),
         sign_key,
-        out: a.out.clone(),
+        out,
         cache,
         jobs: a.jobs,
         format,
@@ -379,40 +526,14 @@ fn build(a: BuildArgs) -> Result<ExitCode> {
         exclude_installed: a.exclude_installed.clone(),
         progress: !a.json,
         epoch,
+        base: a.base.clone(),
+        repodata_compression: a.repodata_compression,
         version: a
             .bundle_version
             .clone()
             .unwrap_or_else(|| format!("{}-pg{}", env!("CARGO_PKG_VERSION"), target.pg)),
     };
-    let report = run_build(&catalog, &mirrors, &opts)?;
-    if a.json {
-        print_json(&report)?;
-    } else {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "built {} for {}", report.bundle.display(), target)?;
-        writeln!(
-            out,
-            "  packages   {} ({} bytes)",
-            report.packages, report.packages_size
-        )?;
-        writeln!(
-            out,
-            "  bundle     {} bytes, sha256 {}",
-            report.bundle_size, report.bundle_sha256
-        )?;
-        writeln!(out, "  repo       {}", report.repo.display())?;
-        writeln!(out, "  signed by  {}", report.key_fingerprint)?;
-        for r in &report.repos {
-            writeln!(out, "  from {:<12} {} packages", r.name, r.packages)?;
-        }
-        for m in &report.missing {
-            writeln!(out, "  missing    {m}")?;
-        }
-        for u in &report.unavailable {
-            writeln!(out, "  unavailable {}: {}", u.extension, u.message)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((opts, mirrors))
 }
 
 fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
@@ -431,6 +552,25 @@ fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
     write_new(&public, key.public().to_armored()?.as_bytes(), 0o644)?;
     println!("{}", key.fingerprint());
     eprintln!("wrote {} and {}", secret.display(), public.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
+    use repo_layout::sign::SecretKey;
+    let mut key = SecretKey::load(key)?;
+    // Dated like the bundles of the same build, when SOURCE_DATE_EPOCH is set.
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        let secs = v
+            .trim()
+            .parse::<u64>()
+            .with_context(|| format!("bad SOURCE_DATE_EPOCH `{v}`"))?;
+        key = key.with_signing_time(secs);
+    }
+    for file in files {
+        let sig = pigsty_build::sign::sign_file(&key, file)?;
+        println!("{}", sig.display());
+    }
+    eprintln!("signed by {}", key.fingerprint());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -547,9 +687,17 @@ fn plan(a: PlanArgs) -> Result<ExitCode> {
 }
 
 fn matrix(a: MatrixArgs) -> Result<ExitCode> {
+    let format = if a.json { MatrixFormat::Json } else { a.format };
+    if format == MatrixFormat::Github {
+        // One line: a step writes it to $GITHUB_OUTPUT as `matrix=...`.
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &pigsty_build::matrix::github(a.beta))?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let catalog = a.sources.catalog()?;
     let rows = pigsty_build::matrix::matrix(&catalog, a.beta)?;
-    if a.json {
+    if format == MatrixFormat::Json {
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }

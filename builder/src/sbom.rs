@@ -197,6 +197,8 @@ mod tests {
             handoff: None,
             key_fingerprint: None,
             repo_format: "apt".into(),
+            package_keys: Vec::new(),
+            base: None,
         };
         let doc: Value =
             serde_json::from_str(&render(&m, "b", |_| Some("Timescale".into()))).unwrap();

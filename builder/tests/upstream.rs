@@ -381,3 +381,225 @@ fn unsatisfiable_dependency_prints_the_chain() {
     );
     assert!(!out.path().join("pigsty").exists());
 }
+
+/// `--os d12,d13 --pg 15,17`: four targets in one run, each in its own folder with its own
+/// verified bundle, every package downloaded once into the shared cache.
+#[test]
+fn several_targets_in_one_run() {
+    let f = fixture();
+    let base = serve(f.root.clone());
+    let out = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let repo = format!("fixture={base} test main");
+    let key = format!("fixture={}", f.keyring.display());
+    let o = pigsty_build(&[
+        "--os",
+        "d12,d13",
+        "--arch",
+        "x86_64",
+        "--pg",
+        "15,17",
+        "--packages",
+        "alpha",
+        "--only-repo",
+        &repo,
+        "--key",
+        &key,
+        "--sign-key",
+        f.secret_path.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--cache",
+        cache.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 4);
+    let mut bundles = Vec::new();
+    for (r, dir) in reports.iter().zip([
+        "d12.x86_64.pg15",
+        "d12.x86_64.pg17",
+        "d13.x86_64.pg15",
+        "d13.x86_64.pg17",
+    ]) {
+        let bundle = r["bundle"].as_str().unwrap().to_string();
+        assert!(
+            bundle.starts_with(out.path().join(dir).to_str().unwrap()),
+            "{bundle} not in {dir}"
+        );
+        assert!(out.path().join(dir).join("pigsty/Packages").exists());
+        let pubkey = out.path().join(dir).join("pigsty/pigsty.pub");
+        let o = pigsty_build(&["verify", &bundle, "--key", pubkey.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        bundles.push(bundle);
+    }
+    bundles.sort();
+    bundles.dedup();
+    assert_eq!(bundles.len(), 4, "four distinct bundles");
+    // The cache holds each .deb once.
+    let mut debs = 0;
+    for e in walk(cache.path()) {
+        if e.extension().is_some_and(|x| x == "deb") {
+            debs += 1;
+        }
+    }
+    assert!(
+        debs <= 2,
+        "alpha and beta cached once each, found {debs} .debs"
+    );
+    // One target that cannot be built stops the run, naming it.
+    let o = pigsty_build(&[
+        "--os",
+        "d12,el9",
+        "--arch",
+        "x86_64",
+        "--pg",
+        "15",
+        "--packages",
+        "alpha",
+        "--only-repo",
+        &repo,
+        "--key",
+        &key,
+        "--sign-key",
+        f.secret_path.to_str().unwrap(),
+        "--out",
+        out.path().join("mixed").to_str().unwrap(),
+        "--cache",
+        cache.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("target el9.x86_64/pg15"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `--base OLD/MANIFEST.json`: a delta bundle carries only what is new or changed, lists the
+/// rest as carried over from the base, and verifies; a base for another target is refused.
+#[test]
+fn delta_bundle_carries_only_new_files() {
+    let f = fixture();
+    let base_url = serve(f.root.clone());
+    let cache = tempfile::tempdir().unwrap();
+    let old = tempfile::tempdir().unwrap();
+    let new = tempfile::tempdir().unwrap();
+    let repo = format!("fixture={base_url} test main");
+    let key = format!("fixture={}", f.keyring.display());
+    let run = |packages: &str, out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "--os",
+            "d12",
+            "--arch",
+            "x86_64",
+            "--pg",
+            "15",
+            "--packages",
+            packages,
+            "--only-repo",
+            &repo,
+            "--key",
+            &key,
+            "--sign-key",
+            f.secret_path.to_str().unwrap(),
+            "--cache",
+            cache.path().to_str().unwrap(),
+            "--json",
+        ];
+        let out = out.to_str().unwrap().to_string();
+        args.extend(["--out", &out]);
+        args.extend(extra);
+        pigsty_build(&args)
+    };
+    let o = run("beta", old.path(), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let base = old.path().join("pigsty/MANIFEST.json");
+    let o = run("alpha", new.path(), &["--base", base.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bundle = report["bundle"].as_str().unwrap().to_string();
+    assert!(bundle.ends_with(".d12.x86_64.delta.tgz"), "{bundle}");
+    let pubkey = new.path().join("pigsty/pigsty.pub");
+    let o = pigsty_build(&["verify", &bundle, "--key", pubkey.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (manifest, _) = repo_layout::bundle::read_manifest(std::path::Path::new(&bundle)).unwrap();
+    let delta = manifest.base.expect("a delta manifest");
+    assert_eq!(
+        delta.manifest_sha256,
+        repo_layout::manifest::hash_file(&base).unwrap().1
+    );
+    assert!(
+        delta.carried.iter().any(|c| c.starts_with("beta_")),
+        "{:?}",
+        delta.carried
+    );
+    assert!(!delta.carried.iter().any(|c| c.starts_with("alpha_")));
+    // The archive has alpha's .deb and the new metadata, not beta's .deb.
+    let names = tar_names(&bundle);
+    assert!(
+        names.iter().any(|n| n.starts_with("pigsty/alpha_")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("pigsty/beta_")),
+        "{names:?}"
+    );
+    assert!(names.contains(&"pigsty/Packages".to_string()), "{names:?}");
+    // The whole manifest still lists beta: the repo it leaves installed is complete.
+    assert!(manifest.files.iter().any(|f| f.path.starts_with("beta_")));
+
+    let o = pigsty_build(&[
+        "--os",
+        "d13",
+        "--arch",
+        "x86_64",
+        "--pg",
+        "15",
+        "--packages",
+        "alpha",
+        "--only-repo",
+        &repo,
+        "--key",
+        &key,
+        "--sign-key",
+        f.secret_path.to_str().unwrap(),
+        "--cache",
+        cache.path().to_str().unwrap(),
+        "--out",
+        new.path().join("other").to_str().unwrap(),
+        "--base",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--base") && err.contains("d12.x86_64/pg15"),
+        "{err}"
+    );
+}
+
+fn tar_names(bundle: &str) -> Vec<String> {
+    let file = std::fs::File::open(bundle).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect()
+}

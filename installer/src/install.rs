@@ -1,6 +1,10 @@
 //! The install: verify -> stage -> drift check -> put in place -> configure apt -> bootstrap
 //! -> hand off. Nothing on the node changes until the bundle is verified, staged beside the
 //! destination and the drift check passed; a failure before that leaves the node as it was.
+//!
+//! The repo comes from a bundle file or from a mirror ([`Source`]); only reading the signed
+//! manifest, the shipped key and staging the files differ ([`Origin`]), the rest of the flow
+//! is the same.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aptconf::{self, AptError};
 use crate::drift::{self, Blocker};
+use crate::mirror::{Mirror, MirrorError};
 use crate::node::{Node, NodeError};
 
 /// How the bundle's signature is trusted.
@@ -26,10 +31,92 @@ pub enum Trust {
     Insecure,
 }
 
+/// Where the repo comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A bundle file (`.tgz` or `.tar.zst`).
+    Bundle(PathBuf),
+    /// The URL of a repo a mirror serves (`http://ADMIN/pigsty`, see `pigsty-install serve`).
+    Mirror(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Bundle(p) => p.display().fmt(f),
+            Source::Mirror(url) => url.fmt(f),
+        }
+    }
+}
+
+/// A [`Source`] opened: the bundle file, or a client for the mirror.
+#[derive(Debug)]
+pub enum Origin {
+    Bundle(PathBuf),
+    Mirror(Mirror),
+}
+
+impl Origin {
+    pub fn open(source: &Source) -> Result<Origin, InstallError> {
+        Ok(match source {
+            Source::Bundle(p) => Origin::Bundle(p.clone()),
+            Source::Mirror(url) => Origin::Mirror(Mirror::new(url)?),
+        })
+    }
+
+    /// The bundle's path or the mirror's URL, for messages.
+    pub fn shown(&self) -> String {
+        match self {
+            Origin::Bundle(p) => p.display().to_string(),
+            Origin::Mirror(m) => m.url().to_string(),
+        }
+    }
+
+    /// `MANIFEST.json`, parsed, with its raw bytes and its signature if there is one.
+    pub fn signed_manifest(&self) -> Result<SignedManifest, InstallError> {
+        Ok(match self {
+            Origin::Bundle(p) => bundle::read_signed_manifest(p)?,
+            Origin::Mirror(m) => m.signed_manifest()?,
+        })
+    }
+
+    /// The public key shipped with the repo (`pigsty.pub`), and its name for messages.
+    fn shipped_key(&self) -> Result<(Option<Vec<u8>>, String), InstallError> {
+        Ok(match self {
+            Origin::Bundle(p) => (
+                bundle::read_small_file(p, "pigsty.pub", 1 << 20)?,
+                format!("{}: pigsty/pigsty.pub", p.display()),
+            ),
+            Origin::Mirror(m) => (
+                m.get_small("pigsty.pub", 1 << 20)?,
+                m.file_url("pigsty.pub"),
+            ),
+        })
+    }
+
+    /// Extracts or downloads every file of `head` into a staging folder beside
+    /// `dest/pigsty`, each checked against the manifest; nothing is in place yet.
+    fn stage(&self, head: &SignedManifest, dest: &Path) -> Result<extract::Staged, InstallError> {
+        let opts = ExtractOptions {
+            dest: dest.to_path_buf(),
+        };
+        Ok(match self {
+            Origin::Bundle(p) => extract::stage_bundle(
+                p,
+                &head.manifest,
+                &head.raw,
+                head.signature.as_deref(),
+                &opts,
+            )?,
+            Origin::Mirror(m) => m.stage(head, &opts)?,
+        })
+    }
+}
+
 /// What to do.
 #[derive(Debug, Clone)]
 pub struct InstallOptions {
-    pub bundle: PathBuf,
+    pub source: Source,
     pub trust: Trust,
     /// Where the repo goes on the node (`/www`; the repo is `/www/pigsty`).
     pub dest: String,
@@ -80,6 +167,8 @@ pub enum InstallError {
     Extract(#[from] repo_layout::extract::ExtractError),
     #[error(transparent)]
     Apt(#[from] AptError),
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
     #[error(
         "{bundle} is built for {built}, but this node is {node}; pass --force to install it anyway"
     )]
@@ -121,11 +210,11 @@ fn now() -> u64 {
 
 /// Checks the manifest's signature as `trust` says; returns the signer's fingerprint.
 pub fn check_trust(
-    bundle: &Path,
+    origin: &Origin,
     head: &SignedManifest,
     trust: &Trust,
 ) -> Result<Option<String>, InstallError> {
-    let shown = bundle.display().to_string();
+    let shown = origin.shown();
     let sig = match (&head.signature, trust) {
         (Some(s), _) => s,
         (None, Trust::Insecure) => return Ok(None),
@@ -140,15 +229,13 @@ pub fn check_trust(
             path.display().to_string(),
         ),
         Trust::Fingerprint(_) | Trust::Insecure => {
-            let data =
-                bundle::read_small_file(bundle, "pigsty.pub", 1 << 20)?.ok_or_else(|| {
-                    InstallError::Read {
-                        path: format!("{shown}: pigsty/pigsty.pub"),
-                        reason: "the bundle ships no public key".into(),
-                    }
-                })?;
+            let (data, key_shown) = origin.shipped_key()?;
+            let data = data.ok_or_else(|| InstallError::Read {
+                path: key_shown.clone(),
+                reason: "the bundle ships no public key".into(),
+            })?;
             let ring = PublicKeyring::from_bytes(&data).map_err(|e| InstallError::Read {
-                path: format!("{shown}: pigsty/pigsty.pub"),
+                path: key_shown.clone(),
                 reason: e.to_string(),
             })?;
             if let Trust::Fingerprint(wanted) = trust {
@@ -166,7 +253,7 @@ pub fn check_trust(
                     });
                 }
             }
-            (ring, format!("{shown}: pigsty/pigsty.pub"))
+            (ring, key_shown)
         }
     };
     match ring.verify_detached(head.raw.as_slice(), sig) {
@@ -185,8 +272,9 @@ pub fn check_trust(
 
 /// Verifies a bundle fully (signature, then every file) without installing it.
 pub fn verify(bundle: &Path, trust: &Trust) -> Result<(Manifest, Option<String>), InstallError> {
-    let head = bundle::read_signed_manifest(bundle)?;
-    let fpr = check_trust(bundle, &head, trust)?;
+    let origin = Origin::Bundle(bundle.to_path_buf());
+    let head = origin.signed_manifest()?;
+    let fpr = check_trust(&origin, &head, trust)?;
     let manifest = bundle::verify_bundle(bundle)?;
     Ok((manifest, fpr))
 }
@@ -202,10 +290,11 @@ pub fn install(
         log(&s);
         report.steps.push(s);
     };
-    let shown = opts.bundle.display().to_string();
+    let origin = Origin::open(&opts.source)?;
+    let shown = origin.shown();
 
     // 1. What the bundle is for, and whether we trust it.
-    let head = bundle::read_signed_manifest(&opts.bundle)?;
+    let head = origin.signed_manifest()?;
     let m = &head.manifest;
     let built = format!("{}.{}", m.target.os, m.target.arch);
     let here = format!("{}.{}", node.os, node.arch);
@@ -223,7 +312,7 @@ pub fn install(
             m.version, built, m.target.pg, here
         ),
     );
-    let fpr = check_trust(&opts.bundle, &head, &opts.trust)?;
+    let fpr = check_trust(&origin, &head, &opts.trust)?;
     match &fpr {
         Some(f) => step(&mut report, format!("signature: good, key {f}")),
         None => step(
@@ -248,10 +337,17 @@ pub fn install(
     }
     if opts.dry_run {
         for s in [
-            format!(
-                "would extract and verify {} files into {repo_on_node}",
-                m.files.len()
-            ),
+            match &origin {
+                Origin::Bundle(_) => format!(
+                    "would extract and verify {} files into {repo_on_node}",
+                    m.files.len()
+                ),
+                Origin::Mirror(_) => format!(
+                    "would download and verify {} files ({} bytes) into {repo_on_node}",
+                    m.files.len(),
+                    m.total_size()
+                ),
+            },
             format!(
                 "would write {} and {}",
                 aptconf::KEY_FILE,
@@ -277,19 +373,18 @@ pub fn install(
         return Ok(report);
     }
 
-    // 3. Stage: extract and verify beside the destination; nothing in place yet.
-    let staged = extract::stage_bundle(
-        &opts.bundle,
-        m,
-        &head.raw,
-        head.signature.as_deref(),
-        &ExtractOptions { dest: dest.clone() },
-    )?;
+    // 3. Stage: extract (or download) and verify beside the destination; nothing in place yet.
+    let staged = origin.stage(&head, &dest)?;
     step(
         &mut report,
         format!(
-            "extracted and verified {} files ({} bytes)",
-            staged.files, staged.bytes
+            "{} and verified {} files ({} bytes)",
+            match origin {
+                Origin::Bundle(_) => "extracted",
+                Origin::Mirror(_) => "downloaded",
+            },
+            staged.files,
+            staged.bytes
         ),
     );
 
@@ -469,7 +564,7 @@ pub fn install(
             let mut c = node.command("sh", &["-c".to_string(), cmd.clone()]);
             c.env("PIGSTY_REPO", &repo_on_node)
                 .env("PIGSTY_TARGET", target)
-                .env("PIGSTY_BUNDLE", opts.bundle.display().to_string())
+                .env("PIGSTY_BUNDLE", origin.shown())
                 .env("HOME", "/root");
             let status = c.status().map_err(|e| InstallError::Handoff {
                 cmd: cmd.clone(),

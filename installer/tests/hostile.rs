@@ -105,6 +105,8 @@ fn manifest(target: Target, files: &[(&str, &[u8])]) -> Manifest {
         handoff: None,
         key_fingerprint: None,
         repo_format: "apt".into(),
+        package_keys: Vec::new(),
+        base: None,
     }
 }
 

@@ -63,6 +63,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         handoff: None,
         key_fingerprint: None,
         repo_format: "apt".into(),
+        package_keys: Vec::new(),
+        base: None,
     };
     println!("hash for manifest: {:.2}s", t.elapsed().as_secs_f64());
     let extra = vec![(

@@ -428,7 +428,24 @@ pub fn write_bundle(
     mtime: u64,
     extra: &[(String, Vec<u8>)],
 ) -> Result<BundleInfo, BundleError> {
-    let entries = collect_entries(src_dir, extra)?;
+    write_bundle_except(src_dir, out, format, mtime, extra, &[])
+}
+
+/// [`write_bundle`] leaving out the files `skip` (paths relative to `src_dir`): a delta
+/// bundle, whose manifest lists them as carried over from its base.
+pub fn write_bundle_except(
+    src_dir: &Path,
+    out: &Path,
+    format: BundleFormat,
+    mtime: u64,
+    extra: &[(String, Vec<u8>)],
+    skip: &[String],
+) -> Result<BundleInfo, BundleError> {
+    let mut entries = collect_entries(src_dir, extra)?;
+    if !skip.is_empty() {
+        let skip: std::collections::HashSet<&str> = skip.iter().map(String::as_str).collect();
+        entries.retain(|e| !skip.contains(e.rel.as_str()));
+    }
     let needed = match format {
         // Incompressible data grows a little: ~0.03% for deflate, less for zstd.
         BundleFormat::Tgz | BundleFormat::TarZst => {
@@ -1212,8 +1229,13 @@ pub fn verify_bundle(bundle: &Path) -> Result<Manifest, BundleError> {
             }
         }
         if !fatal {
+            let carried: std::collections::HashSet<&str> = manifest
+                .base
+                .iter()
+                .flat_map(|b| b.carried.iter().map(String::as_str))
+                .collect();
             for (f, seen) in manifest.files.iter().zip(&seen) {
-                if !seen {
+                if !seen && !carried.contains(f.path.as_str()) {
                     problems.push(Problem::Missing {
                         path: format!("{TOP}/{}", f.path),
                     });
@@ -1359,6 +1381,8 @@ mod tests {
             handoff: None,
             key_fingerprint: None,
             repo_format: "apt".into(),
+            package_keys: Vec::new(),
+            base: None,
         }
     }
 

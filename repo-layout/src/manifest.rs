@@ -78,6 +78,27 @@ pub struct Manifest {
     pub key_fingerprint: Option<String>,
     /// `apt` or `dnf`.
     pub repo_format: String,
+    /// dnf: the public keys (paths in the repo) that signed every package of the bundle, for
+    /// the installer's `gpgcheck`. Empty when some package is unsigned (insecure upstreams)
+    /// and for apt, whose packages are checked through the signed indexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub package_keys: Vec<String>,
+    /// A delta bundle: the installed repo it applies to, and which of `files` it does not
+    /// carry because that repo already has them, identical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<DeltaBase>,
+}
+
+/// What a delta bundle is made for: a full repo installed from the base bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaBase {
+    /// The base bundle's version.
+    pub version: String,
+    /// SHA-256 of the base bundle's `MANIFEST.json`, byte for byte: the installed repo must
+    /// have exactly this manifest.
+    pub manifest_sha256: String,
+    /// Paths of `files` taken from the base repo (same path, same SHA-256), sorted.
+    pub carried: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +177,22 @@ impl Manifest {
                 return Err(ManifestError::Duplicate {
                     path: f.path.clone(),
                 });
+            }
+        }
+        if let Some(base) = &self.base {
+            if !is_sha256_hex(&base.manifest_sha256) {
+                return Err(ManifestError::BadSha256 {
+                    path: "base manifest".into(),
+                    sha256: base.manifest_sha256.clone(),
+                });
+            }
+            for c in &base.carried {
+                if !paths.contains(c.as_str()) {
+                    return Err(ManifestError::BadPath {
+                        path: c.clone(),
+                        reason: "carried over from the base but not among the files".into(),
+                    });
+                }
             }
         }
         let mut package_files = HashSet::with_capacity(self.packages.len());
@@ -298,6 +335,8 @@ pub(crate) mod tests {
             handoff: Some("./configure".into()),
             key_fingerprint: None,
             repo_format: "apt".into(),
+            package_keys: Vec::new(),
+            base: None,
         }
     }
 

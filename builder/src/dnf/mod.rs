@@ -5,15 +5,28 @@
 //! - [`rich`]: dependency expressions, simple and rich, into a [`Dep`] tree.
 //! - [`primary`]: streaming `primary.xml` parser, `.gz`/`.xz`/`.zst`/`.bz2` readers.
 //! - [`repomd`]: `repomd.xml`, where the metadata files are.
+//! - [`filelists`]: streaming `filelists.xml` parser, keeping only wanted paths.
+//! - [`upstream`]: one verified upstream repository, its packages for the target arch.
+//! - [`closure`]: which packages a set of requested ones pulls in, and why.
+//! - [`pkgsig`]: an rpm's own header signature, checked with its repo's keyring.
 
+pub mod closure;
+pub mod filelists;
+pub mod pkgsig;
 pub mod primary;
 pub mod repomd;
 pub mod rich;
+pub mod upstream;
 pub mod version;
 
+pub use closure::{
+    resolve, Choice, Conflict, DnfClosure, DnfClosureError, DnfClosureOptions, FileLists,
+    NoFileLists, Selected, Why,
+};
 pub use primary::{
     open_metadata, Checksum, DepEntry, FileEntry, FileKind, PrimaryError, PrimaryReader, RpmPackage,
 };
 pub use repomd::{Repomd, RepomdData};
 pub use rich::{Dep, Op, RichError, Simple};
+pub use upstream::{DnfIndex, DnfSource, DnfUpstreamError};
 pub use version::{rpmvercmp, Evr, EvrError};
