@@ -114,7 +114,8 @@ pub struct RepodataOptions {
     /// Seconds since the epoch (SOURCE_DATE_EPOCH): the repomd revision, every timestamp,
     /// each package's `<time file=...>` and the metadata files' mtimes.
     pub timestamp: u64,
-    /// Threads reading rpm headers (at least one is used).
+    /// Threads reading rpm headers and rendering XML (at least one is used); three more
+    /// compress the three metadata files.
     pub workers: usize,
 }
 
