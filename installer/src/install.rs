@@ -16,6 +16,7 @@ use repo_layout::sign::PublicKeyring;
 use serde::{Deserialize, Serialize};
 
 use crate::aptconf::{self, AptError};
+use crate::dnfconf::{self, DnfError, OnlyRepo, RepoConfig};
 use crate::drift::{self, Blocker};
 use crate::mirror::{Mirror, MirrorError};
 use crate::node::{Node, NodeError};
@@ -167,6 +168,8 @@ pub enum InstallError {
     Extract(#[from] repo_layout::extract::ExtractError),
     #[error(transparent)]
     Apt(#[from] AptError),
+    #[error(transparent)]
+    Dnf(#[from] DnfError),
     #[error(transparent)]
     Mirror(#[from] MirrorError),
     #[error(
@@ -326,7 +329,12 @@ pub fn install(
     let dest = node.path(&opts.dest);
     let repo_on_node = format!("{}/pigsty", opts.dest.trim_end_matches('/'));
     if let Some((_, raw)) = extract::installed_manifest(&dest) {
-        if raw == head.raw && node.path(aptconf::SOURCE_FILE).exists() {
+        let source_file = if m.repo_format == "dnf" {
+            dnfconf::REPO_FILE
+        } else {
+            aptconf::SOURCE_FILE
+        };
+        if raw == head.raw && node.path(source_file).exists() {
             step(
                 &mut report,
                 format!("{repo_on_node} already holds this bundle: nothing to do"),
@@ -348,19 +356,32 @@ pub fn install(
                     m.total_size()
                 ),
             },
-            format!(
-                "would write {} and {}",
-                aptconf::KEY_FILE,
-                aptconf::SOURCE_FILE
-            ),
-            if opts.local_only {
+            if m.repo_format == "dnf" {
                 format!(
+                    "would write {} and {} (repo_gpgcheck=1, gpgcheck={})",
+                    dnfconf::KEY_FILE,
+                    dnfconf::REPO_FILE,
+                    u8::from(!m.package_keys.is_empty())
+                )
+            } else {
+                format!(
+                    "would write {} and {}",
+                    aptconf::KEY_FILE,
+                    aptconf::SOURCE_FILE
+                )
+            },
+            match (opts.local_only, m.repo_format == "dnf") {
+                (true, false) => format!(
                     "would move {} other apt sources to {}",
                     aptconf::other_sources(node).len(),
                     aptconf::BACKUP_DIR
-                )
-            } else {
-                "would keep the node's other apt sources".to_string()
+                ),
+                (true, true) => format!(
+                    "would move {} other dnf repos to {}",
+                    dnfconf::other_repos(node).len(),
+                    dnfconf::BACKUP_DIR
+                ),
+                (false, _) => "would keep the node's other package sources".to_string(),
             },
             format!("would install {}", bootstrap_set(opts, m).join(" ")),
             match handoff_cmd(opts, m) {
@@ -388,8 +409,101 @@ pub fn install(
         ),
     );
 
-    // 4. Drift check against the staged repo, with a private apt state: the node's own
-    //    configuration is neither read for sources nor changed.
+    // 4. Drift check against the staged repo, with a private package manager state: the
+    //    node's own configuration is neither read for sources nor changed.
+    let dnf = m.repo_format == "dnf";
+    let check = if dnf {
+        drift_check_dnf(node, opts, m, &staged)
+    } else {
+        drift_check_apt(node, opts, m, &staged)
+    };
+    let blockers = match check {
+        Ok(b) => b,
+        Err(e) => {
+            staged.discard();
+            return Err(e);
+        }
+    };
+    if !blockers.is_empty() {
+        staged.discard();
+        report.blockers = blockers.clone();
+        return Err(InstallError::Drift(drift::advice(
+            &blockers,
+            &here,
+            &built,
+            &m.repo_format,
+        )));
+    }
+    step(
+        &mut report,
+        "drift check: the node's packages do not block the bundle".to_string(),
+    );
+
+    // 5. In place, then apt.
+    let placed = staged.commit()?;
+    step(
+        &mut report,
+        format!(
+            "{repo_on_node} in place{}",
+            if placed.replaced_previous {
+                " (replaced the previous repo)"
+            } else {
+                ""
+            }
+        ),
+    );
+    let boot = bootstrap_set(opts, m);
+    if dnf {
+        configure_dnf(node, opts, m, &placed.path, &repo_on_node, &boot, |s| {
+            step(&mut report, s)
+        })?;
+    } else {
+        configure_apt(node, opts, &placed.path, &repo_on_node, &boot, |s| {
+            step(&mut report, s)
+        })?;
+    }
+    let status = Status {
+        target: built.clone(),
+        version: m.version.clone(),
+        fingerprint: fpr,
+        bundle: shown,
+        repo: repo_on_node.clone(),
+        installed_at: now(),
+        packages: m.packages.len(),
+        bootstrap: boot,
+    };
+    if let Ok(json) = serde_json::to_vec_pretty(&status) {
+        aptconf::write_file(&node.path(STATUS_FILE), &json, 0o644)?;
+    }
+
+    // 7. Hand off.
+    match handoff_cmd(opts, m) {
+        Some(cmd) => {
+            step(&mut report, format!("handing off to `{cmd}`"));
+            let target = format!("{}.{}/pg{}", m.target.os, m.target.arch, m.target.pg);
+            let mut c = node.command("sh", &["-c".to_string(), cmd.clone()]);
+            c.env("PIGSTY_REPO", &repo_on_node)
+                .env("PIGSTY_TARGET", target)
+                .env("PIGSTY_BUNDLE", origin.shown())
+                .env("HOME", "/root");
+            let status = c.status().map_err(|e| InstallError::Handoff {
+                cmd: cmd.clone(),
+                reason: e.to_string(),
+            })?;
+            report.handoff_exit = Some(status.code().unwrap_or(1));
+        }
+        None => step(
+            &mut report,
+            format!(
+                "done; next: run your config applier against the local repo {repo_on_node} (e.g. ansible-playbook), or pass --then CMD"
+            ),
+        ),
+    }
+    Ok(report)
+}
+
+/// The node path of the staged repo, and a private state folder beside it.
+fn staged_paths(node: &Node, staged: &extract::Staged, what: &str) -> (String, String) {
     let staged_repo_node = format!(
         "/{}",
         staged
@@ -400,9 +514,28 @@ pub fn install(
     )
     .replace("//", "/");
     let state = format!(
-        "{}/.apt-state",
+        "{}/.{what}-state",
         staged_repo_node.trim_end_matches("/pigsty")
     );
+    (staged_repo_node, state)
+}
+
+fn drift_packages(opts: &InstallOptions, m: &Manifest) -> Vec<String> {
+    if opts.check_all {
+        m.packages.iter().map(|p| p.name.clone()).collect()
+    } else {
+        bootstrap_set(opts, m)
+    }
+}
+
+/// apt: `apt-get -s install` of the bootstrap set (or every package) from the staged repo.
+fn drift_check_apt(
+    node: &Node,
+    opts: &InstallOptions,
+    m: &Manifest,
+    staged: &extract::Staged,
+) -> Result<Vec<Blocker>, InstallError> {
+    let (staged_repo_node, state) = staged_paths(node, staged, "apt");
     let state_local = node.path(&state);
     let check = (|| -> Result<Vec<Blocker>, InstallError> {
         std::fs::create_dir_all(state_local.join("lists/partial")).map_err(|e| {
@@ -470,67 +603,93 @@ pub fn install(
         }
     })();
     let _ = std::fs::remove_dir_all(&state_local);
-    let blockers = match check {
-        Ok(b) => b,
-        Err(e) => {
-            staged.discard();
-            return Err(e);
-        }
-    };
-    if !blockers.is_empty() {
-        staged.discard();
-        report.blockers = blockers.clone();
-        return Err(InstallError::Drift(drift::advice(&blockers, &here, &built)));
-    }
-    step(
-        &mut report,
-        "drift check: the node's packages do not block the bundle".to_string(),
-    );
+    check
+}
 
-    // 5. In place, then apt.
-    let placed = staged.commit()?;
-    step(
-        &mut report,
-        format!(
-            "{repo_on_node} in place{}",
-            if placed.replaced_previous {
-                " (replaced the previous repo)"
-            } else {
-                ""
-            }
-        ),
-    );
-    let public = std::fs::read(placed.path.join("pigsty.pub")).map_err(|e| InstallError::Read {
-        path: placed.path.join("pigsty.pub").display().to_string(),
+/// dnf: `dnf install --assumeno` of the bootstrap set (or every package) from the staged
+/// repo, with `best=True` so that a package the node has at another version is reported as
+/// the problem it is rather than planned as a downgrade.
+fn drift_check_dnf(
+    node: &Node,
+    opts: &InstallOptions,
+    m: &Manifest,
+    staged: &extract::Staged,
+) -> Result<Vec<Blocker>, InstallError> {
+    let (staged_repo_node, state) = staged_paths(node, staged, "dnf");
+    let state_local = node.path(&state);
+    let check = (|| -> Result<Vec<Blocker>, InstallError> {
+        let mut keys = vec![format!("{staged_repo_node}/pigsty.pub")];
+        keys.extend(
+            m.package_keys
+                .iter()
+                .map(|k| format!("{staged_repo_node}/{k}")),
+        );
+        let config = RepoConfig {
+            repo_dir: staged_repo_node.clone(),
+            keys,
+            gpgcheck: !m.package_keys.is_empty(),
+            el: node.os.release(),
+        };
+        let only = OnlyRepo::write(node, &state_local, &config)?;
+        // The repo's key is imported for repo_gpgcheck here (-y): it is the bundle's, whose
+        // signature on the manifest was checked above.
+        dnfconf::dnf(node, &only, &["-y", "makecache"])?;
+        let pkgs = drift_packages(opts, m);
+        if pkgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["--assumeno", "--setopt=best=True", "install"];
+        args.extend(pkgs.iter().map(String::as_str));
+        let output = match dnfconf::dnf(node, &only, &args) {
+            Ok(o) => o,
+            Err(DnfError::Failed { output, .. }) => output,
+            Err(e) => return Err(e.into()),
+        };
+        // --assumeno ends a good plan with "Operation aborted." (and a non-zero exit).
+        let blockers = dnfconf::parse_problems(&output, |nevra| dnfconf::installed(node, nevra));
+        if blockers.is_empty() && output.contains("Error:") {
+            return Err(InstallError::Drift(format!(
+                "dnf cannot install the bundle's packages:\n{output}"
+            )));
+        }
+        Ok(blockers)
+    })();
+    let _ = std::fs::remove_dir_all(&state_local);
+    check
+}
+
+/// apt: the signed source and its key, other sources aside (`--local-only`), `apt-get
+/// update`, then the bootstrap set from the local repo only.
+fn configure_apt(
+    node: &Node,
+    opts: &InstallOptions,
+    repo: &Path,
+    repo_on_node: &str,
+    boot: &[String],
+    mut step: impl FnMut(String),
+) -> Result<(), InstallError> {
+    let public = std::fs::read(repo.join("pigsty.pub")).map_err(|e| InstallError::Read {
+        path: repo.join("pigsty.pub").display().to_string(),
         reason: e.to_string(),
     })?;
-    aptconf::configure(node, &repo_on_node, &public)?;
-    step(
-        &mut report,
-        format!(
-            "wrote {} (signed-by {})",
-            aptconf::SOURCE_FILE,
-            aptconf::KEY_FILE
-        ),
-    );
+    aptconf::configure(node, repo_on_node, &public)?;
+    step(format!(
+        "wrote {} (signed-by {})",
+        aptconf::SOURCE_FILE,
+        aptconf::KEY_FILE
+    ));
     if opts.local_only {
         let moved = aptconf::local_only(node)?;
-        step(
-            &mut report,
-            format!(
-                "moved {} other apt sources to {}",
-                moved.len(),
-                aptconf::BACKUP_DIR
-            ),
-        );
+        step(format!(
+            "moved {} other apt sources to {}",
+            moved.len(),
+            aptconf::BACKUP_DIR
+        ));
     }
     let mut args = aptconf::only_source(aptconf::SOURCE_FILE, None);
     args.push("update".into());
     aptconf::apt_get(node, args)?;
-    step(&mut report, "apt-get update (local repo)".to_string());
-
-    // 6. Bootstrap, from the local repo only.
-    let boot = bootstrap_set(opts, m);
+    step("apt-get update (local repo)".to_string());
     if !boot.is_empty() {
         let mut args = aptconf::only_source(aptconf::SOURCE_FILE, None);
         args.extend([
@@ -540,46 +699,63 @@ pub fn install(
         ]);
         args.extend(boot.iter().cloned());
         aptconf::apt_get(node, args)?;
-        step(&mut report, format!("installed {}", boot.join(" ")));
+        step(format!("installed {}", boot.join(" ")));
     }
-    let status = Status {
-        target: built.clone(),
-        version: m.version.clone(),
-        fingerprint: fpr,
-        bundle: shown,
-        repo: repo_on_node.clone(),
-        installed_at: now(),
-        packages: m.packages.len(),
-        bootstrap: boot,
-    };
-    if let Ok(json) = serde_json::to_vec_pretty(&status) {
-        aptconf::write_file(&node.path(STATUS_FILE), &json, 0o644)?;
-    }
+    Ok(())
+}
 
-    // 7. Hand off.
-    match handoff_cmd(opts, m) {
-        Some(cmd) => {
-            step(&mut report, format!("handing off to `{cmd}`"));
-            let target = format!("{}.{}/pg{}", m.target.os, m.target.arch, m.target.pg);
-            let mut c = node.command("sh", &["-c".to_string(), cmd.clone()]);
-            c.env("PIGSTY_REPO", &repo_on_node)
-                .env("PIGSTY_TARGET", target)
-                .env("PIGSTY_BUNDLE", origin.shown())
-                .env("HOME", "/root");
-            let status = c.status().map_err(|e| InstallError::Handoff {
-                cmd: cmd.clone(),
-                reason: e.to_string(),
-            })?;
-            report.handoff_exit = Some(status.code().unwrap_or(1));
-        }
-        None => step(
-            &mut report,
-            format!(
-                "done; next: run your config applier against the local repo {repo_on_node} (e.g. ansible-playbook), or pass --then CMD"
-            ),
-        ),
+/// dnf: the keys and the `.repo` file (repo_gpgcheck always, gpgcheck when every package is
+/// signed by a key the bundle ships), other repos aside (`--local-only`), `dnf makecache`,
+/// then the bootstrap set from the local repo only.
+fn configure_dnf(
+    node: &Node,
+    opts: &InstallOptions,
+    m: &Manifest,
+    repo: &Path,
+    repo_on_node: &str,
+    boot: &[String],
+    mut step: impl FnMut(String),
+) -> Result<(), InstallError> {
+    let read = |rel: &str| {
+        std::fs::read(repo.join(rel)).map_err(|e| InstallError::Read {
+            path: repo.join(rel).display().to_string(),
+            reason: e.to_string(),
+        })
+    };
+    let mut keys = vec![read("pigsty.pub")?];
+    for k in &m.package_keys {
+        keys.push(read(k)?);
     }
-    Ok(report)
+    let gpgcheck = !m.package_keys.is_empty();
+    let config = dnfconf::configure(node, repo_on_node, &keys, gpgcheck)?;
+    step(format!(
+        "wrote {} (repo_gpgcheck=1, gpgcheck={}, keys {})",
+        dnfconf::REPO_FILE,
+        u8::from(gpgcheck),
+        config.keys.join(" ")
+    ));
+    if !gpgcheck {
+        step("note: some packages of the bundle are not signed by a key it ships (insecure upstreams at build time): gpgcheck=0, repo_gpgcheck=1 still checks the signed metadata that holds every package's sha256".to_string());
+    }
+    if opts.local_only {
+        let moved = dnfconf::local_only(node)?;
+        step(format!(
+            "moved {} other dnf repos to {}",
+            moved.len(),
+            dnfconf::BACKUP_DIR
+        ));
+    }
+    let mut only = OnlyRepo::write(node, &node.path(dnfconf::STATE_DIR), &config)?;
+    only.cachedir = node.path(dnfconf::CACHE_DIR);
+    dnfconf::dnf(node, &only, &["-y", "makecache"])?;
+    step("dnf makecache (local repo)".to_string());
+    if !boot.is_empty() {
+        let mut args = vec!["-y", "install"];
+        args.extend(boot.iter().map(String::as_str));
+        dnfconf::dnf(node, &only, &args)?;
+        step(format!("installed {}", boot.join(" ")));
+    }
+    Ok(())
 }
 
 fn bootstrap_set(opts: &InstallOptions, m: &Manifest) -> Vec<String> {

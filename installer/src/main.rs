@@ -115,7 +115,7 @@ struct InstallArgs {
     /// Operate on the system under DIR (apt runs in `chroot DIR`)
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
-    /// Move every other apt source aside so the node uses only the bundle (see restore-repos)
+    /// Move every other apt source (or dnf .repo file) aside so the node uses only the bundle (see restore-repos)
     #[arg(long)]
     local_only: bool,
     /// Packages to install first [default: the bundle's bootstrap set]
@@ -215,11 +215,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::RestoreRepos { root, json }) => {
             let node = Node::detect(&root)?;
-            let restored = aptconf::restore(&node)?;
+            let (restored, what) = match node.os.family() {
+                repo_layout::Family::Rpm => (pigsty_install::dnfconf::restore(&node)?, "dnf repos"),
+                repo_layout::Family::Deb => (aptconf::restore(&node)?, "apt sources"),
+            };
             if json {
                 print_json(&restored)?;
             } else {
-                println!("restored {} apt sources", restored.len());
+                println!("restored {} {what}", restored.len());
             }
             Ok(ExitCode::SUCCESS)
         }

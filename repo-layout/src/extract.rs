@@ -8,7 +8,8 @@
 //! paths that are absolute, hold `..` or lie outside `pigsty/`, links, devices, FIFOs,
 //! setuid/setgid/sticky bits, duplicates, files the manifest does not list or lists with
 //! another size or digest, listed files that never come, and a damaged or cut stream. Only
-//! when everything checked out and is fsynced does the new folder replace `<dest>/pigsty`
+//! when everything checked out and is on disk (each file's writeback started as it is closed,
+//! then one `syncfs` for them all) does the new folder replace `<dest>/pigsty`
 //! with renames; on any failure before that the temporary folder is removed and nothing else
 //! under `<dest>` changes.
 //!
@@ -30,6 +31,7 @@ use crate::bundle::{
     available_space, human, open_bundle, stream_problem, BundleError, Problem, MAX_MANIFEST_SIZE,
     TOP,
 };
+use crate::manifest::DeltaBase;
 use crate::manifest::{check_rel_path, Manifest, MANIFEST_NAME, SIGNATURE_NAME};
 
 const BUF_SIZE: usize = 1 << 20;
@@ -116,6 +118,13 @@ pub enum ExtractError {
     },
     #[error("{}: not a directory", path.display())]
     NotADir { path: PathBuf },
+    /// A delta bundle whose base is not what is installed, or a base file that changed.
+    #[error("{}: this delta applies to the repo of bundle {version} only: {detail}", repo.display())]
+    DeltaBase {
+        repo: PathBuf,
+        version: String,
+        detail: String,
+    },
     /// A file staged by a [`FileStager`] that the manifest does not list, or that is staged
     /// twice at once.
     #[error("{origin}: {entry}: {reason}")]
@@ -172,6 +181,31 @@ fn shorten(paths: &[String]) -> String {
         text.push_str(&format!(" and {} more", paths.len() - SHOWN));
     }
     text
+}
+
+/// Checks that `<dest>/pigsty` holds exactly the repo a delta was made against: its
+/// `MANIFEST.json` has the base's SHA-256.
+fn check_base(dest: &Path, base: &DeltaBase) -> Result<(), ExtractError> {
+    let repo = dest.join(TOP);
+    let bad = |detail: String| ExtractError::DeltaBase {
+        repo: repo.clone(),
+        version: base.version.clone(),
+        detail,
+    };
+    let Some((installed, raw)) = installed_manifest(dest) else {
+        return Err(bad(
+            "no bundle is installed there; install the full bundle first".into(),
+        ));
+    };
+    let (_, sha256) =
+        crate::manifest::hash_reader(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+    if sha256 != base.manifest_sha256 {
+        return Err(bad(format!(
+            "the installed repo is bundle {} (manifest sha256 {sha256}), not the base (manifest sha256 {}); install the full bundle, or a delta made with --base of the installed MANIFEST.json",
+            installed.version, base.manifest_sha256
+        )));
+    }
+    Ok(())
 }
 
 /// The manifest installed at `<dest>/pigsty/MANIFEST.json`, with its raw bytes, if there is
@@ -341,6 +375,10 @@ fn stage_into(
             available,
         });
     }
+    // A delta applies to exactly the repo it was made against.
+    if let Some(base) = &manifest.base {
+        check_base(dest, base)?;
+    }
     // Opened before anything is created, so that a missing or foreign file leaves no trace.
     let stream = open_bundle(bundle)?;
 
@@ -375,7 +413,12 @@ fn stage_into(
         buf: vec![0u8; BUF_SIZE],
     };
     x.run(stream)?;
+    if let Some(base) = &manifest.base {
+        x.carry_over(&dest.join(TOP), base)?;
+    }
     x.finish_dirs()?;
+    // Every file's writeback was started as it was closed; wait for all of it at once.
+    sync_filesystem(&temp.path)?;
     sync_dir(&temp.path)?;
     Ok(Staged {
         dest: dest.to_path_buf(),
@@ -423,6 +466,51 @@ fn make_dir(path: &Path) -> Result<(), ExtractError> {
         .create(path)
         .map_err(werr)?;
     fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE)).map_err(werr)
+}
+
+/// Starts writing a file's data to disk without waiting (Linux `sync_file_range`), so that
+/// the disk works while the next files are extracted; [`sync_filesystem`] waits for it all at
+/// the end. Elsewhere, a plain fsync.
+fn start_writeback(file: &File) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; offset 0 and length 0 mean the whole file.
+        let rc =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        if rc == 0 {
+            return Ok(());
+        }
+    }
+    file.sync_all()
+}
+
+/// Makes everything written under `path` durable: one `syncfs` of its filesystem on Linux
+/// (data and metadata of every file extracted, in one journal commit, instead of one fsync
+/// per file), else `sync`.
+fn sync_filesystem(path: &Path) -> Result<(), ExtractError> {
+    let dir = File::open(path).map_err(|source| ExtractError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(ExtractError::Write {
+                path: path.to_path_buf(),
+                source: io::Error::last_os_error(),
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+    Ok(())
 }
 
 fn sync_dir(path: &Path) -> Result<(), ExtractError> {
@@ -584,12 +672,19 @@ impl Extractor<'_> {
             )
         })?;
 
+        // A delta's carried files come from the installed repo afterwards.
+        let carried: HashSet<&str> = self
+            .manifest
+            .base
+            .iter()
+            .flat_map(|b| b.carried.iter().map(String::as_str))
+            .collect();
         let missing: Vec<String> = self
             .manifest
             .files
             .iter()
             .zip(&self.seen)
-            .filter(|(_, seen)| !**seen)
+            .filter(|(f, seen)| !**seen && !carried.contains(f.path.as_str()))
             .map(|(f, _)| format!("{TOP}/{}", f.path))
             .collect();
         if !self.manifest_seen {
@@ -748,6 +843,56 @@ impl Extractor<'_> {
         self.write_file(&mut entry, rel, &shown, expect, exec, mtime)
     }
 
+    /// A delta's carried files, from the installed repo `base_repo` into the staged one:
+    /// hard links where the filesystem allows (else copies), each checked against the new
+    /// manifest's size and SHA-256 first.
+    fn carry_over(&mut self, base_repo: &Path, base: &DeltaBase) -> Result<(), ExtractError> {
+        for rel in &base.carried {
+            if self.entries.contains(rel.as_str()) {
+                continue; // the delta carries it after all, checked as it came
+            }
+            let Some(&i) = self.index.get(rel.as_str()) else {
+                continue; // validate() makes this impossible
+            };
+            let want = &self.manifest.files[i];
+            let from = base_repo.join(rel);
+            let bad = |detail: String| ExtractError::DeltaBase {
+                repo: base_repo.to_path_buf(),
+                version: base.version.clone(),
+                detail,
+            };
+            let (size, sha256) = File::open(&from)
+                .and_then(crate::manifest::hash_reader)
+                .map_err(|e| bad(format!("{rel}: {e}")))?;
+            if size != want.size || sha256 != want.sha256 {
+                return Err(bad(format!(
+                    "{rel} changed since it was installed (sha256 {sha256}, expected {})",
+                    want.sha256
+                )));
+            }
+            let shown = format!("{TOP}/{rel}");
+            if let Some((parent, _)) = rel.rsplit_once('/') {
+                self.make_dirs(parent, &shown)?;
+            }
+            let to = self.root.join(rel);
+            if fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to).map_err(|source| ExtractError::Write {
+                    path: to.clone(),
+                    source,
+                })?;
+                File::open(&to)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|source| ExtractError::Write {
+                        path: to.clone(),
+                        source,
+                    })?;
+            }
+            self.entries.insert(rel.clone());
+            self.seen[i] = true;
+        }
+        Ok(())
+    }
+
     fn duplicate(&self, shown: &str) -> ExtractError {
         ExtractError::Duplicate {
             bundle: self.bundle.to_path_buf(),
@@ -869,7 +1014,7 @@ impl Extractor<'_> {
         }
         file.set_permissions(fs::Permissions::from_mode(mode))
             .and_then(|()| file.set_modified(mtime))
-            .and_then(|()| file.sync_all())
+            .and_then(|()| start_writeback(&file))
             .map_err(werr)
     }
 
