@@ -52,7 +52,14 @@ fn sha256_file(path: &Path) -> Result<String, Error> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn main() -> Result<(), Error> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let mut dir = None;
     let mut compression = RepodataCompression::Gz;

@@ -19,6 +19,9 @@
 //! XML is streamed through the compressors in package order, never held whole. Everything
 //! goes into a temporary folder beside `repodata/` that replaces it at the end (an atomic
 //! exchange on Linux), each file and folder fsynced.
+//!
+//! Debian 12's dnf 4.14 (libsolv 0.7) reads both the `.gz` and the `.zst` metadata (tested),
+//! createrepo_c 0.17.3 itself cannot write `.zst`.
 
 mod header;
 mod package;
@@ -45,10 +48,13 @@ use xml::{FileFacts, RepomdRecord};
 
 /// gzip level for `.gz` metadata (zlib's default, as createrepo_c).
 pub const GZIP_LEVEL: u32 = 6;
-/// zstd level for `.zst` metadata.
-pub const ZSTD_LEVEL: i32 = 10;
+/// zstd level for `.zst` metadata: zstd's default, a third smaller than gzip -6 on repodata
+/// and many times quicker; higher levels cost far more time than they save bytes.
+pub const ZSTD_LEVEL: i32 = 3;
 /// How many packages the header readers may run ahead of the writer, per worker.
 const WINDOW_PER_WORKER: usize = 64;
+/// How many package fragments may wait for each compressor.
+const COMPRESS_QUEUE: usize = 256;
 
 /// How the metadata files are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +114,8 @@ pub struct RepodataOptions {
     /// Seconds since the epoch (SOURCE_DATE_EPOCH): the repomd revision, every timestamp,
     /// each package's `<time file=...>` and the metadata files' mtimes.
     pub timestamp: u64,
-    /// Threads reading rpm headers (at least one is used).
+    /// Threads reading rpm headers and rendering XML (at least one is used); three more
+    /// compress the three metadata files.
     pub workers: usize,
 }
 
@@ -404,7 +411,8 @@ pub fn write_repodata(
     })
 }
 
-/// Writes the four files into `dir`; returns the records of repomd.xml.
+/// Writes the four files into `dir`; returns the records of repomd.xml. Each metadata file
+/// is compressed on a thread of its own, fed in package order.
 fn write_into(
     dir: &Path,
     repo_dir: &Path,
@@ -412,35 +420,59 @@ fn write_into(
     opts: &RepodataOptions,
 ) -> Result<Vec<RepomdRecord>, DnfRepoError> {
     let compression = opts.compression;
-    let mut metas = Vec::new();
-    for kind in ["primary", "filelists", "other"] {
-        let mut meta = MetaFile::create(dir, kind, compression).map_err(io_err(dir))?;
-        let (head, _) = xml::document(kind, order.len());
-        meta.write(head.as_bytes()).map_err(io_err(&meta.path))?;
-        metas.push(meta);
-    }
-    render_all(repo_dir, order, opts, |chunks| {
-        for (meta, data) in
-            metas
-                .iter_mut()
-                .zip([&chunks.primary, &chunks.filelists, &chunks.other])
-        {
-            meta.write(data).map_err(io_err(&meta.path))?;
-        }
-        Ok(())
-    })?;
     let times =
         FileTimes::new().set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(opts.timestamp));
-    let mut records = Vec::new();
-    for mut meta in metas {
-        let (_, tail) = xml::document(meta.kind, order.len());
-        let path = meta.path.clone();
-        meta.write(tail.as_bytes()).map_err(io_err(&path))?;
-        records.push(
-            meta.finish(times, compression.extension())
-                .map_err(io_err(&path))?,
-        );
-    }
+    let records = std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut compressors = Vec::new();
+        for kind in ["primary", "filelists", "other"] {
+            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(COMPRESS_QUEUE);
+            senders.push(tx);
+            compressors.push(scope.spawn(move || {
+                let mut meta = MetaFile::create(dir, kind, compression).map_err(io_err(dir))?;
+                let path = meta.path.clone();
+                let (head, tail) = xml::document(kind, order.len());
+                (|| {
+                    meta.write(head.as_bytes())?;
+                    for data in rx {
+                        meta.write(&data)?;
+                    }
+                    meta.write(tail.as_bytes())?;
+                    meta.finish(times, compression.extension())
+                })()
+                .map_err(io_err(&path))
+            }));
+        }
+        let rendered = render_all(repo_dir, order, opts, |chunks| {
+            for (tx, data) in senders
+                .iter()
+                .zip([chunks.primary, chunks.filelists, chunks.other])
+            {
+                if tx.send(data).is_err() {
+                    // That compressor failed; its own error is reported below.
+                    return Err(io_err(dir)(io::Error::other("compressor stopped")));
+                }
+            }
+            Ok(())
+        });
+        drop(senders);
+        let mut records = Vec::new();
+        let mut failed = None;
+        for c in compressors {
+            match c.join() {
+                Ok(Ok(r)) => records.push(r),
+                Ok(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        match (rendered, failed) {
+            // A compressor's error explains a render stop, and comes first.
+            (_, Some(e)) | (Err(e), None) => Err(e),
+            (Ok(()), None) => Ok(records),
+        }
+    })?;
     let repomd = xml::repomd(opts.timestamp, opts.timestamp, &records);
     let path = dir.join("repomd.xml");
     (|| {

@@ -287,6 +287,9 @@ fn libc_higher(kept: &[u8], new: &[u8]) -> bool {
     }
 }
 
+/// What createrepo_c remembers of a kept require: (flags, version, pre).
+type Required<'h> = (Option<&'static str>, &'h [u8], bool);
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum DepKind {
     Provides,
@@ -402,7 +405,7 @@ impl<'h> Package<'h> {
         let mut source = m.number(tag::SOURCEPACKAGE)?.unwrap_or(0) != 0;
         if !m.has(tag::SOURCERPM) && !m.has(tag::SOURCEPACKAGE) {
             match dirnames.as_deref() {
-                Some([only]) if only.is_empty() => source = true,
+                Some([b""]) => source = true,
                 _ => p.sourcerpm = b"(none)",
             }
         }
@@ -420,7 +423,7 @@ impl<'h> Package<'h> {
         // Provides as `name + flags + version`, the key createrepo_c matches requires with.
         let mut provided: HashSet<Vec<u8>> = HashSet::new();
         // Requires kept so far, by name: (flags, version, pre) of the last one.
-        let mut required: HashMap<&[u8], (Option<&str>, &[u8], bool)> = HashMap::new();
+        let mut required: HashMap<&[u8], Required> = HashMap::new();
         for (kind, name_tag, flags_tag, version_tag) in DEP_TAGS {
             let (Some(names), Some(flags), Some(versions)) = (
                 m.strings(name_tag)?,
@@ -645,13 +648,11 @@ fn changelogs(h: &RpmHeaders) -> Result<Vec<Changelog<'_>>, HeaderError> {
         out.push(Changelog { author, date, text });
         // Entries of the same time: the ones read before (newer) move up a second each.
         if date == last_time {
-            let mut t = date;
-            for prev in out.iter_mut().rev().skip(1) {
+            for (t, prev) in (date..).zip(out.iter_mut().rev().skip(1)) {
                 if prev.date != t {
                     break;
                 }
                 prev.date += 1;
-                t += 1;
             }
         } else {
             last_time = date;

@@ -20,7 +20,7 @@ fn utf8(s: &[u8]) -> Cow<'_, str> {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => Cow::Owned(
             s.iter()
-                .filter(|&&b| !(b < 32 && !matches!(b, b'\t' | b'\n' | b'\r')))
+                .filter(|&&b| b >= 32 || matches!(b, b'\t' | b'\n' | b'\r'))
                 .filter(|&&b| !(0x80..0xc0).contains(&b))
                 .map(|&b| char::from(b))
                 .collect(),
