@@ -200,6 +200,8 @@ pub enum InstallError {
     Drift(String),
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("another pigsty-install is working on the node at {root} (it holds a lock on that folder); wait for it to finish")]
+    Busy { root: String },
     #[error("the hand-off `{cmd}` could not start: {reason}")]
     Handoff { cmd: String, reason: String },
 }
@@ -393,6 +395,9 @@ pub fn install(
         }
         return Ok(report);
     }
+
+    // One install at a time on a node: held until this function returns.
+    let _lock = NodeLock::take(node)?;
 
     // 3. Stage: extract (or download) and verify beside the destination; nothing in place yet.
     let staged = origin.stage(&head, &dest)?;
@@ -756,6 +761,38 @@ fn configure_dnf(
         step(format!("installed {}", boot.join(" ")));
     }
     Ok(())
+}
+
+/// An exclusive `flock` on the node's root directory: two installs on one node never
+/// interleave, and the lock leaves no file behind (a refused bundle changes nothing). The
+/// kernel releases it when the process ends, however it ends.
+struct NodeLock {
+    _dir: std::fs::File,
+}
+
+impl NodeLock {
+    fn take(node: &Node) -> Result<NodeLock, InstallError> {
+        use std::os::fd::AsRawFd;
+        let dir = std::fs::File::open(&node.root).map_err(|e| InstallError::Read {
+            path: node.root.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        // SAFETY: a valid open descriptor; flock only takes it and a flag set.
+        if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(if e.kind() == std::io::ErrorKind::WouldBlock {
+                InstallError::Busy {
+                    root: node.root.display().to_string(),
+                }
+            } else {
+                InstallError::Read {
+                    path: node.root.display().to_string(),
+                    reason: e.to_string(),
+                }
+            });
+        }
+        Ok(NodeLock { _dir: dir })
+    }
 }
 
 fn bootstrap_set(opts: &InstallOptions, m: &Manifest) -> Vec<String> {

@@ -486,3 +486,27 @@ fn verify_subcommand_and_dry_run() {
     );
     assert_eq!(snapshot(&c.root), before);
 }
+
+/// While another install holds the node (a lock on its root folder), a second one is refused
+/// before it touches anything, and says why.
+#[test]
+fn one_install_at_a_time() {
+    use std::os::fd::AsRawFd;
+    let c = node();
+    let key = c.pubkey.to_str().unwrap().to_string();
+    let files: Vec<(&str, &[u8])> = vec![("foo_1.0_amd64.deb", DEB)];
+    let good = good_bundle(&c, "good", d12(), &files, &files, Some(&c.key));
+    let held = std::fs::File::open(&c.root).unwrap();
+    // SAFETY: a valid descriptor.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    refused(
+        &c,
+        &good,
+        &["--key", &key],
+        "another pigsty-install is working",
+    );
+    drop(held);
+}
