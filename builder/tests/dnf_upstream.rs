@@ -261,7 +261,7 @@ fn primary_altered_after_repomd_is_refused() {
     let err = load_with(&w, "pgdg17", Some(&w.w.key)).unwrap_err();
     let msg = err.to_string();
     assert!(
-        matches!(&err, DnfUpstreamError::Mismatch { what, .. } if what == "sha256"),
+        matches!(&err, DnfUpstreamError::Mismatch { what, .. } if *what == "sha256"),
         "{msg}"
     );
     assert!(
@@ -272,7 +272,7 @@ fn primary_altered_after_repomd_is_refused() {
     std::fs::write(&primary, &data[..last]).unwrap();
     let err = load_with(&w, "pgdg17", Some(&w.w.key)).unwrap_err();
     assert!(
-        matches!(&err, DnfUpstreamError::Mismatch { what, .. } if what == "size"),
+        matches!(&err, DnfUpstreamError::Mismatch { what, .. } if *what == "size"),
         "{err}"
     );
 }

@@ -47,6 +47,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::filelists::OwnedFile;
 use super::primary::{DepEntry, RpmPackage};
@@ -204,27 +205,62 @@ pub enum DnfClosureError {
     #[error("{} unresolvable:{}", problems.len(), list(problems))]
     Unresolvable { problems: Vec<Problem> },
     #[error("while looking for the owner of a file: {0}")]
-    FileLists(#[from] DnfUpstreamError),
+    FileLists(Box<DnfUpstreamError>),
+}
+
+impl From<DnfUpstreamError> for DnfClosureError {
+    fn from(e: DnfUpstreamError) -> Self {
+        DnfClosureError::FileLists(Box::new(e))
+    }
 }
 
 fn list(problems: &[Problem]) -> String {
     problems.iter().map(|p| format!("\n  {p}")).collect()
 }
 
+/// FxHash (as in rustc): much quicker than SipHash on the short names hashed here, and
+/// nothing hashed comes from an adversary the closure must resist.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
 /// A package of the universe: an index into [`Universe::pkgs`].
 type Cand = u32;
 
 const NONE: u32 = u32::MAX;
 
+/// A package providing a name, with the version it provides.
+type Provided<'a> = (Cand, Option<&'a (Op, Evr)>);
+
 /// All repositories' packages, indexed by name, provide and file.
 struct Universe<'a> {
     repos: &'a [DnfIndex],
     pkgs: Vec<(usize, &'a RpmPackage)>,
-    by_name: HashMap<&'a str, Vec<Cand>>,
-    provides: HashMap<&'a str, Vec<(Cand, Option<&'a (Op, Evr)>)>>,
-    files: HashMap<&'a str, Vec<Cand>>,
+    by_name: FxMap<&'a str, Vec<Cand>>,
+    provides: FxMap<&'a str, Vec<Provided<'a>>>,
+    files: FxMap<&'a str, Vec<Cand>>,
     /// Owners found in `filelists.xml`.
-    more_files: HashMap<String, Vec<Cand>>,
+    more_files: FxMap<String, Vec<Cand>>,
     filelists_loaded: bool,
 }
 
@@ -234,10 +270,10 @@ impl<'a> Universe<'a> {
         let mut u = Universe {
             repos,
             pkgs: Vec::with_capacity(total),
-            by_name: HashMap::with_capacity(total),
-            provides: HashMap::with_capacity(total * 3),
-            files: HashMap::with_capacity(total),
-            more_files: HashMap::new(),
+            by_name: FxMap::with_capacity_and_hasher(total, Default::default()),
+            provides: FxMap::with_capacity_and_hasher(total * 3, Default::default()),
+            files: FxMap::with_capacity_and_hasher(total, Default::default()),
+            more_files: FxMap::default(),
             filelists_loaded: false,
         };
         for (r, repo) in repos.iter().enumerate() {
@@ -447,14 +483,14 @@ struct Solver<'u, 'a> {
     filelists: &'u dyn FileLists,
     /// Node of each selected candidate, [`NONE`] if not selected.
     node_of: Vec<u32>,
-    by_name: HashMap<&'a str, usize>,
+    by_name: FxMap<&'a str, usize>,
     nodes: Vec<Node>,
     queue: VecDeque<usize>,
     /// Requirements with several candidates, decided once the queue is empty.
     postponed: VecDeque<Requirement>,
     /// Obsoletes and conflicts of selected packages, by the name they name.
-    obsoletes: HashMap<&'a str, Vec<&'a DepEntry>>,
-    conflicts: HashMap<&'a str, Vec<&'a DepEntry>>,
+    obsoletes: FxMap<&'a str, Vec<&'a DepEntry>>,
+    conflicts: FxMap<&'a str, Vec<&'a DepEntry>>,
     problems: Vec<Problem>,
     seen_problems: HashSet<String>,
     choices: Vec<Choice>,
@@ -1027,12 +1063,12 @@ pub fn resolve(
         u: &mut universe,
         filelists,
         node_of: vec![NONE; total],
-        by_name: HashMap::new(),
+        by_name: FxMap::default(),
         nodes: Vec::new(),
         queue: VecDeque::new(),
         postponed: VecDeque::new(),
-        obsoletes: HashMap::new(),
-        conflicts: HashMap::new(),
+        obsoletes: FxMap::default(),
+        conflicts: FxMap::default(),
         problems: Vec::new(),
         seen_problems: HashSet::new(),
         choices: Vec::new(),
