@@ -25,7 +25,7 @@ work=$(mktemp -d /tmp/pigsty-e2e-dnf.XXXXXX)
 server=
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null
-  rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -98,5 +98,93 @@ unshare -n dnf -y --installroot="$work/dnfroot2" --releasever=9 --forcearch=x86_
   install postgresql17-server >"$work/tampered.log" 2>&1
 check "dnf refuses a repomd.xml altered after signing" test $? -ne 0
 check "... because of the signature" grep -qi "signature\|gpg" "$work/tampered.log"
+
+echo "# pigsty-install on an EL9 root (dnf --installroot), no network"
+# The node's own OS, from the world's BaseOS: rocky-release (os-release), glibc, bash.
+mkdir -p "$work/osrepos"
+cat >"$work/osrepos/os.repo" <<EOF
+[baseos]
+name=baseos
+baseurl=file://$work/world/el/9/BaseOS/x86_64/os
+gpgcheck=1
+repo_gpgcheck=1
+gpgkey=file://$upkey
+[drift]
+name=drift
+baseurl=file://$work/world/drift/el9.x86_64
+gpgcheck=1
+repo_gpgcheck=1
+gpgkey=file://$upkey
+EOF
+make_el_node() {
+  dnf -y -q --installroot="$1" --releasever=9 --forcearch=x86_64 --setopt=reposdir="$work/osrepos" \
+    --setopt=cachedir="$work/oscache" install "${@:2}" >>"$work/os.log" 2>&1
+}
+node=$work/elnode
+make_el_node "$node" rocky-release bash glibc
+check "an EL9 node root with rocky-release" grep -q 'ID="rocky"' "$node/etc/os-release"
+mkdir -p "$node/etc/yum.repos.d"
+printf '[baseos]\nname=Rocky\nbaseurl=http://unreachable.invalid/rocky/9/BaseOS/x86_64/os/\n' >"$node/etc/yum.repos.d/rocky.repo"
+unshare -n "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node" --local-only --no-handoff \
+  >"$work/install.log" 2>&1
+check "pigsty-install exits 0 on the EL node" test $? -eq 0 || tail -30 "$work/install.log"
+repofile=$node/etc/yum.repos.d/pigsty-local.repo
+check "the .repo checks metadata and packages (repo_gpgcheck=1, gpgcheck=1, module_hotfixes=1)" \
+  bash -c "grep -qx 'repo_gpgcheck=1' '$repofile' && grep -qx 'gpgcheck=1' '$repofile' && grep -qx 'module_hotfixes=1' '$repofile'"
+check "never gpgcheck=0" bash -c "! grep -q 'gpgcheck=0' '$repofile'"
+check "the installed key is the bundle's" cmp -s "$node/etc/pki/rpm-gpg/RPM-GPG-KEY-pigsty-local" "$work/key/pigsty.pub"
+check "the packages' signing key is installed beside it" test -s "$node/etc/pki/rpm-gpg/RPM-GPG-KEY-pigsty-local-1"
+check "--local-only moved rocky.repo aside" bash -c "test ! -e '$node/etc/yum.repos.d/rocky.repo' && test -e '$node/etc/pigsty-backup/yum.repos.d/rocky.repo'"
+check "the bootstrap set is installed from the local repo" \
+  rpm --root "$node" -q ansible-core python3-jmespath python3-requests python3-cryptography
+check "status shows the el9 bundle" bash -c "'$inst' status --root '$node' --json | grep -q '\"target\": \"el9.x86_64\"'"
+unshare -n "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node" --local-only --no-handoff >"$work/again.log" 2>&1
+rc=$?
+check "a second run is a no-op" bash -c "test $rc -eq 0 && grep -q 'nothing to do' '$work/again.log'"
+check "restore-repos puts rocky.repo back" bash -c "'$inst' restore-repos --root '$node' >/dev/null && test -e '$node/etc/yum.repos.d/rocky.repo'"
+
+echo "# drift: a node with a newer PostgreSQL library than the bundle's"
+node2=$work/elnode2
+make_el_node "$node2" rocky-release bash glibc postgresql17-libs
+check "the drift node has postgresql17-libs 17.7" bash -c "rpm --root '$node2' -q postgresql17-libs | grep -q 17.7"
+snapshot() { (cd "$node2" && find etc/yum.repos.d etc/pki www var/lib/pigsty-install 2>/dev/null | sort); }
+snapshot >"$work/before.txt"
+unshare -n "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node2" --check-all --no-handoff >"$work/drift.log" 2>&1
+rc=$?
+check "pigsty-install refuses (non-zero exit)" test $rc -ne 0
+check "it names the installed package and its version" grep -q "postgresql17-libs 17.7" "$work/drift.log" || cat "$work/drift.log"
+check "it names the bundle package it blocks and what it needs" grep -q "from the bundle, which needs postgresql17-libs(x86-64) = 17.6" "$work/drift.log"
+check "it says what to do, for dnf" grep -q "dnf downgrade" "$work/drift.log"
+snapshot >"$work/after.txt"
+check "no repo configuration changed, no repo laid out" cmp -s "$work/before.txt" "$work/after.txt"
+
+echo "# delta bundles: base + delta installed equals a full build of the new set"
+v2=(--packages pgsql-mini,ansible-core,python3-jmespath,python3-requests,python3-cryptography,sshpass
+    --ext vector,pg_cron,postgis --bundle-version 2)
+SOURCE_DATE_EPOCH=1700000000 "$build" --os el9 --arch x86_64 --pg 17 --modules node,pgsql "${mirrors[@]}" "${keys[@]}" \
+  "${v2[@]}" --sign-key "$work/key/pigsty.key" --out "$work/full2" --cache "$work/cache" >"$work/full2.log" 2>&1
+check "a full build of the new set" test $? -eq 0 || tail -20 "$work/full2.log"
+SOURCE_DATE_EPOCH=1700000000 "$build" --os el9 --arch x86_64 --pg 17 --modules node,pgsql "${mirrors[@]}" "${keys[@]}" \
+  "${v2[@]}" --base "$node/www/pigsty/MANIFEST.json" --sign-key "$work/key/pigsty.key" --out "$work/delta" \
+  --cache "$work/cache" >"$work/delta.log" 2>&1
+check "a delta against the installed repo" test $? -eq 0 || tail -20 "$work/delta.log"
+delta=$(ls "$work"/delta/pigsty-pkg-2.el9.x86_64.delta.tgz 2>/dev/null)
+check "the delta is much smaller than the full bundle" bash -c \
+  "[ \$(stat -c %s '$delta') -lt \$(( \$(stat -c %s '$work'/full2/pigsty-pkg-2.el9.x86_64.tgz) / 2 )) ]"
+check "the delta carries the new package, not the old ones" bash -c \
+  "tar -tzf '$delta' | grep -q 'pigsty/sshpass-' && ! tar -tzf '$delta' | grep -q 'pigsty/glibc-'"
+check "pigsty-install verify accepts the delta" "$inst" verify "$delta" --key "$work/key/pigsty.pub"
+# A node whose repo is not the base: refused, nothing changed.
+unshare -n "$inst" "$delta" --key "$work/key/pigsty.pub" --root "$node2" --no-handoff >"$work/delta-wrong.log" 2>&1
+check "the delta is refused on a node without its base" test $? -ne 0
+check "... saying it applies to the base only" grep -q "applies to the repo of bundle" "$work/delta-wrong.log"
+unshare -n "$inst" "$delta" --key "$work/key/pigsty.pub" --root "$node" --no-handoff >"$work/delta-install.log" 2>&1
+check "the delta installs on top of its base" test $? -eq 0 || tail -20 "$work/delta-install.log"
+tree_sums() { (cd "$1" && find . -type f ! -name 'MANIFEST.json*' -print0 | sort -z | xargs -0 sha256sum); }
+tree_sums "$node/www/pigsty" >"$work/delta-tree.txt"
+tree_sums "$work/full2/pigsty" >"$work/full-tree.txt"
+check "base + delta equals the full build, file for file" cmp -s "$work/delta-tree.txt" "$work/full-tree.txt" \
+  || diff "$work/delta-tree.txt" "$work/full-tree.txt" | head
+check "status shows version 2" bash -c "'$inst' status --root '$node' --json | grep -q '\"version\": \"2\"'"
 
 summary

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use repo_layout::apt::{self as aptrepo, AptPackage, ReleaseMeta};
 use repo_layout::bundle::{self, BundleFormat};
+use repo_layout::dnf::{self as dnfrepo, RepodataCompression, RepodataOptions, RpmFile};
 use repo_layout::manifest::{FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SIGNATURE_NAME};
 use repo_layout::sign::{PublicKeyring, SecretKey};
 use repo_layout::{Family, Target};
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::apt::closure::{self, ClosureOptions, Installed, Requested, Why};
 use crate::catalog::Catalog;
 use crate::distro::{Distro, RepoDef};
+use crate::dnf;
 use crate::fetch::{FetchItem, Fetcher};
 use crate::mirrors::Mirrors;
 use crate::plan::{Plan, Request, WantedBy};
@@ -56,6 +58,8 @@ pub struct BuildOptions {
     pub version: String,
     /// `--base OLD/MANIFEST.json`: make a delta bundle against that build.
     pub base: Option<PathBuf>,
+    /// dnf metadata compression; `None`: gz for EL8, zst for EL9 and EL10.
+    pub repodata_compression: Option<RepodataCompression>,
 }
 
 /// What a build made, for humans and `--json`.
@@ -105,6 +109,12 @@ pub enum BuildError {
     Manifest(#[from] repo_layout::manifest::ManifestError),
     #[error(transparent)]
     AptRepo(#[from] repo_layout::apt::AptRepoError),
+    #[error(transparent)]
+    DnfUpstream(#[from] dnf::upstream::DnfUpstreamError),
+    #[error(transparent)]
+    PackageSignature(#[from] dnf::pkgsig::PkgSigError),
+    #[error(transparent)]
+    DnfRepo(#[from] repo_layout::dnf::DnfRepoError),
     #[error("{0}")]
     Closure(String),
     #[error("target {target}: {source}")]
@@ -560,7 +570,6 @@ struct Resolved {
     missing: Vec<String>,
     choices: Vec<String>,
     /// rpm: the keyring each repo's packages are checked with (`None`: insecure).
-    #[allow(dead_code)] // read by the dnf metadata writer, being wired in
     keyrings: Vec<(String, Option<(PublicKeyring, PathBuf)>)>,
 }
 
@@ -803,29 +812,161 @@ pub fn verify(bundle_path: &Path, key: &Path) -> Result<(Manifest, String), Buil
 
 /// dnf: the upstream repos' `repomd.xml` verified, their package lists, and the closure.
 fn resolve_dnf(
-    _distro: &Distro,
-    _plan: &Plan,
-    _repos: &[RepoDef],
-    _mirrors: &Mirrors,
-    _fetcher: &Fetcher,
+    distro: &Distro,
+    plan: &Plan,
+    repos: &[RepoDef],
+    mirrors: &Mirrors,
+    fetcher: &Fetcher,
     opts: &BuildOptions,
 ) -> Result<Resolved, BuildError> {
-    Err(BuildError::Family {
-        family: opts.target.family(),
+    let target = opts.target;
+    let arch = target.arch.as_str();
+    let mut indexes = Vec::new();
+    let mut keyrings = Vec::new();
+    for r in repos {
+        let url = mirrors.expand(r, &target)?;
+        let source = dnf::upstream::DnfSource::from_repo_def(r, &url);
+        let keyring = keyring_for(distro, opts, r)?;
+        let idx = dnf::upstream::load(
+            fetcher,
+            &source,
+            keyring.as_ref().map(|(k, p)| (k, p.as_path())),
+            arch,
+        )?;
+        indexes.push(idx);
+        keyrings.push((r.name.clone(), keyring));
+    }
+    let requests: Vec<Requested> = plan_requests(plan)
+        .into_iter()
+        .map(|(name, label)| Requested::new(name, label))
+        .collect();
+    let options = dnf::closure::DnfClosureOptions {
+        allow_missing: opts.allow_missing,
+    };
+    let result = dnf::closure::resolve(&indexes, &requests, &options, fetcher)
+        .map_err(|e| BuildError::Closure(e.to_string()))?;
+    let mut chosen = Vec::new();
+    for sel in &result.packages {
+        let index = &indexes[sel.repo_index];
+        chosen.push(Chosen {
+            name: sel.name.clone(),
+            version: sel.evr.to_string(),
+            arch: sel.arch.clone(),
+            repo: sel.repo.clone(),
+            item: index.fetch_item(&sel.package)?,
+            why: sel
+                .why
+                .iter()
+                .map(|w| match w {
+                    dnf::closure::Why::Requested { label } => label.clone(),
+                    dnf::closure::Why::Dependency { of, .. } => format!("dependency of {of}"),
+                })
+                .collect(),
+            paragraph: None,
+        });
+    }
+    Ok(Resolved {
+        repos: indexes
+            .iter()
+            .map(|i| RepoReport {
+                name: i.source.name.clone(),
+                url: i.source.baseurl.clone(),
+                signed_by: i.signed_by.clone(),
+                packages: result
+                    .packages
+                    .iter()
+                    .filter(|p| p.repo == i.source.name)
+                    .count(),
+            })
+            .collect(),
+        missing: result
+            .missing
+            .iter()
+            .map(|m| format!("{} (wanted by {})", m.name, m.wanted_by))
+            .collect(),
+        choices: result
+            .choices
+            .iter()
+            .map(|c| format!("{}: {} -> {}", c.package, c.requirement, c.chosen))
+            .collect(),
+        chosen,
+        keyrings,
     })
 }
 
 /// dnf: every package's own signature checked with its repo's keyring, those keys shipped in
 /// `keys/`, `repodata/` written and `repomd.xml.asc` signed with the bundle key. Returns the
-/// files written and the keys that signed every package.
+/// files written and the keys that signed every package (none if a package came from an
+/// insecure upstream, unsigned).
 fn write_dnf_metadata(
-    _repo_dir: &Path,
-    _resolved: &Resolved,
-    _cached: &[PathBuf],
-    _secret: &SecretKey,
+    repo_dir: &Path,
+    resolved: &Resolved,
+    cached: &[PathBuf],
+    secret: &SecretKey,
     opts: &BuildOptions,
 ) -> Result<(Vec<String>, Vec<String>), BuildError> {
-    Err(BuildError::Family {
-        family: opts.target.family(),
-    })
+    let mut written = Vec::new();
+    // Package signatures: the same check dnf's gpgcheck makes, before anything ships.
+    let mut used_keys: Vec<(String, PathBuf)> = Vec::new();
+    let mut all_signed = true;
+    for (c, path) in resolved.chosen.iter().zip(cached) {
+        let ring = resolved
+            .keyrings
+            .iter()
+            .find(|(repo, _)| *repo == c.repo)
+            .and_then(|(_, k)| k.as_ref());
+        match ring {
+            Some((ring, ring_path)) => {
+                dnf::pkgsig::verify(path, &c.repo, ring)?;
+                if !used_keys.iter().any(|(_, p)| p == ring_path) {
+                    used_keys.push((c.repo.clone(), ring_path.clone()));
+                }
+            }
+            None => all_signed = false,
+        }
+    }
+    let mut package_keys = Vec::new();
+    for (i, (repo, ring_path)) in used_keys.iter().enumerate() {
+        let ring = PublicKeyring::load(ring_path)?;
+        let name = format!("keys/{:02}-{repo}.asc", i + 1);
+        write_small(&repo_dir.join(&name), ring.to_armored()?.as_bytes())?;
+        written.push(name.clone());
+        package_keys.push(name);
+    }
+    if !all_signed {
+        package_keys.clear();
+    }
+    let files: Vec<RpmFile> = resolved
+        .chosen
+        .iter()
+        .map(|c| RpmFile {
+            location: c.item.name.clone(),
+            sha256: c.item.sha256.clone(),
+            size: c.item.size,
+        })
+        .collect();
+    let compression = opts
+        .repodata_compression
+        .unwrap_or(if opts.target.os.release() <= 8 {
+            RepodataCompression::Gz
+        } else {
+            RepodataCompression::Zst
+        });
+    let info = dnfrepo::write_repodata(
+        repo_dir,
+        &files,
+        &RepodataOptions {
+            compression,
+            timestamp: opts.epoch,
+            workers: 2,
+        },
+    )?;
+    let repomd = std::fs::read(&info.repomd).map_err(io("cannot read", &info.repomd))?;
+    write_small(
+        &repo_dir.join("repodata/repomd.xml.asc"),
+        secret.sign_detached(repomd.as_slice())?.as_bytes(),
+    )?;
+    written.extend(info.files);
+    written.push("repodata/repomd.xml.asc".to_string());
+    Ok((written, package_keys))
 }

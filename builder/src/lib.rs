@@ -4,7 +4,7 @@
 //! The pieces, each in its own module: the extension [`catalog`], the per-OS [`distro`]
 //! manifests, [`mirrors`] (what `${mirror.NAME}` stands for), the [`plan`] that turns a
 //! request into packages, and the [`fetch`]er that downloads them into a shared cache.
-//! [`matrix`] lists every target.
+//! [`matrix`] lists every target; [`sign`] signs release files.
 
 pub mod apt;
 pub mod build;
@@ -16,6 +16,7 @@ pub mod matrix;
 pub mod mirrors;
 pub mod plan;
 pub mod sbom;
+pub mod sign;
 pub mod upstream;
 
 pub use catalog::Catalog;

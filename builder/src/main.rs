@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use pigsty_build::catalog::{self, Catalog};
 use pigsty_build::distro::Distro;
 use pigsty_build::mirrors::{self, Mirrors};
@@ -22,7 +22,8 @@ use repo_layout::{check_pg, Arch, Os, Target, PG_DEFAULT};
 ///
 /// `plan` shows what a target needs; `matrix` lists every target; `catalog` checks and
 /// refreshes the extension catalog; `repos` shows the upstream repositories of a target with
-/// their mirrors resolved; `key gen` makes a signing key; `verify` checks a bundle.
+/// their mirrors resolved; `key gen` makes a signing key; `verify` checks a bundle; `sign`
+/// signs release files.
 #[derive(Parser)]
 #[command(
     version,
@@ -56,8 +57,19 @@ enum Command {
     },
     /// Show the packages a target needs for the given extensions and package aliases.
     Plan(PlanArgs),
-    /// List every target (OS x arch x PG major) with the number of extensions it can serve.
+    /// List every target (OS x arch x PG major) with the number of extensions it can serve,
+    /// or as the build matrix of a GitHub Actions workflow (`--format github`).
     Matrix(MatrixArgs),
+    /// Write a detached armored signature FILE.asc beside each FILE (e.g. SHA256SUMS), with
+    /// the key that signs the bundles; `gpgv --keyring PUB FILE.asc FILE` checks it.
+    Sign {
+        /// The files to sign
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The armored secret key (see `key gen`)
+        #[arg(long, value_name = "KEY")]
+        sign_key: PathBuf,
+    },
     /// Work with the extension catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
@@ -257,6 +269,10 @@ struct BuildArgs {
     /// metadata; `pigsty-install` applies it on top of exactly that repo
     #[arg(long, value_name = "OLD/MANIFEST.json")]
     base: Option<PathBuf>,
+    /// EL targets: compression of the repo metadata, gz or zst [default: gz for el8, zst for
+    /// el9 and el10, as their dnf expects]
+    #[arg(long, value_name = "gz|zst")]
+    repodata_compression: Option<repo_layout::dnf::RepodataCompression>,
     /// Print the build report as JSON
     #[arg(long)]
     json: bool,
@@ -269,9 +285,22 @@ struct MatrixArgs {
     /// Include beta PostgreSQL majors
     #[arg(long)]
     beta: bool,
-    /// Print JSON
-    #[arg(long)]
+    /// What to print: a table, JSON rows with the extension counts, or one line of JSON
+    /// `{"include":[{"name","os","arch","pg","family","beta","runner"}...]}` for a GitHub
+    /// Actions `strategy.matrix` (`fromJSON`); runner is the GitHub-hosted runner of the arch
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Human)]
+    format: MatrixFormat,
+    /// The same as --format json
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+}
+
+/// Output formats of `matrix`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MatrixFormat {
+    Human,
+    Json,
+    Github,
 }
 
 #[derive(Subcommand)]
@@ -336,6 +365,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Verify { bundle, key, json }) => verify(&bundle, &key, json),
         Some(Command::Plan(a)) => plan(a),
         Some(Command::Matrix(a)) => matrix(a),
+        Some(Command::Sign { files, sign_key }) => sign(&files, &sign_key),
         Some(Command::Catalog(c)) => catalog_cmd(c),
         Some(Command::Repos(a)) => repos(a),
     }
@@ -497,6 +527,7 @@ fn build_options(
         progress: !a.json,
         epoch,
         base: a.base.clone(),
+        repodata_compression: a.repodata_compression,
         version: a
             .bundle_version
             .clone()
@@ -521,6 +552,25 @@ fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
     write_new(&public, key.public().to_armored()?.as_bytes(), 0o644)?;
     println!("{}", key.fingerprint());
     eprintln!("wrote {} and {}", secret.display(), public.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
+    use repo_layout::sign::SecretKey;
+    let mut key = SecretKey::load(key)?;
+    // Dated like the bundles of the same build, when SOURCE_DATE_EPOCH is set.
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        let secs = v
+            .trim()
+            .parse::<u64>()
+            .with_context(|| format!("bad SOURCE_DATE_EPOCH `{v}`"))?;
+        key = key.with_signing_time(secs);
+    }
+    for file in files {
+        let sig = pigsty_build::sign::sign_file(&key, file)?;
+        println!("{}", sig.display());
+    }
+    eprintln!("signed by {}", key.fingerprint());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -637,9 +687,17 @@ fn plan(a: PlanArgs) -> Result<ExitCode> {
 }
 
 fn matrix(a: MatrixArgs) -> Result<ExitCode> {
+    let format = if a.json { MatrixFormat::Json } else { a.format };
+    if format == MatrixFormat::Github {
+        // One line: a step writes it to $GITHUB_OUTPUT as `matrix=...`.
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &pigsty_build::matrix::github(a.beta))?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let catalog = a.sources.catalog()?;
     let rows = pigsty_build::matrix::matrix(&catalog, a.beta)?;
-    if a.json {
+    if format == MatrixFormat::Json {
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -1,5 +1,5 @@
-//! The target matrix: every OS x arch x PG major, with how many extensions each can serve.
-//! This is the input of the release CI matrix.
+//! The target matrix: every OS x arch x PG major, with how many extensions each can serve,
+//! and the same targets as the build matrix of the release workflow ([`github`]).
 
 use repo_layout::{check_pg, Arch, Family, Os, Target, PG_BETA, PG_SUPPORTED};
 use serde::Serialize;
@@ -66,6 +66,52 @@ pub fn matrix(catalog: &Catalog, beta: bool) -> Result<Vec<MatrixRow>, PlanError
     Ok(rows)
 }
 
+/// The GitHub-hosted runner that builds a target's bundle: one of the target's own arch.
+pub fn runner(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "ubuntu-24.04",
+        Arch::Aarch64 => "ubuntu-24.04-arm",
+    }
+}
+
+/// One job of the release workflow's build matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GithubJob {
+    /// `OS.ARCH.pgPG`, e.g. `d12.x86_64.pg17`: unique, names the job's artifact.
+    pub name: String,
+    pub os: String,
+    pub arch: String,
+    pub pg: u32,
+    pub family: Family,
+    pub beta: bool,
+    /// The `runs-on` label: see [`runner`].
+    pub runner: &'static str,
+}
+
+/// A GitHub Actions matrix: `strategy.matrix: ${{ fromJSON(...) }}` takes it as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GithubMatrix {
+    pub include: Vec<GithubJob>,
+}
+
+/// Every target as a job of the release workflow, in the order of [`targets`]. Needs no
+/// catalog: a job builds the target's default package sets.
+pub fn github(beta: bool) -> GithubMatrix {
+    let include = targets(beta)
+        .into_iter()
+        .map(|t| GithubJob {
+            name: format!("{}.{}.pg{}", t.os.code(), t.arch.as_str(), t.pg),
+            os: t.os.code().to_string(),
+            arch: t.arch.as_str().to_string(),
+            pg: t.pg,
+            family: t.family(),
+            beta: PG_BETA.contains(&t.pg),
+            runner: runner(t.arch),
+        })
+        .collect();
+    GithubMatrix { include }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +144,26 @@ mod tests {
         assert!(get("el9", "x86_64", 13) < 10);
         // pg_strom is EL x86_64 only, so aarch64 serves fewer
         assert!(get("el9", "aarch64", 17) < get("el9", "x86_64", 17));
+    }
+
+    #[test]
+    fn github_jobs_run_on_their_arch() {
+        let m = github(false);
+        assert_eq!(m.include.len(), targets(false).len());
+        let d12 = m
+            .include
+            .iter()
+            .find(|j| j.name == "d12.aarch64.pg17")
+            .unwrap();
+        assert_eq!(d12.runner, "ubuntu-24.04-arm");
+        assert_eq!(d12.family, Family::Deb);
+        let el9 = m
+            .include
+            .iter()
+            .find(|j| j.name == "el9.x86_64.pg17")
+            .unwrap();
+        assert_eq!(el9.runner, "ubuntu-24.04");
+        assert_eq!(el9.family, Family::Rpm);
+        assert!(github(true).include.iter().any(|j| j.pg == 19 && j.beta));
     }
 }

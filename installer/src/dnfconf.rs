@@ -19,6 +19,10 @@ pub const REPO_ID: &str = "pigsty-local";
 /// The bundle's key (it signs `repomd.xml`); package keys go beside it with a suffix.
 pub const KEY_FILE: &str = "/etc/pki/rpm-gpg/RPM-GPG-KEY-pigsty-local";
 pub const BACKUP_DIR: &str = "/etc/pigsty-backup/yum.repos.d";
+/// Where the installer keeps its own `reposdir` for the dnf runs it makes.
+pub const STATE_DIR: &str = "/var/lib/pigsty-install/dnf";
+/// dnf's own cache on the node, which the installer's runs share after the repo is in place.
+pub const CACHE_DIR: &str = "/var/cache/dnf";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnfError {

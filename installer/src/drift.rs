@@ -178,7 +178,12 @@ fn field(para: &str, name: &str) -> Option<String> {
 }
 
 /// What to tell the user to do about blockers.
-pub fn advice(blockers: &[Blocker], node_os: &str, bundle_target: &str) -> String {
+pub fn advice(
+    blockers: &[Blocker],
+    node_os: &str,
+    bundle_target: &str,
+    repo_format: &str,
+) -> String {
     let mut s = String::new();
     s.push_str(&format!(
         "the node ({node_os}) has packages that block the bundle ({bundle_target}):\n"
@@ -187,14 +192,38 @@ pub fn advice(blockers: &[Blocker], node_os: &str, bundle_target: &str) -> Strin
         s.push_str(&format!("  - {b}\n"));
     }
     s.push_str("what to do:\n");
-    if blockers.iter().any(|b| b.held) {
-        s.push_str("  - release the held packages (`apt-mark unhold NAME`) so the bundle's versions can replace them;\n");
+    let mut items: Vec<&str> = Vec::new();
+    if repo_format == "dnf" {
+        items.push(
+            "build the bundle from the same minor release as this node: on a connected machine, point \
+             pigsty-build at that release's repos (`--mirror el=URL` of its vault or snapshot), so the \
+             bundle's versions match what is installed",
+        );
+        items.push(
+            "or, if the bundle's version is the one you want, change the blocking package yourself \
+             (`dnf downgrade NAME` or `dnf remove NAME`) and run pigsty-install again",
+        );
+    } else {
+        if blockers.iter().any(|b| b.held) {
+            items.push(
+                "release the held packages (`apt-mark unhold NAME`) so the bundle's versions can replace them",
+            );
+        }
+        items.push(
+            "build a bundle against this node's release: on a connected machine, \
+             `pigsty-build --exclude-installed STATUS` with this node's /var/lib/dpkg/status, so the \
+             bundle matches what is installed",
+        );
     }
-    s.push_str(
-        "  - or build a bundle against this node's release: on a connected machine, \
-         `pigsty-build --exclude-installed STATUS` with this node's /var/lib/dpkg/status, so the \
-         bundle matches what is installed;\n  - nothing was changed on this node.",
-    );
+    for (i, item) in items.iter().enumerate() {
+        let item = if i > 0 && !item.starts_with("or") {
+            format!("or {item}")
+        } else {
+            item.to_string()
+        };
+        s.push_str(&format!("  - {item};\n"));
+    }
+    s.push_str("  - nothing was changed on this node.");
     s
 }
 

@@ -1,18 +1,21 @@
 //! `pigsty-install`: the command line. The work is done in the `pigsty_install` library.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pigsty_install::aptconf;
-use pigsty_install::install::{self, InstallError, InstallOptions, Trust};
+use pigsty_install::install::{self, InstallError, InstallOptions, Source, Trust};
 use pigsty_install::node::Node;
+use pigsty_install::serve::{self, Event, ServeOptions};
 
 /// Install a Pigsty bundle on a node with no network: verify it, lay out the local repo,
 /// point apt at it (signed, never trusted=yes), check that the node's packages do not block
-/// the bundle's, install the bootstrap set and hand off to the config applier.
+/// the bundle's, install the bootstrap set and hand off to the config applier. With
+/// --from URL, the repo comes from a node that serves its own (`pigsty-install serve`) instead
+/// of a bundle file, with the same checks.
 #[derive(Parser)]
 #[command(
     version,
@@ -50,6 +53,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the installed repo (DEST/pigsty) over HTTP under /pigsty/, for `pigsty-install
+    /// --from http://THIS-NODE/pigsty` on other nodes, or for their apt or dnf directly;
+    /// runs until SIGTERM or SIGINT, then lets requests under way finish
+    Serve {
+        /// The address and port to listen on
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:80")]
+        listen: std::net::SocketAddr,
+        /// The folder holding the repo (DEST/pigsty is served)
+        #[arg(long, value_name = "DIR", default_value = "/www")]
+        dest: PathBuf,
+        /// Seconds requests under way may take to finish after SIGTERM or SIGINT
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        grace: u64,
+        /// Print the startup line (address, repo, pid) as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -66,14 +86,13 @@ struct TrustArgs {
 }
 
 impl TrustArgs {
-    fn trust(&self, bundle: &Path) -> Result<Trust> {
+    fn trust(&self, source: &dyn std::fmt::Display) -> Result<Trust> {
         Ok(match (&self.key, &self.fingerprint, self.insecure) {
             (Some(k), _, _) => Trust::Key(k.clone()),
             (_, Some(f), _) => Trust::Fingerprint(f.clone()),
             (_, _, true) => Trust::Insecure,
             _ => bail!(
-                "{}: no trusted key given: pass --key FILE or --fingerprint FPR (or --insecure)",
-                bundle.display()
+                "{source}: no trusted key given: pass --key FILE or --fingerprint FPR (or --insecure)"
             ),
         })
     }
@@ -83,6 +102,11 @@ impl TrustArgs {
 struct InstallArgs {
     /// The bundle file (.tgz or .tar.zst)
     bundle: Option<PathBuf>,
+    /// Install from the repo a mirror serves (http://ADMIN/pigsty, see `serve`) instead of a
+    /// bundle file: its signed manifest is checked as a bundle's, then every file is
+    /// downloaded and checked against it
+    #[arg(long, value_name = "URL", conflicts_with = "bundle")]
+    from: Option<String>,
     #[command(flatten)]
     trust: TrustArgs,
     /// Where the local repo goes (the repo is DEST/pigsty)
@@ -91,7 +115,7 @@ struct InstallArgs {
     /// Operate on the system under DIR (apt runs in `chroot DIR`)
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
-    /// Move every other apt source aside so the node uses only the bundle (see restore-repos)
+    /// Move every other apt source (or dnf .repo file) aside so the node uses only the bundle (see restore-repos)
     #[arg(long)]
     local_only: bool,
     /// Packages to install first [default: the bundle's bootstrap set]
@@ -148,7 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             trust,
             json,
         }) => {
-            let t = trust.trust(&bundle)?;
+            let t = trust.trust(&bundle.display())?;
             let (m, fpr) = install::verify(&bundle, &t)?;
             if json {
                 print_json(
@@ -191,27 +215,87 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::RestoreRepos { root, json }) => {
             let node = Node::detect(&root)?;
-            let restored = aptconf::restore(&node)?;
+            let (restored, what) = match node.os.family() {
+                repo_layout::Family::Rpm => (pigsty_install::dnfconf::restore(&node)?, "dnf repos"),
+                repo_layout::Family::Deb => (aptconf::restore(&node)?, "apt sources"),
+            };
             if json {
                 print_json(&restored)?;
             } else {
-                println!("restored {} apt sources", restored.len());
+                println!("restored {} {what}", restored.len());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Serve {
+            listen,
+            dest,
+            grace,
+            json,
+        }) => {
+            let opts = ServeOptions {
+                dest,
+                listen,
+                grace: std::time::Duration::from_secs(grace),
+            };
+            let log: serve::EventLog = std::sync::Arc::new(|e: &Event| eprintln!("{e}"));
+            let summary = serve::serve(&opts, log, |addr, repo| {
+                if json {
+                    let _ = print_json_line(&serde_json::json!({
+                        "listen": addr.to_string(),
+                        "repo": repo,
+                        "url": format!("http://{addr}/{}", serve::URL_TOP),
+                        "pid": std::process::id(),
+                    }));
+                } else {
+                    eprintln!(
+                        "serving {} on http://{addr}/{}/ (pid {})",
+                        repo.display(),
+                        serve::URL_TOP,
+                        std::process::id()
+                    );
+                }
+            })?;
+            eprintln!(
+                "stopped: {} connections, {} requests{}",
+                summary.connections,
+                summary.requests,
+                if summary.cut > 0 {
+                    format!(
+                        "; {} connections still busy after {grace} s were closed",
+                        summary.cut
+                    )
+                } else {
+                    String::new()
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
         None => install_cmd(cli.install),
     }
 }
 
+/// One line of JSON on stdout, flushed (a startup line a script waits for).
+fn print_json_line(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
 fn install_cmd(a: InstallArgs) -> Result<ExitCode> {
-    let Some(bundle) = a.bundle.clone() else {
-        bail!("give a bundle file: pigsty-install BUNDLE --key pigsty.pub (see --help)");
+    let source = match (a.bundle.clone(), a.from.clone()) {
+        (Some(bundle), _) => Source::Bundle(bundle),
+        (None, Some(url)) => Source::Mirror(url),
+        (None, None) => bail!(
+            "give a bundle file or a mirror: pigsty-install BUNDLE --key pigsty.pub, or pigsty-install --from http://ADMIN/pigsty --key pigsty.pub (see --help)"
+        ),
     };
-    let trust = a.trust.trust(&bundle)?;
+    let trust = a.trust.trust(&source)?;
     let node = Node::detect(&a.root)
         .with_context(|| format!("cannot tell the node's OS under {}", a.root.display()))?;
     let opts = InstallOptions {
-        bundle,
+        source,
         trust,
         dest: a.dest.clone(),
         local_only: a.local_only,

@@ -8,9 +8,15 @@
 //! paths that are absolute, hold `..` or lie outside `pigsty/`, links, devices, FIFOs,
 //! setuid/setgid/sticky bits, duplicates, files the manifest does not list or lists with
 //! another size or digest, listed files that never come, and a damaged or cut stream. Only
-//! when everything checked out and is fsynced does the new folder replace `<dest>/pigsty`
+//! when everything checked out and is on disk (each file's writeback started as it is closed,
+//! then one `syncfs` for them all) does the new folder replace `<dest>/pigsty`
 //! with renames; on any failure before that the temporary folder is removed and nothing else
 //! under `<dest>` changes.
+//!
+//! A repo that comes file by file instead of as one archive (the installer's `--from URL`,
+//! a mirror) goes through [`FileStager`] into the same kind of temporary folder, with the same
+//! checks (every listed file, with its size and digest, nothing else), and ends in the same
+//! [`Staged`].
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -25,6 +31,7 @@ use crate::bundle::{
     available_space, human, open_bundle, stream_problem, BundleError, Problem, MAX_MANIFEST_SIZE,
     TOP,
 };
+use crate::manifest::DeltaBase;
 use crate::manifest::{check_rel_path, Manifest, MANIFEST_NAME, SIGNATURE_NAME};
 
 const BUF_SIZE: usize = 1 << 20;
@@ -111,6 +118,42 @@ pub enum ExtractError {
     },
     #[error("{}: not a directory", path.display())]
     NotADir { path: PathBuf },
+    /// A delta bundle whose base is not what is installed, or a base file that changed.
+    #[error("{}: this delta applies to the repo of bundle {version} only: {detail}", repo.display())]
+    DeltaBase {
+        repo: PathBuf,
+        version: String,
+        detail: String,
+    },
+    /// A file staged by a [`FileStager`] that the manifest does not list, or that is staged
+    /// twice at once.
+    #[error("{origin}: {entry}: {reason}")]
+    BadFile {
+        origin: String,
+        entry: String,
+        reason: String,
+    },
+    /// A file staged by a [`FileStager`] with another size than its manifest entry's; `found`
+    /// is what came before the transfer stopped or the manifest's size was passed.
+    #[error("{origin}: {entry}: size mismatch (manifest {expected} bytes, received {found}{})", if *over { " and more" } else { "" })]
+    FileSize {
+        origin: String,
+        entry: String,
+        expected: u64,
+        found: u64,
+        over: bool,
+    },
+    /// A file staged by a [`FileStager`] whose bytes do not have the manifest's digest.
+    #[error("{origin}: {entry}: sha256 mismatch (manifest {expected}, received {found})")]
+    FileSha256 {
+        origin: String,
+        entry: String,
+        expected: String,
+        found: String,
+    },
+    /// Listed files a [`FileStager`] never received.
+    #[error("{origin}: {} file(s) listed in the manifest were not received: {}", paths.len(), shorten(paths))]
+    NotReceived { origin: String, paths: Vec<String> },
     #[error("reading {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("writing {}: {source}", path.display())]
@@ -138,6 +181,31 @@ fn shorten(paths: &[String]) -> String {
         text.push_str(&format!(" and {} more", paths.len() - SHOWN));
     }
     text
+}
+
+/// Checks that `<dest>/pigsty` holds exactly the repo a delta was made against: its
+/// `MANIFEST.json` has the base's SHA-256.
+fn check_base(dest: &Path, base: &DeltaBase) -> Result<(), ExtractError> {
+    let repo = dest.join(TOP);
+    let bad = |detail: String| ExtractError::DeltaBase {
+        repo: repo.clone(),
+        version: base.version.clone(),
+        detail,
+    };
+    let Some((installed, raw)) = installed_manifest(dest) else {
+        return Err(bad(
+            "no bundle is installed there; install the full bundle first".into(),
+        ));
+    };
+    let (_, sha256) =
+        crate::manifest::hash_reader(raw.as_slice()).map_err(|e| bad(e.to_string()))?;
+    if sha256 != base.manifest_sha256 {
+        return Err(bad(format!(
+            "the installed repo is bundle {} (manifest sha256 {sha256}), not the base (manifest sha256 {}); install the full bundle, or a delta made with --base of the installed MANIFEST.json",
+            installed.version, base.manifest_sha256
+        )));
+    }
+    Ok(())
 }
 
 /// The manifest installed at `<dest>/pigsty/MANIFEST.json`, with its raw bytes, if there is
@@ -307,6 +375,10 @@ fn stage_into(
             available,
         });
     }
+    // A delta applies to exactly the repo it was made against.
+    if let Some(base) = &manifest.base {
+        check_base(dest, base)?;
+    }
     // Opened before anything is created, so that a missing or foreign file leaves no trace.
     let stream = open_bundle(bundle)?;
 
@@ -341,7 +413,12 @@ fn stage_into(
         buf: vec![0u8; BUF_SIZE],
     };
     x.run(stream)?;
+    if let Some(base) = &manifest.base {
+        x.carry_over(&dest.join(TOP), base)?;
+    }
     x.finish_dirs()?;
+    // Every file's writeback was started as it was closed; wait for all of it at once.
+    sync_filesystem(&temp.path)?;
     sync_dir(&temp.path)?;
     Ok(Staged {
         dest: dest.to_path_buf(),
@@ -389,6 +466,51 @@ fn make_dir(path: &Path) -> Result<(), ExtractError> {
         .create(path)
         .map_err(werr)?;
     fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE)).map_err(werr)
+}
+
+/// Starts writing a file's data to disk without waiting (Linux `sync_file_range`), so that
+/// the disk works while the next files are extracted; [`sync_filesystem`] waits for it all at
+/// the end. Elsewhere, a plain fsync.
+fn start_writeback(file: &File) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; offset 0 and length 0 mean the whole file.
+        let rc =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        if rc == 0 {
+            return Ok(());
+        }
+    }
+    file.sync_all()
+}
+
+/// Makes everything written under `path` durable: one `syncfs` of its filesystem on Linux
+/// (data and metadata of every file extracted, in one journal commit, instead of one fsync
+/// per file), else `sync`.
+fn sync_filesystem(path: &Path) -> Result<(), ExtractError> {
+    let dir = File::open(path).map_err(|source| ExtractError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(ExtractError::Write {
+                path: path.to_path_buf(),
+                source: io::Error::last_os_error(),
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+    Ok(())
 }
 
 fn sync_dir(path: &Path) -> Result<(), ExtractError> {
@@ -550,12 +672,19 @@ impl Extractor<'_> {
             )
         })?;
 
+        // A delta's carried files come from the installed repo afterwards.
+        let carried: HashSet<&str> = self
+            .manifest
+            .base
+            .iter()
+            .flat_map(|b| b.carried.iter().map(String::as_str))
+            .collect();
         let missing: Vec<String> = self
             .manifest
             .files
             .iter()
             .zip(&self.seen)
-            .filter(|(_, seen)| !**seen)
+            .filter(|(f, seen)| !**seen && !carried.contains(f.path.as_str()))
             .map(|(f, _)| format!("{TOP}/{}", f.path))
             .collect();
         if !self.manifest_seen {
@@ -714,6 +843,56 @@ impl Extractor<'_> {
         self.write_file(&mut entry, rel, &shown, expect, exec, mtime)
     }
 
+    /// A delta's carried files, from the installed repo `base_repo` into the staged one:
+    /// hard links where the filesystem allows (else copies), each checked against the new
+    /// manifest's size and SHA-256 first.
+    fn carry_over(&mut self, base_repo: &Path, base: &DeltaBase) -> Result<(), ExtractError> {
+        for rel in &base.carried {
+            if self.entries.contains(rel.as_str()) {
+                continue; // the delta carries it after all, checked as it came
+            }
+            let Some(&i) = self.index.get(rel.as_str()) else {
+                continue; // validate() makes this impossible
+            };
+            let want = &self.manifest.files[i];
+            let from = base_repo.join(rel);
+            let bad = |detail: String| ExtractError::DeltaBase {
+                repo: base_repo.to_path_buf(),
+                version: base.version.clone(),
+                detail,
+            };
+            let (size, sha256) = File::open(&from)
+                .and_then(crate::manifest::hash_reader)
+                .map_err(|e| bad(format!("{rel}: {e}")))?;
+            if size != want.size || sha256 != want.sha256 {
+                return Err(bad(format!(
+                    "{rel} changed since it was installed (sha256 {sha256}, expected {})",
+                    want.sha256
+                )));
+            }
+            let shown = format!("{TOP}/{rel}");
+            if let Some((parent, _)) = rel.rsplit_once('/') {
+                self.make_dirs(parent, &shown)?;
+            }
+            let to = self.root.join(rel);
+            if fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to).map_err(|source| ExtractError::Write {
+                    path: to.clone(),
+                    source,
+                })?;
+                File::open(&to)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|source| ExtractError::Write {
+                        path: to.clone(),
+                        source,
+                    })?;
+            }
+            self.entries.insert(rel.clone());
+            self.seen[i] = true;
+        }
+        Ok(())
+    }
+
     fn duplicate(&self, shown: &str) -> ExtractError {
         ExtractError::Duplicate {
             bundle: self.bundle.to_path_buf(),
@@ -835,7 +1014,7 @@ impl Extractor<'_> {
         }
         file.set_permissions(fs::Permissions::from_mode(mode))
             .and_then(|()| file.set_modified(mtime))
-            .and_then(|()| file.sync_all())
+            .and_then(|()| start_writeback(&file))
             .map_err(werr)
     }
 
@@ -854,6 +1033,399 @@ impl Extractor<'_> {
             sync_dir(&self.root.join(rel))?;
         }
         sync_dir(&self.root)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staging file by file
+// ---------------------------------------------------------------------------------------------
+
+/// The write buffer of one [`StagedFile`].
+const FILE_BUF_SIZE: usize = 256 * 1024;
+
+/// A staging folder filled one file at a time, from anything but a bundle (the installer's
+/// `--from URL`), checked like [`stage_bundle`] checks an archive: only files the manifest
+/// lists, each once, each with its size (a byte past it is refused as it comes) and its SHA-256;
+/// [`FileStager::finish`] refuses if a listed file never came, writes the signed manifest and
+/// its signature and gives the same [`Staged`] as [`stage_bundle`]. Files and folders get the
+/// manifest's `created` time as their mtime and mode 0644 / 0755 (a file's mode is not in the
+/// manifest). Dropping the stager before `finish` removes the folder. Several files may be
+/// written at once (`&self`), from threads or tasks.
+pub struct FileStager {
+    /// Where the files come from, for messages (a URL).
+    origin: String,
+    dest: PathBuf,
+    temp: Option<TempDir>,
+    created_dest: bool,
+    root: PathBuf,
+    manifest: Manifest,
+    raw_manifest: Vec<u8>,
+    signature: Option<Vec<u8>>,
+    mtime: SystemTime,
+    index: HashMap<String, usize>,
+    state: std::sync::Mutex<StagerState>,
+}
+
+/// What a [`FileStager`] has received so far.
+struct StagerState {
+    /// A [`StagedFile`] is open for the file.
+    open: Vec<bool>,
+    /// The file is complete and checked.
+    done: Vec<bool>,
+    /// The folders created under the root, by relative path.
+    dirs: HashSet<String>,
+}
+
+impl FileStager {
+    /// Creates the staging folder beside `<opts.dest>/pigsty` (checking there is room for the
+    /// manifest's files) for the repo described by `manifest`, whose signature the caller has
+    /// checked over `raw_manifest` (see [`extract_bundle`]). `origin` names the source in
+    /// messages.
+    pub fn new(
+        origin: &str,
+        manifest: &Manifest,
+        raw_manifest: &[u8],
+        signature: Option<&[u8]>,
+        opts: &ExtractOptions,
+    ) -> Result<FileStager, ExtractError> {
+        match Manifest::from_json(raw_manifest) {
+            Ok(parsed) if parsed == *manifest => {}
+            Ok(_) => {
+                return Err(ExtractError::ManifestArgs {
+                    detail: "they are different manifests".into(),
+                })
+            }
+            Err(e) => {
+                return Err(ExtractError::ManifestArgs {
+                    detail: e.to_string(),
+                })
+            }
+        }
+        let dest = opts.dest.as_path();
+        let created_dest = prepare_dest(dest)?;
+        let made = (|| {
+            let needed = manifest
+                .total_size()
+                .saturating_add(raw_manifest.len() as u64)
+                .saturating_add(signature.map_or(0, |s| s.len() as u64));
+            let available = available_space(dest).map_err(|source| ExtractError::Read {
+                path: dest.to_path_buf(),
+                source,
+            })?;
+            if available < needed {
+                return Err(ExtractError::NoSpace {
+                    dest: dest.to_path_buf(),
+                    needed,
+                    available,
+                });
+            }
+            let temp = TempDir::create(dest.join(format!(
+                ".pigsty-extract-{}-{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            )))?;
+            let root = temp.path.join(TOP);
+            make_dir(&root)?;
+            Ok((temp, root))
+        })();
+        let (temp, root) = match made {
+            Ok(made) => made,
+            Err(e) => {
+                if created_dest {
+                    let _ = fs::remove_dir(dest);
+                }
+                return Err(e);
+            }
+        };
+        let n = manifest.files.len();
+        Ok(FileStager {
+            origin: origin.to_string(),
+            dest: dest.to_path_buf(),
+            temp: Some(temp),
+            created_dest,
+            root,
+            manifest: manifest.clone(),
+            raw_manifest: raw_manifest.to_vec(),
+            signature: signature.map(<[u8]>::to_vec),
+            mtime: SystemTime::UNIX_EPOCH + Duration::from_secs(manifest.created),
+            index: manifest
+                .files
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.path.clone(), i))
+                .collect(),
+            state: std::sync::Mutex::new(StagerState {
+                open: vec![false; n],
+                done: vec![false; n],
+                dirs: HashSet::new(),
+            }),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, StagerState> {
+        // A panic while the lock was held leaves plain flags behind: still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn bad(&self, entry: &str, reason: impl Into<String>) -> ExtractError {
+        ExtractError::BadFile {
+            origin: self.origin.clone(),
+            entry: entry.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Starts writing the listed file `rel` (relative to `pigsty/`). A file not listed, one
+    /// already received or one being written is refused.
+    pub fn file(&self, rel: &str) -> Result<StagedFile<'_>, ExtractError> {
+        let Some(&index) = self.index.get(rel) else {
+            return Err(self.bad(rel, "not listed in the manifest"));
+        };
+        let path = self.root.join(rel);
+        {
+            let mut st = self.state();
+            if st.done[index] || st.open[index] {
+                return Err(self.bad(rel, "received twice"));
+            }
+            // The manifest's paths are checked (relative, no `..`); create the missing folders.
+            if let Some((parent, _)) = rel.rsplit_once('/') {
+                let mut end = 0;
+                while end < parent.len() {
+                    end = parent[end..].find('/').map_or(parent.len(), |i| end + i);
+                    let prefix = &parent[..end];
+                    end += 1;
+                    if st.dirs.contains(prefix) {
+                        continue;
+                    }
+                    if self.index.contains_key(prefix) {
+                        return Err(
+                            self.bad(rel, format!("`{TOP}/{prefix}` is a file, not a folder"))
+                        );
+                    }
+                    make_dir(&self.root.join(prefix))?;
+                    st.dirs.insert(prefix.to_string());
+                }
+            }
+            st.open[index] = true;
+        }
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path);
+        match opened {
+            Ok(file) => Ok(StagedFile {
+                stager: self,
+                index,
+                path,
+                out: Some(io::BufWriter::with_capacity(FILE_BUF_SIZE, file)),
+                hasher: Sha256::new(),
+                received: 0,
+            }),
+            Err(source) => {
+                self.state().open[index] = false;
+                Err(ExtractError::Write { path, source })
+            }
+        }
+    }
+
+    /// How many of the listed files are complete and checked.
+    pub fn received(&self) -> usize {
+        self.state().done.iter().filter(|d| **d).count()
+    }
+
+    /// Checks that every listed file came, writes `MANIFEST.json` and its signature, fsyncs
+    /// the folders and returns the staged repo, ready to [`Staged::commit`].
+    pub fn finish(mut self) -> Result<Staged, ExtractError> {
+        let (missing, dirs) = {
+            let st = self.state();
+            let missing: Vec<String> = self
+                .manifest
+                .files
+                .iter()
+                .zip(&st.done)
+                .filter(|(_, done)| !**done)
+                .map(|(f, _)| format!("{TOP}/{}", f.path))
+                .collect();
+            (missing, st.dirs.iter().cloned().collect::<Vec<_>>())
+        };
+        if !missing.is_empty() {
+            return Err(ExtractError::NotReceived {
+                origin: self.origin.clone(),
+                paths: missing,
+            });
+        }
+        let mut extra = vec![(MANIFEST_NAME, self.raw_manifest.as_slice())];
+        if let Some(sig) = &self.signature {
+            extra.push((SIGNATURE_NAME, sig.as_slice()));
+        }
+        for (name, data) in extra {
+            let path = self.root.join(name);
+            let werr = |source| ExtractError::Write {
+                path: path.clone(),
+                source,
+            };
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(werr)?;
+            f.write_all(data)
+                .and_then(|()| f.set_permissions(fs::Permissions::from_mode(0o644)))
+                .and_then(|()| f.set_modified(self.mtime))
+                .and_then(|()| f.sync_all())
+                .map_err(werr)?;
+        }
+        for rel in &dirs {
+            let path = self.root.join(rel);
+            File::open(&path)
+                .and_then(|d| d.set_modified(self.mtime))
+                .map_err(|source| ExtractError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            sync_dir(&path)?;
+        }
+        File::open(&self.root)
+            .and_then(|d| d.set_modified(self.mtime))
+            .map_err(|source| ExtractError::Write {
+                path: self.root.clone(),
+                source,
+            })?;
+        sync_dir(&self.root)?;
+        let Some(temp) = self.temp.take() else {
+            return Err(ExtractError::NotADir {
+                path: self.root.clone(),
+            });
+        };
+        sync_dir(&temp.path)?;
+        Ok(Staged {
+            dest: self.dest.clone(),
+            temp,
+            created_dest: std::mem::take(&mut self.created_dest),
+            repo: self.root.clone(),
+            files: self.manifest.files.len(),
+            bytes: self.manifest.total_size(),
+        })
+    }
+}
+
+impl Drop for FileStager {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            drop(temp);
+            if self.created_dest {
+                let _ = fs::remove_dir(&self.dest);
+            }
+        }
+    }
+}
+
+/// One file being written into a [`FileStager`]: [`StagedFile::write`] the bytes as they come,
+/// then [`StagedFile::finish`]. Dropped before `finish` (a failed transfer), the partial file
+/// is removed and the file can be started again.
+pub struct StagedFile<'a> {
+    stager: &'a FileStager,
+    index: usize,
+    path: PathBuf,
+    out: Option<io::BufWriter<File>>,
+    hasher: Sha256,
+    received: u64,
+}
+
+impl StagedFile<'_> {
+    /// The manifest's entry of the file.
+    fn entry(&self) -> &crate::manifest::FileEntry {
+        &self.stager.manifest.files[self.index]
+    }
+
+    /// Appends the next bytes; refused as soon as they pass the manifest's size.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), ExtractError> {
+        let expected = self.entry().size;
+        let total = self.received.saturating_add(chunk.len() as u64);
+        if total > expected {
+            return Err(ExtractError::FileSize {
+                origin: self.stager.origin.clone(),
+                entry: format!("{TOP}/{}", self.entry().path),
+                expected,
+                found: total,
+                over: true,
+            });
+        }
+        let Some(out) = self.out.as_mut() else {
+            return Err(ExtractError::Write {
+                path: self.path.clone(),
+                source: io::ErrorKind::BrokenPipe.into(),
+            });
+        };
+        out.write_all(chunk).map_err(|source| ExtractError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.hasher.update(chunk);
+        self.received = total;
+        Ok(())
+    }
+
+    /// How many bytes were written so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Checks the size and the SHA-256, then fsyncs the file.
+    pub fn finish(mut self) -> Result<(), ExtractError> {
+        let entry = self.entry().clone();
+        let origin = self.stager.origin.clone();
+        if self.received != entry.size {
+            return Err(ExtractError::FileSize {
+                origin,
+                entry: format!("{TOP}/{}", entry.path),
+                expected: entry.size,
+                found: self.received,
+                over: false,
+            });
+        }
+        let found = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        if found != entry.sha256 {
+            return Err(ExtractError::FileSha256 {
+                origin,
+                entry: format!("{TOP}/{}", entry.path),
+                expected: entry.sha256,
+                found,
+            });
+        }
+        let werr = |source| ExtractError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| werr(io::ErrorKind::BrokenPipe.into()))?;
+        let file = out.into_inner().map_err(|e| werr(e.into_error()))?;
+        file.set_modified(self.stager.mtime)
+            .and_then(|()| file.sync_all())
+            .map_err(werr)?;
+        let mut st = self.stager.state();
+        st.done[self.index] = true;
+        st.open[self.index] = false;
+        Ok(())
+    }
+}
+
+impl Drop for StagedFile<'_> {
+    fn drop(&mut self) {
+        let mut st = self.stager.state();
+        if !st.done[self.index] {
+            drop(self.out.take());
+            let _ = fs::remove_file(&self.path);
+            st.open[self.index] = false;
+        }
     }
 }
 
@@ -1711,5 +2283,193 @@ mod tests {
                 "needs 8388608.0 TiB (9223372036854776",
             ],
         );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // File by file (FileStager)
+    // -----------------------------------------------------------------------------------------
+
+    /// Stages every file of the test tree through a FileStager, in `chunk`-byte writes.
+    fn stage_tree(m: &Manifest, raw: &[u8], dest: &Path, chunk: usize) -> Staged {
+        let stager = FileStager::new(
+            "http://mirror.invalid/pigsty",
+            m,
+            raw,
+            Some(SIG),
+            &ExtractOptions {
+                dest: dest.to_path_buf(),
+            },
+        )
+        .unwrap();
+        // In reverse order, and one file started, dropped and started again.
+        let mut first = stager.file(DEB).unwrap();
+        first.write(b"partial").unwrap();
+        drop(first);
+        for (path, data, _) in tree_files().into_iter().rev() {
+            let mut f = stager.file(path).unwrap();
+            for piece in data.chunks(chunk) {
+                f.write(piece).unwrap();
+            }
+            assert_eq!(f.received(), data.len() as u64);
+            f.finish().unwrap();
+        }
+        assert_eq!(stager.received(), tree_files().len());
+        stager.finish().unwrap()
+    }
+
+    #[test]
+    fn stages_file_by_file_like_a_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, m) = tree(dir.path(), |_| {});
+        let raw = m.to_json().unwrap().into_bytes();
+        let bundle = dir.path().join("bundle.tgz");
+        write_bundle(&src, &bundle, BundleFormat::Tgz, EPOCH, &extras(&raw)).unwrap();
+        let from_bundle = dir.path().join("a");
+        extract_bundle(
+            &bundle,
+            &m,
+            &raw,
+            Some(SIG),
+            &ExtractOptions {
+                dest: from_bundle.clone(),
+            },
+        )
+        .unwrap();
+
+        let dest = dest_with_previous(dir.path());
+        let staged = stage_tree(&m, &raw, &dest, 4096);
+        // Nothing in place before the commit.
+        assert_eq!(
+            fs::read(dest.join("pigsty/marker")).unwrap(),
+            b"previous install"
+        );
+        let done = staged.commit().unwrap();
+        assert!(done.replaced_previous);
+        assert_eq!(done.files, tree_files().len());
+        let top = dest.join("pigsty");
+        // The same files as the bundle gives (a bundle's empty folders aside).
+        let mut want = snapshot(&from_bundle);
+        want.retain(|(name, _)| name != "pigsty/empty-dir/");
+        let mut got = snapshot(&dest);
+        got.retain(|(name, _)| name != "other.txt");
+        assert!(got == want, "file by file and from the bundle differ");
+        for (path, _, _) in tree_files() {
+            let meta = fs::metadata(top.join(path)).unwrap();
+            assert_eq!(meta.mode() & 0o7777, 0o644, "{path}");
+            assert_eq!(meta.mtime(), EPOCH as i64, "{path}");
+        }
+        assert_eq!(
+            fs::metadata(top.join("pool")).unwrap().mtime(),
+            EPOCH as i64
+        );
+        assert_eq!(installed_manifest(&dest).unwrap().1, raw);
+        let names: Vec<String> = fs::read_dir(&dest)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(names, vec!["other.txt", "pigsty"]);
+    }
+
+    #[test]
+    fn file_stager_refuses_wrong_files_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, m) = tree(dir.path(), |_| {});
+        let raw = m.to_json().unwrap().into_bytes();
+        let dest = dest_with_previous(dir.path());
+        let before = snapshot(&dest);
+        let opts = ExtractOptions { dest: dest.clone() };
+        let stager =
+            FileStager::new("http://mirror.invalid/pigsty", &m, &raw, Some(SIG), &opts).unwrap();
+        let data = |p: &str| tree_files().into_iter().find(|f| f.0 == p).unwrap().1;
+
+        let err = stager.file("pool/extra.deb").err().unwrap().to_string();
+        assert!(
+            err.contains("pool/extra.deb") && err.contains("not listed"),
+            "{err}"
+        );
+        let err = stager.file("../escape").err().unwrap().to_string();
+        assert!(err.contains("not listed"), "{err}");
+
+        // A byte past the manifest's size is refused as it comes.
+        let mut f = stager.file("zz").unwrap();
+        let mut long = data("zz");
+        long.push(0);
+        let err = f.write(&long).unwrap_err().to_string();
+        assert!(
+            err.contains("http://mirror.invalid/pigsty: pigsty/zz: size mismatch")
+                && err.contains("and more"),
+            "{err}"
+        );
+        drop(f);
+        // Being written already: refused; short: refused at the end.
+        let mut f = stager.file("zz").unwrap();
+        assert!(stager
+            .file("zz")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("twice"));
+        f.write(&data("zz")[..10]).unwrap();
+        let err = f.finish().unwrap_err().to_string();
+        assert!(
+            err.contains("pigsty/zz: size mismatch (manifest 200000 bytes, received 10)"),
+            "{err}"
+        );
+        // A flipped byte: refused naming the file and both digests.
+        let mut f = stager.file(DEB).unwrap();
+        let mut bad = data(DEB);
+        bad[1000] ^= 1;
+        f.write(&bad).unwrap();
+        let err = f.finish().unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("pigsty/{DEB}: sha256 mismatch"))
+                && err.contains(&m.file(DEB).unwrap().sha256),
+            "{err}"
+        );
+        // A good one, then a second time.
+        let mut f = stager.file("empty.txt").unwrap();
+        f.write(b"").unwrap();
+        f.finish().unwrap();
+        assert!(stager
+            .file("empty.txt")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("twice"));
+        // Files never received.
+        let err = stager.finish().err().unwrap().to_string();
+        assert!(
+            err.contains("5 file(s) listed in the manifest were not received")
+                && err.contains(&format!("pigsty/{DEB}")),
+            "{err}"
+        );
+        assert!(snapshot(&dest) == before, "the destination changed");
+
+        // Dropped half way: nothing left; a destination it created is removed again.
+        let fresh = dir.path().join("new/www");
+        let stager = FileStager::new(
+            "x",
+            &m,
+            &raw,
+            None,
+            &ExtractOptions {
+                dest: fresh.clone(),
+            },
+        )
+        .unwrap();
+        let mut f = stager.file(DEB).unwrap();
+        f.write(&data(DEB)).unwrap();
+        f.finish().unwrap();
+        drop(stager);
+        assert!(!fresh.exists());
+        // The manifest given must be the raw one.
+        let mut other = m.clone();
+        other.version = "other".into();
+        assert!(matches!(
+            FileStager::new("x", &other, &raw, None, &opts),
+            Err(ExtractError::ManifestArgs { .. })
+        ));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod apt;
 pub mod bundle;
+pub mod dnf;
 pub mod extract;
 pub mod fsutil;
 pub mod manifest;

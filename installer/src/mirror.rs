@@ -1,0 +1,331 @@
+//! Installing from a mirror instead of a bundle file: a node that serves its installed repo
+//! over HTTP (`pigsty-install serve`, or any web server serving the folder), given as
+//! `--from http://ADMIN/pigsty`.
+//!
+//! [`Mirror::signed_manifest`] fetches `MANIFEST.json` and `MANIFEST.json.asc` first, so that
+//! the installer checks the signature exactly as for a bundle before anything else is fetched;
+//! [`Mirror::stage`] then downloads every file the manifest lists (a few at once) into the
+//! staging folder a bundle is extracted into ([`repo_layout::extract::FileStager`]), checking
+//! each file's size and SHA-256 as it streams: a file the mirror sends with other bytes is
+//! refused, named, and nothing is put in place. A broken transfer or a 5xx answer is retried
+//! from the start of that file, twice.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use repo_layout::bundle::{SignedManifest, MAX_MANIFEST_SIZE};
+use repo_layout::extract::{ExtractError, ExtractOptions, FileStager, Staged};
+use repo_layout::manifest::{FileEntry, Manifest, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
+
+/// How many files are downloaded at once.
+pub const JOBS: usize = 4;
+/// How often a broken transfer or a 5xx answer is retried.
+const RETRIES: u32 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error("{0}: not an http:// or https:// URL (give the repo's URL, e.g. http://ADMIN/pigsty)")]
+    BadUrl(String),
+    #[error("{url}: {reason}")]
+    Fetch { url: String, reason: String },
+    #[error("{url}: HTTP {status}{hint}")]
+    Status {
+        url: String,
+        status: u16,
+        hint: &'static str,
+    },
+    #[error("{url}: more than {limit} bytes, too large for what it should be")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url}: {source}")]
+    Manifest {
+        url: String,
+        #[source]
+        source: ManifestError,
+    },
+    #[error(transparent)]
+    Stage(#[from] ExtractError),
+    #[error("cannot start the HTTP client: {0}")]
+    Setup(String),
+}
+
+impl MirrorError {
+    /// Worth another try: the connection broke or the server had a passing problem.
+    fn transient(&self) -> bool {
+        match self {
+            MirrorError::Fetch { .. } => true,
+            MirrorError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// The whole chain of an error, one cause after another.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// A repo on a mirror, and the HTTP client that reads it. Blocking: it owns a small tokio
+/// runtime, so it must not be used from async code.
+pub struct Mirror {
+    /// The repo's URL, without a trailing `/`.
+    url: String,
+    client: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Mirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mirror").field("url", &self.url).finish()
+    }
+}
+
+impl Mirror {
+    /// A client for the repo at `url` (`http://ADMIN/pigsty`; https works too).
+    pub fn new(url: &str) -> Result<Mirror, MirrorError> {
+        let lower = url.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("http://")
+            .or_else(|| lower.strip_prefix("https://"));
+        if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+            return Err(MirrorError::BadUrl(url.to_string()));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| MirrorError::Setup(format!("tokio runtime: {e}")))?;
+        let client = {
+            let _guard = runtime.enter();
+            // TLS through rustls with ring, as the builder; installing fails harmlessly if
+            // the process has a default provider already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .user_agent(concat!("pigsty-install/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(30))
+                .read_timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| MirrorError::Setup(describe(&e)))?
+        };
+        Ok(Mirror {
+            url: url.trim_end_matches('/').to_string(),
+            client,
+            runtime,
+        })
+    }
+
+    /// The repo's URL, as given (without a trailing `/`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL of a file of the repo (`rel` relative to `pigsty/`, `/`-separated).
+    pub fn file_url(&self, rel: &str) -> String {
+        let mut url = self.url.clone();
+        for seg in rel.split('/') {
+            url.push('/');
+            for &c in seg.as_bytes() {
+                if c.is_ascii_alphanumeric() || b"-._~+:@!$&'()*,;=".contains(&c) {
+                    url.push(c as char);
+                } else {
+                    url.push_str(&format!("%{c:02X}"));
+                }
+            }
+        }
+        url
+    }
+
+    /// Reads a small file of the repo, at most `limit` bytes; `None` if the mirror does not
+    /// have it (404).
+    pub fn get_small(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, MirrorError> {
+        let url = self.file_url(rel);
+        self.runtime.block_on(async {
+            let mut tries = 0;
+            loop {
+                match self.get_small_once(&url, limit).await {
+                    Err(e) if e.transient() && tries < RETRIES => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(500 << tries)).await;
+                    }
+                    other => return other,
+                }
+            }
+        })
+    }
+
+    async fn get_small_once(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, MirrorError> {
+        let fetch = |e: reqwest::Error| MirrorError::Fetch {
+            url: url.to_string(),
+            reason: describe(&e),
+        };
+        let resp = self.client.get(url).send().await.map_err(fetch)?;
+        let status = resp.status().as_u16();
+        if status == 404 {
+            return Ok(None);
+        }
+        if status != 200 {
+            return Err(MirrorError::Status {
+                url: url.to_string(),
+                status,
+                hint: "",
+            });
+        }
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(MirrorError::TooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
+        let mut out = Vec::new();
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(fetch)?;
+            if out.len() as u64 + chunk.len() as u64 > limit {
+                return Err(MirrorError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(out))
+    }
+
+    /// `MANIFEST.json` (required) and `MANIFEST.json.asc` (if the mirror has it), the manifest
+    /// parsed and validated. The signature is not checked here.
+    pub fn signed_manifest(&self) -> Result<SignedManifest, MirrorError> {
+        let url = self.file_url(MANIFEST_NAME);
+        let raw = self
+            .get_small(MANIFEST_NAME, MAX_MANIFEST_SIZE)?
+            .ok_or_else(|| MirrorError::Status {
+                url: url.clone(),
+                status: 404,
+                hint: " (no MANIFEST.json there: give the URL of an installed repo, e.g. http://ADMIN/pigsty, as `pigsty-install serve` serves it)",
+            })?;
+        let manifest =
+            Manifest::from_json(&raw).map_err(|source| MirrorError::Manifest { url, source })?;
+        let signature = self.get_small(SIGNATURE_NAME, 1 << 20)?;
+        Ok(SignedManifest {
+            manifest,
+            raw,
+            signature,
+        })
+    }
+
+    /// Downloads every file `head` lists into a staging folder beside `<opts.dest>/pigsty`
+    /// (the caller has checked `head`'s signature), each checked as it streams; see the module
+    /// documentation. On any failure the staging folder is removed.
+    pub fn stage(
+        &self,
+        head: &SignedManifest,
+        opts: &ExtractOptions,
+    ) -> Result<Staged, MirrorError> {
+        let stager = FileStager::new(
+            &self.url,
+            &head.manifest,
+            &head.raw,
+            head.signature.as_deref(),
+            opts,
+        )?;
+        self.runtime.block_on(async {
+            let mut downloads = futures_util::stream::iter(
+                head.manifest
+                    .files
+                    .iter()
+                    .map(|f| self.download(&stager, f)),
+            )
+            .buffer_unordered(JOBS);
+            while let Some(done) = downloads.next().await {
+                done?;
+            }
+            Ok::<(), MirrorError>(())
+        })?;
+        Ok(stager.finish()?)
+    }
+
+    async fn download(&self, stager: &FileStager, entry: &FileEntry) -> Result<(), MirrorError> {
+        let url = self.file_url(&entry.path);
+        let mut tries = 0;
+        loop {
+            match self.download_once(stager, entry, &url).await {
+                Err(e) if e.transient() && tries < RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(500 << tries)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn download_once(
+        &self,
+        stager: &FileStager,
+        entry: &FileEntry,
+        url: &str,
+    ) -> Result<(), MirrorError> {
+        let fetch = |e: reqwest::Error| MirrorError::Fetch {
+            url: url.to_string(),
+            reason: describe(&e),
+        };
+        let resp = self.client.get(url).send().await.map_err(fetch)?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(MirrorError::Status {
+                url: url.to_string(),
+                status,
+                hint: if status == 404 {
+                    " (the manifest lists it, the mirror does not have it: is the mirror's repo complete?)"
+                } else {
+                    ""
+                },
+            });
+        }
+        // Dropped on any failure below: the partial file is removed.
+        let mut file = stager.file(&entry.path)?;
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            file.write(&chunk.map_err(fetch)?)?;
+        }
+        file.finish()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        for bad in [
+            "",
+            "ftp://x/pigsty",
+            "http://",
+            "http:///pigsty",
+            "/www/pigsty",
+        ] {
+            assert!(
+                matches!(Mirror::new(bad), Err(MirrorError::BadUrl(_))),
+                "{bad}"
+            );
+        }
+        let m = Mirror::new("http://10.77.0.1:8080/pigsty/").unwrap();
+        assert_eq!(m.url(), "http://10.77.0.1:8080/pigsty");
+        assert_eq!(
+            m.file_url("pool/libpq5_15.8-0+deb12u1_amd64.deb"),
+            "http://10.77.0.1:8080/pigsty/pool/libpq5_15.8-0+deb12u1_amd64.deb"
+        );
+        assert_eq!(
+            m.file_url("a b/%x#?.deb"),
+            "http://10.77.0.1:8080/pigsty/a%20b/%25x%23%3F.deb"
+        );
+    }
+}
