@@ -11,6 +11,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::Digest;
+
 use pigsty_build::dnf::upstream::{self, DnfIndex, DnfSource, DnfUpstreamError};
 use pigsty_build::dnf::{resolve, DnfClosureOptions, NoFileLists};
 use pigsty_build::fetch::Fetcher;
@@ -428,4 +430,64 @@ for p in base.transaction.install_set:
         .collect();
     got.sort();
     Some(got)
+}
+
+/// createrepo_c 0.17 cannot write zstd: the test recompresses pgdg17's primary.xml itself,
+/// rewrites repomd.xml (location, checksum, size) and signs it again.
+#[test]
+fn zstd_primary_loads() {
+    let w = world(&[]);
+    let before = load_with(&w, "pgdg17", Some(&w.w.key)).unwrap();
+    let dir = repo_dir(&w, "pgdg17");
+    let repodata = dir.join("repodata");
+    let gz = std::fs::read_dir(&repodata)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-primary.xml.gz"))
+        .unwrap();
+    let mut xml = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()),
+        &mut xml,
+    )
+    .unwrap();
+    let zst = zstd::stream::encode_all(&xml[..], 3).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&zst));
+    let name = format!("{sha}-primary.xml.zst");
+    std::fs::write(repodata.join(&name), &zst).unwrap();
+    std::fs::remove_file(&gz).unwrap();
+    let repomd_path = repodata.join("repomd.xml");
+    let repomd = std::fs::read_to_string(&repomd_path).unwrap();
+    let start = repomd.find("<data type=\"primary\">").unwrap();
+    let end = start + repomd[start..].find("</data>").unwrap();
+    let block = &repomd[start..end];
+    let old = |open: &str, close: &str| {
+        let a = block.find(open).unwrap() + open.len();
+        block[a..a + block[a..].find(close).unwrap()].to_string()
+    };
+    // The location first: the old checksum is part of the old file name.
+    let new_block = block
+        .replace(&old("<location href=\"", "\""), &format!("repodata/{name}"))
+        .replace(&old("<checksum type=\"sha256\">", "<"), &sha)
+        .replace(
+            &format!("<size>{}</size>", old("<size>", "<")),
+            &format!("<size>{}</size>", zst.len()),
+        );
+    std::fs::write(
+        &repomd_path,
+        format!("{}{new_block}{}", &repomd[..start], &repomd[end..]),
+    )
+    .unwrap();
+    let key = rpm_fixture::fixture_key(&w.w.root).unwrap();
+    rpm_fixture::sign_repomd(&dir, &key).unwrap();
+    let after = load_with(&w, "pgdg17", Some(&w.w.key)).unwrap();
+    assert!(after
+        .repomd
+        .get("primary")
+        .unwrap()
+        .location
+        .ends_with(".zst"));
+    let nevras = |i: &DnfIndex| i.packages.iter().map(|p| p.nevra()).collect::<Vec<_>>();
+    assert_eq!(nevras(&after), nevras(&before));
+    assert!(after.packages.len() > 10);
 }
