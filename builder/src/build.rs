@@ -109,8 +109,9 @@ pub enum BuildError {
     Manifest(#[from] repo_layout::manifest::ManifestError),
     #[error(transparent)]
     AptRepo(#[from] repo_layout::apt::AptRepoError),
+    /// Boxed: the largest of the variants, and every `Result` here carries its size.
     #[error(transparent)]
-    DnfUpstream(#[from] dnf::upstream::DnfUpstreamError),
+    DnfUpstream(Box<dnf::upstream::DnfUpstreamError>),
     #[error(transparent)]
     PackageSignature(#[from] dnf::pkgsig::PkgSigError),
     #[error(transparent)]
@@ -144,6 +145,12 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<dnf::upstream::DnfUpstreamError> for BuildError {
+    fn from(e: dnf::upstream::DnfUpstreamError) -> Self {
+        BuildError::DnfUpstream(Box::new(e))
+    }
 }
 
 fn io<'a>(what: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> BuildError + 'a {

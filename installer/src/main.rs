@@ -74,13 +74,13 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct TrustArgs {
-    /// The trusted public key the bundle must be signed with
+    /// The trusted public key the bundle (or the mirror's manifest) must be signed with
     #[arg(long, value_name = "FILE", conflicts_with_all = ["fingerprint", "insecure"])]
     key: Option<PathBuf>,
-    /// Trust the key shipped in the bundle if it has this fingerprint
+    /// Trust the key shipped in the bundle (or on the mirror) if it has this fingerprint
     #[arg(long, value_name = "FPR", conflicts_with = "insecure")]
     fingerprint: Option<String>,
-    /// Install an unsigned bundle, or one signed by an unknown key
+    /// Install an unsigned bundle (or mirror), or one signed by an unknown key
     #[arg(long)]
     insecure: bool,
 }

@@ -14,7 +14,7 @@
 //! A path is decoded once, then refused if a segment is `..` (`403`), if it decodes to a `/`
 //! or a NUL (`400`), or if the file it names resolves (symlinks followed) to anywhere outside
 //! `DEST/pigsty` (`403`); devices and FIFOs are never opened. Files are streamed from disk in
-//! 64 KiB pieces, with the socket's back-pressure: a server's memory does not grow with the
+//! 256 KiB pieces, with the socket's back-pressure: a server's memory does not grow with the
 //! files it sends nor with the number of clients beyond a few buffers each.
 //!
 //! [`serve`] runs until SIGTERM or SIGINT, then stops accepting (new connections are refused),
@@ -49,8 +49,12 @@ use tokio_util::io::ReaderStream;
 
 /// The URL path the repo is served under (`DEST/pigsty` is `/pigsty/`).
 pub const URL_TOP: &str = repo_layout::bundle::TOP;
-/// The piece a file is read and sent in.
-const CHUNK: usize = 64 * 1024;
+/// The piece a file is read and sent in. Against 64 KiB pieces: about two thirds of the
+/// server's CPU for the same transfer, for about 0.5 MB per busy connection (50 clients
+/// fetching at once: about 30 MB peak RSS, against 16 MB).
+const CHUNK: usize = 256 * 1024;
+/// The most threads reading files at once (tokio's blocking pool).
+const BLOCKING_THREADS: usize = 64;
 /// How long a client may take to send its request head.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -286,6 +290,9 @@ pub fn serve(
 ) -> Result<Summary, ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("pigsty-serve")
+        // File reads run on the blocking pool; a bound keeps the thread count (and memory)
+        // flat under many clients, who then wait their turn.
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| ServeError::Setup(format!("tokio runtime: {e}")))?;

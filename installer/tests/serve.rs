@@ -2,38 +2,23 @@
 //! ranges (206, 416), conditional requests, listings, content types; escapes (`..`, `%2e%2e`,
 //! encoded slashes, absolute-form targets, links to outside the repo, a FIFO) sent as raw
 //! requests and refused without a byte of what lies outside; 50 clients at once fetching every
-//! file, every byte checked; graceful shutdown, in the library and in the binary (SIGTERM).
+//! file, every byte checked; graceful shutdown, in the library and in the binary (SIGTERM);
+//! the real dnf reading a real createrepo_c repo through it as its `baseurl`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
-use pigsty_install::serve::{Event, EventLog, ServeOptions, Server, Summary};
 use repo_layout::manifest::hash_reader;
-use sha2::{Digest, Sha256};
+
+mod common;
+use common::{noise, sha, start};
 
 const SECRET: &[u8] = b"TOP-SECRET-OUTSIDE-THE-REPO";
-
-fn sha(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-/// Incompressible bytes from a seed (xorshift).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// A repo under `<tmp>/www/pigsty`, with secrets beside it and outside, and links out.
 struct Repo {
@@ -98,60 +83,6 @@ fn repo() -> Repo {
         _tmp: tmp,
         dest,
         files,
-    }
-}
-
-/// A server on loopback in its own runtime; `stop` asks it to shut down and returns its summary.
-struct Running {
-    addr: SocketAddr,
-    events: Arc<Mutex<Vec<String>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: std::sync::mpsc::Receiver<Summary>,
-    _thread: std::thread::JoinHandle<()>,
-}
-
-impl Running {
-    fn stop(mut self) -> Summary {
-        let _ = self.stop.take().unwrap().send(());
-        self.done.recv().unwrap()
-    }
-}
-
-fn start(dest: &Path, grace: Duration) -> Running {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let seen = events.clone();
-    let log: EventLog = Arc::new(move |e: &Event| seen.lock().unwrap().push(e.to_string()));
-    let opts = ServeOptions {
-        dest: dest.to_path_buf(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        grace,
-    };
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let server = Server::bind(&opts, log).await.unwrap();
-            addr_tx.send(server.local_addr().unwrap()).unwrap();
-            let summary = server
-                .run(async {
-                    let _ = stop_rx.await;
-                })
-                .await;
-            done_tx.send(summary).unwrap();
-        });
-    });
-    Running {
-        addr: addr_rx.recv().unwrap(),
-        events,
-        stop: Some(stop_tx),
-        done: done_rx,
-        _thread: thread,
     }
 }
 
@@ -711,5 +642,95 @@ fn the_binary_serves_and_stops_on_sigterm_with_exit_0() {
     assert!(
         !o.status.success() && err.contains("cannot listen on"),
         "{err}"
+    );
+}
+
+/// Runs a command; its stdout, or a panic with its output.
+fn run(cmd: &mut Command) -> String {
+    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd:?}:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn dnf_uses_the_server_as_a_baseurl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // A real rpm (rpmbuild) in a real repo (createrepo_c).
+    std::fs::write(
+        t.join("probe.spec"),
+        "Name: pigsty-probe\nVersion: 1.0\nRelease: 1\nSummary: probe\nLicense: MIT\n\
+         BuildArch: noarch\n%description\nprobe\n%files\n",
+    )
+    .unwrap();
+    run(Command::new("rpmbuild")
+        .arg("-bb")
+        .arg("--define")
+        .arg(format!("_topdir {}", t.join("rpmbuild").display()))
+        .arg(t.join("probe.spec")));
+    let top = t.join("www/pigsty");
+    std::fs::create_dir_all(&top).unwrap();
+    let rpm = top.join("pigsty-probe-1.0-1.noarch.rpm");
+    std::fs::copy(
+        t.join("rpmbuild/RPMS/noarch/pigsty-probe-1.0-1.noarch.rpm"),
+        &rpm,
+    )
+    .unwrap();
+    run(Command::new("createrepo_c").arg(&top));
+    let s = start(&t.join("www"), Duration::from_secs(5));
+    let dnf = |args: &[&str]| {
+        let mut c = Command::new("dnf");
+        c.args(["-y", "-q", "--releasever=9", "--forcearch=x86_64"])
+            .arg(format!("--installroot={}", t.join("root").display()))
+            .arg(format!(
+                "--setopt=reposdir={}",
+                t.join("no-repos").display()
+            ))
+            .arg(format!("--setopt=cachedir={}", t.join("cache").display()))
+            .arg(format!("--repofrompath=pigsty,http://{}/pigsty", s.addr))
+            .args(["--repo=pigsty", "--setopt=pigsty.gpgcheck=0"])
+            .args(args);
+        run(&mut c)
+    };
+    let q = dnf(&[
+        "repoquery",
+        "--qf",
+        "%{name}-%{version}-%{release}.%{arch}",
+        "pigsty-probe",
+    ]);
+    assert_eq!(q.trim(), "pigsty-probe-1.0-1.noarch");
+    // Installed into the empty root, the downloaded package kept: the same bytes.
+    dnf(&["--setopt=keepcache=1", "install", "pigsty-probe"]);
+    let q = run(Command::new("rpm")
+        .arg(format!("--root={}", t.join("root").display()))
+        .args(["-q", "pigsty-probe"]));
+    assert_eq!(q.trim(), "pigsty-probe-1.0-1.noarch");
+    let kept = run(Command::new("find")
+        .arg(t.join("cache"))
+        .args(["-name", "pigsty-probe-1.0-1.noarch.rpm"]));
+    let kept = kept
+        .lines()
+        .next()
+        .unwrap_or_else(|| panic!("dnf kept no package"));
+    assert_eq!(std::fs::read(kept).unwrap(), std::fs::read(&rpm).unwrap());
+    let events = s.events.clone();
+    s.stop();
+    let events = events.lock().unwrap().clone();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("\"GET /pigsty/repodata/repomd.xml HTTP/1.1\" 200")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("\"GET /pigsty/pigsty-probe-1.0-1.noarch.rpm HTTP/1.1\" 200")),
+        "{events:?}"
     );
 }

@@ -1278,7 +1278,7 @@ impl FileStager {
             f.write_all(data)
                 .and_then(|()| f.set_permissions(fs::Permissions::from_mode(0o644)))
                 .and_then(|()| f.set_modified(self.mtime))
-                .and_then(|()| f.sync_all())
+                .and_then(|()| start_writeback(&f))
                 .map_err(werr)?;
         }
         for rel in &dirs {
@@ -1303,6 +1303,8 @@ impl FileStager {
                 path: self.root.clone(),
             });
         };
+        // Every file's writeback was started as it was closed; wait for all of it at once.
+        sync_filesystem(&temp.path)?;
         sync_dir(&temp.path)?;
         Ok(Staged {
             dest: self.dest.clone(),
@@ -1377,7 +1379,8 @@ impl StagedFile<'_> {
         self.received
     }
 
-    /// Checks the size and the SHA-256, then fsyncs the file.
+    /// Checks the size and the SHA-256, then starts the file's writeback ([`FileStager::finish`]
+    /// waits for all of it).
     pub fn finish(mut self) -> Result<(), ExtractError> {
         let entry = self.entry().clone();
         let origin = self.stager.origin.clone();
@@ -1409,7 +1412,7 @@ impl StagedFile<'_> {
             .ok_or_else(|| werr(io::ErrorKind::BrokenPipe.into()))?;
         let file = out.into_inner().map_err(|e| werr(e.into_error()))?;
         file.set_modified(self.stager.mtime)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| start_writeback(&file))
             .map_err(werr)?;
         let mut st = self.stager.state();
         st.done[self.index] = true;

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Serving the real d12 / PG 15 repo (the e2e build, ~230 files, ~160 MiB) to 50 clients at
+# once on loopback: `pigsty-install serve` against nginx (sendfile, 2 workers) and
+# `python3 -m http.server` on the same folder. Each client is one curl fetching every file of
+# the repo in turn over one connection (to /dev/null), the 50 in parallel; hyperfine times the
+# whole. Before timing, examples/fetch_repo checks every byte each server sends against the
+# manifest. Prints the means, the ratios, and each server's peak RSS (VmHWM).
+#
+# Usage: bench/serve.sh [RUNS] [CLIENTS]   (needs hyperfine, nginx, curl; network on first run)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+runs=${1:-5}
+clients=${2:-50}
+need hyperfine hyperfine
+need nginx nginx-light
+need curl curl
+build_release
+(cd "$bench_root" && cargo build --release -q -p pigsty-install --bins --examples)
+inst=$target_dir/release/pigsty-install
+fetch=$examples/fetch_repo
+
+work=$(mktemp -d /tmp/pigsty-bench-serve.XXXXXX)
+chmod 755 "$work"   # nginx's workers run as www-data
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+bench_build "$work/build" >"$work/build.log" 2>&1 || { tail -20 "$work/build.log"; exit 1; }
+dest=$work/build
+files=$(python3 -c "import json; print(len(json.load(open('$dest/pigsty/MANIFEST.json'))['files']))")
+echo "input: $dest/pigsty, $files files, $(du -sh "$dest/pigsty" | cut -f1); $clients clients"
+
+ours=18601 nginx_port=18602 python_port=18603
+"$inst" serve --listen 127.0.0.1:$ours --dest "$dest" --json >"$work/ours.json" 2>"$work/ours.log" &
+pids+=($!)
+cat >"$work/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx.log;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  server { listen 127.0.0.1:$nginx_port; root $dest; autoindex on; }
+}
+EOF
+nginx -c "$work/nginx.conf" &
+pids+=($!)
+python3 -m http.server --bind 127.0.0.1 --directory "$dest" $python_port >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
+ours_pid=$(python3 -c "import json; print(json.load(open('$work/ours.json'))['pid'])")
+nginx_pids=$(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')
+python_pid=${pids[2]}
+
+# Every byte of every file, from each server, checked against the manifest.
+for port in $ours $nginx_port $python_port; do
+  "$fetch" "http://127.0.0.1:$port/pigsty" 4 >"$work/check-$port.json"
+  echo "checked: port $port $(cat "$work/check-$port.json")"
+done
+
+# One client: every file in turn over one connection, to /dev/null.
+for port in $ours $nginx_port $python_port; do
+  python3 - "$dest/pigsty/MANIFEST.json" "http://127.0.0.1:$port/pigsty" >"$work/curl-$port.cfg" <<'EOF'
+import json, sys
+for f in json.load(open(sys.argv[1]))["files"]:
+    print(f'url = "{sys.argv[2]}/{f["path"]}"\noutput = "/dev/null"')
+EOF
+done
+client() { echo "seq $clients | xargs -P $clients -I{} curl -sf -K $work/curl-$1.cfg"; }
+hyperfine --warmup 1 --runs "$runs" --export-json "$work/serve.json" \
+  --command-name ours "$(client $ours)" \
+  --command-name nginx "$(client $nginx_port)" \
+  --command-name "python3 -m http.server" "$(client $python_port)"
+
+o=$(hf_mean "$work/serve.json" 0)
+n=$(hf_mean "$work/serve.json" 1)
+p=$(hf_mean "$work/serve.json" 2)
+bytes=$(python3 -c "import json; print(sum(f['size'] for f in json.load(open('$dest/pigsty/MANIFEST.json'))['files']) * $clients)")
+mbs() { python3 -c "import sys; print('%.0f' % (int(sys.argv[1]) / float(sys.argv[2]) / 2**20))" "$bytes" "$1"; }
+echo "mean: ours ${o}s ($(mbs "$o") MiB/s), nginx ${n}s ($(mbs "$n") MiB/s), python3 -m http.server ${p}s ($(mbs "$p") MiB/s)"
+echo "ratio: nginx / ours = $(ratio "$n" "$o")x, python3 -m http.server / ours = $(ratio "$p" "$o")x"
+hwm() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
+echo "peak RSS (VmHWM): ours $(hwm "$ours_pid") kB; nginx workers $(for w in $nginx_pids; do printf '%s ' "$(hwm "$w")"; done)kB; python3 $(hwm "$python_pid") kB"
