@@ -11,23 +11,35 @@
 //!   requirement is met by a package owning the path: from `primary.xml`'s file lists first,
 //!   and only when those have no owner, from `filelists.xml`, fetched on demand through
 //!   [`FileLists`] once for all file requirements of all repositories.
-//! - Rich dependencies: `and` needs all; `or` is left alone when an alternative already holds
-//!   for the selection, else the first alternative some candidate can provide is taken and
-//!   the choice recorded; `with` / `without` need one provider that does (not) provide the
-//!   other operand; `A if B [else C]` needs A when B holds for the selection (C otherwise),
-//!   `A unless B [else C]` the reverse. Conditions are never installed for their own sake.
-//!   Since a condition may come to hold only after later packages are selected, conditional
-//!   requirements are evaluated again until nothing changes (a fixpoint). The selection only
-//!   grows: a package taken for an `else` branch stays if the condition later holds.
-//! - Among the providers of a requirement: one already selected satisfies it; otherwise,
-//!   packages whose name is already selected at another version are out (one version per
-//!   name; with only the target arch and `noarch` loaded, a name is a name.arch), then only
-//!   the best repository priority is kept (lower number wins), then a package not obsoleted
-//!   by, conflicting with, or obsoleting a selected one if there is such a package, then the
-//!   package named as the requirement, then by name (alphabetical, as libsolv sorts), then
-//!   the highest EVR, then the target arch over `noarch`, then the earlier repository.
+//! - Rich dependencies: `and` needs all; `or` is met when an alternative already holds for
+//!   the selection, else one package is chosen among the providers of all its (simple)
+//!   alternatives together, as libsolv does, and the choice recorded (nested alternatives:
+//!   the first that can be met); `with` / `without` need one provider that does (not)
+//!   provide the other operand; `A if B [else C]` needs A when B holds for the selection (C
+//!   otherwise), `A unless B [else C]` the reverse. Conditions are never installed for their
+//!   own sake. Since a condition may come to hold only after later packages are selected,
+//!   conditional requirements are evaluated again until nothing changes (a fixpoint). The
+//!   selection only grows: a package taken for an `else` branch stays if the condition
+//!   later holds.
+//! - Choosing among providers follows libsolv's policy (`policy_filter_unwanted`), which is
+//!   what dnf does: a provider already selected satisfies the requirement. Otherwise,
+//!   packages whose name is selected at another version are out (one version per name; with
+//!   only the target arch and `noarch` loaded, a name is a name.arch), and so are packages
+//!   obsoleted by, obsoleting or conflicting with a selected one when others remain. Then
+//!   only the best repository priority is kept (lower number wins), the highest EVR of each
+//!   name (on a tie, the first in metadata order, whatever its arch), and packages another
+//!   candidate obsoletes are dropped. If several names remain, the requirement waits until
+//!   every requirement with a single candidate has been followed (one of those may meet it),
+//!   then the first is taken in this order: by name (byte order), except that packages with
+//!   a better build elsewhere (same name and arch, better priority or higher EVR) go last,
+//!   and packages providing a lower version of something another candidate provides go
+//!   after it (libsolv's `dislike_old_versions` and `sort_by_common_dep`). There is no
+//!   preference for the package named like the requirement, as in libsolv.
+//! - Weak dependencies (`Recommends`, `Supplements`) are not followed and do not steer
+//!   choices (dnf with `install_weak_deps=False`).
 //! - `Conflicts` and `Obsoletes` between selected packages are reported in
-//!   [`DnfClosure::conflicts`]; they are not errors.
+//!   [`DnfClosure::conflicts`]; they are not errors. There is no backtracking: a choice that
+//!   later proves to conflict is reported, not undone.
 //!
 //! Every problem (a request nothing provides, a requirement nothing satisfies) is collected
 //! with the chain that led to it, e.g.
@@ -35,6 +47,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::filelists::OwnedFile;
 use super::primary::{DepEntry, RpmPackage};
@@ -192,27 +205,62 @@ pub enum DnfClosureError {
     #[error("{} unresolvable:{}", problems.len(), list(problems))]
     Unresolvable { problems: Vec<Problem> },
     #[error("while looking for the owner of a file: {0}")]
-    FileLists(#[from] DnfUpstreamError),
+    FileLists(Box<DnfUpstreamError>),
+}
+
+impl From<DnfUpstreamError> for DnfClosureError {
+    fn from(e: DnfUpstreamError) -> Self {
+        DnfClosureError::FileLists(Box::new(e))
+    }
 }
 
 fn list(problems: &[Problem]) -> String {
     problems.iter().map(|p| format!("\n  {p}")).collect()
 }
 
+/// FxHash (as in rustc): much quicker than SipHash on the short names hashed here, and
+/// nothing hashed comes from an adversary the closure must resist.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
 /// A package of the universe: an index into [`Universe::pkgs`].
 type Cand = u32;
 
 const NONE: u32 = u32::MAX;
 
+/// A package providing a name, with the version it provides.
+type Provided<'a> = (Cand, Option<&'a (Op, Evr)>);
+
 /// All repositories' packages, indexed by name, provide and file.
 struct Universe<'a> {
     repos: &'a [DnfIndex],
     pkgs: Vec<(usize, &'a RpmPackage)>,
-    by_name: HashMap<&'a str, Vec<Cand>>,
-    provides: HashMap<&'a str, Vec<(Cand, Option<&'a (Op, Evr)>)>>,
-    files: HashMap<&'a str, Vec<Cand>>,
+    by_name: FxMap<&'a str, Vec<Cand>>,
+    provides: FxMap<&'a str, Vec<Provided<'a>>>,
+    files: FxMap<&'a str, Vec<Cand>>,
     /// Owners found in `filelists.xml`.
-    more_files: HashMap<String, Vec<Cand>>,
+    more_files: FxMap<String, Vec<Cand>>,
     filelists_loaded: bool,
 }
 
@@ -222,10 +270,10 @@ impl<'a> Universe<'a> {
         let mut u = Universe {
             repos,
             pkgs: Vec::with_capacity(total),
-            by_name: HashMap::with_capacity(total),
-            provides: HashMap::with_capacity(total * 3),
-            files: HashMap::with_capacity(total),
-            more_files: HashMap::new(),
+            by_name: FxMap::with_capacity_and_hasher(total, Default::default()),
+            provides: FxMap::with_capacity_and_hasher(total * 3, Default::default()),
+            files: FxMap::with_capacity_and_hasher(total, Default::default()),
+            more_files: FxMap::default(),
             filelists_loaded: false,
         };
         for (r, repo) in repos.iter().enumerate() {
@@ -404,18 +452,45 @@ struct Node {
     chain: Vec<String>,
 }
 
+/// What [`Solver::ensure`] made of a requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// It holds.
+    Met,
+    /// Nothing can satisfy it.
+    Unmet,
+    /// Several packages could; the choice waits until the requirements with one candidate
+    /// are followed.
+    Postponed,
+}
+
+impl Outcome {
+    fn and(self, other: Outcome) -> Outcome {
+        match (self, other) {
+            (Outcome::Unmet, _) | (_, Outcome::Unmet) => Outcome::Unmet,
+            (Outcome::Postponed, _) | (_, Outcome::Postponed) => Outcome::Postponed,
+            _ => Outcome::Met,
+        }
+    }
+}
+
+/// A requirement of a selected package: its node, the expression, the text as written.
+type Requirement = (usize, Dep, String);
+
 /// The resolution in progress.
 struct Solver<'u, 'a> {
     u: &'u mut Universe<'a>,
     filelists: &'u dyn FileLists,
     /// Node of each selected candidate, [`NONE`] if not selected.
     node_of: Vec<u32>,
-    by_name: HashMap<&'a str, usize>,
+    by_name: FxMap<&'a str, usize>,
     nodes: Vec<Node>,
     queue: VecDeque<usize>,
+    /// Requirements with several candidates, decided once the queue is empty.
+    postponed: VecDeque<Requirement>,
     /// Obsoletes and conflicts of selected packages, by the name they name.
-    obsoletes: HashMap<&'a str, Vec<&'a DepEntry>>,
-    conflicts: HashMap<&'a str, Vec<&'a DepEntry>>,
+    obsoletes: FxMap<&'a str, Vec<&'a DepEntry>>,
+    conflicts: FxMap<&'a str, Vec<&'a DepEntry>>,
     problems: Vec<Problem>,
     seen_problems: HashSet<String>,
     choices: Vec<Choice>,
@@ -500,16 +575,17 @@ impl<'a> Solver<'_, 'a> {
         false
     }
 
-    /// The best of `cands` to select for a requirement named `dep_name`; see the module
-    /// documentation for the order.
-    fn best(&self, cands: &[Cand], dep_name: &str) -> Option<Cand> {
+    /// libsolv's pruning of the candidates of one requirement (`policy_filter_unwanted`
+    /// without reordering): packages whose name is selected at another version are out, so
+    /// are unwelcome ones if others remain; then the best repository priority, the highest
+    /// EVR of each name (the first in metadata order on a tie), and packages obsoleted by
+    /// another candidate are out. Sorted by name (byte order).
+    fn prune(&self, cands: &[Cand]) -> Vec<Cand> {
         let mut free: Vec<Cand> = cands
             .iter()
             .copied()
             .filter(|&c| !self.blocked(c))
             .collect();
-        let top = free.iter().map(|&c| self.u.repo(c).source.priority).min()?;
-        free.retain(|&c| self.u.repo(c).source.priority == top);
         if free.len() > 1 {
             let welcome: Vec<Cand> = free
                 .iter()
@@ -520,15 +596,112 @@ impl<'a> Solver<'_, 'a> {
                 free = welcome;
             }
         }
-        free.into_iter().min_by(|&a, &b| {
-            let (pa, pb) = (self.u.pkg(a), self.u.pkg(b));
-            (pb.name == dep_name)
-                .cmp(&(pa.name == dep_name))
-                .then_with(|| pa.name.cmp(&pb.name))
-                .then_with(|| pb.evr.cmp(&pa.evr))
-                .then_with(|| (pa.arch == "noarch").cmp(&(pb.arch == "noarch")))
-                .then(a.cmp(&b))
-        })
+        let Some(top) = free.iter().map(|&c| self.u.repo(c).source.priority).min() else {
+            return free;
+        };
+        free.retain(|&c| self.u.repo(c).source.priority == top);
+        free.sort_by(|&a, &b| self.u.pkg(a).name.cmp(&self.u.pkg(b).name).then(a.cmp(&b)));
+        let mut best: Vec<Cand> = Vec::with_capacity(free.len());
+        for c in free {
+            match best.last_mut() {
+                Some(last) if self.u.pkg(*last).name == self.u.pkg(c).name => {
+                    if self.u.pkg(c).evr > self.u.pkg(*last).evr {
+                        *last = c;
+                    }
+                }
+                _ => best.push(c),
+            }
+        }
+        if best.len() > 1 {
+            let kept: Vec<Cand> = best
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    let p = self.u.pkg(c);
+                    !best.iter().any(|&o| {
+                        let q = self.u.pkg(o);
+                        q.name != p.name && q.obsoletes.iter().any(|e| entry_hits(e, p))
+                    })
+                })
+                .collect();
+            if !kept.is_empty() {
+                best = kept;
+            }
+        }
+        best
+    }
+
+    /// libsolv's reordering of pruned candidates, best first: packages of which a better
+    /// build (same name and arch, better priority or higher EVR) exists go last
+    /// (`dislike_old_versions`), then those that provide a lower version of something
+    /// another candidate provides too (`sort_by_common_dep`); otherwise by name.
+    fn order(&self, mut cands: Vec<Cand>) -> Vec<Cand> {
+        if cands.len() < 2 {
+            return cands;
+        }
+        let old = |c: Cand| {
+            let p = self.u.pkg(c);
+            let prio = self.u.repo(c).source.priority;
+            self.u.by_name[p.name.as_str()].iter().any(|&o| {
+                let q = self.u.pkg(o);
+                let qprio = self.u.repo(o).source.priority;
+                o != c && q.arch == p.arch && (qprio < prio || (qprio == prio && q.evr > p.evr))
+            })
+        };
+        cands.sort_by_key(|&c| old(c));
+        // (candidate position, provided name, version, is `<`/`<=`)
+        let mut entries: Vec<(usize, &str, &Evr, bool)> = Vec::new();
+        for (i, &c) in cands.iter().enumerate() {
+            for e in &self.u.pkg(c).provides {
+                let Some((op, evr)) = &e.constraint else {
+                    continue;
+                };
+                let less = match op {
+                    Op::Eq => {
+                        if looks_like_hash(&evr.to_string()) {
+                            continue;
+                        }
+                        false
+                    }
+                    Op::Le | Op::Lt => true,
+                    _ => continue,
+                };
+                entries.push((i, e.name.as_str(), evr, less));
+            }
+        }
+        // Highest version first; on a tie a `=` before a `<`.
+        let cmp = |a: &(usize, &str, &Evr, bool), b: &(usize, &str, &Evr, bool)| {
+            a.1.cmp(b.1)
+                .then_with(|| b.2.cmp_dep(a.2))
+                .then_with(|| a.3.cmp(&b.3))
+        };
+        entries.sort_by(cmp);
+        let mut badness = vec![0usize; cands.len()];
+        let mut bad = 0;
+        for k in 0..entries.len() {
+            if k > 0 && entries[k - 1].1 == entries[k].1 {
+                if entries[k - 1].0 != entries[k].0
+                    && cmp(&entries[k - 1], &entries[k]) == std::cmp::Ordering::Less
+                {
+                    bad += 1;
+                }
+            } else {
+                bad = 0;
+            }
+            badness[entries[k].0] += bad;
+        }
+        let mut ranked: Vec<(usize, Cand)> = cands
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (badness[i], c))
+            .collect();
+        ranked.sort_by_key(|&(b, _)| b);
+        ranked.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The candidate libsolv would choose.
+    fn best(&self, cands: &[Cand]) -> Option<Cand> {
+        self.order(self.prune(cands)).first().copied()
     }
 
     fn select(&mut self, c: Cand, why: Why, chain: Vec<String>) {
@@ -571,7 +744,7 @@ impl<'a> Solver<'_, 'a> {
         Ok(match dep {
             Dep::Simple(s) => {
                 let provs = self.providers(s)?;
-                provs.iter().any(|&c| self.selected(c)) || self.best(&provs, &s.name).is_some()
+                provs.iter().any(|&c| self.selected(c)) || !self.prune(&provs).is_empty()
             }
             Dep::And(ds) | Dep::With(ds) => {
                 for d in ds {
@@ -611,9 +784,18 @@ impl<'a> Solver<'_, 'a> {
         })
     }
 
-    /// Selects one of `cands` (already known to meet the requirement) unless one is
-    /// selected; false if there is none.
-    fn take(&mut self, cands: &[Cand], dep_name: &str, owner: usize, text: &str) -> bool {
+    /// Meets a requirement of node `owner` (written `text`) with one of `cands`, all known
+    /// to satisfy it: nothing to do if one is selected; else the only candidate left after
+    /// pruning, or, with several, the best one when `decide`, else postponed. `dep_name`:
+    /// the simple requirement's name, to say in the chain which package met it.
+    fn take(
+        &mut self,
+        cands: &[Cand],
+        dep_name: Option<&str>,
+        owner: usize,
+        text: &str,
+        decide: bool,
+    ) -> Outcome {
         let why = Why::Dependency {
             of: self.u.pkg(self.nodes[owner].cand).name.clone(),
             requirement: text.to_string(),
@@ -622,61 +804,62 @@ impl<'a> Solver<'_, 'a> {
             if self.node_of[c as usize] as usize != owner {
                 self.add_why(c, why);
             }
-            return true;
+            return Outcome::Met;
         }
-        let Some(c) = self.best(cands, dep_name) else {
-            return false;
+        let pruned = self.prune(cands);
+        if pruned.len() > 1 && !decide {
+            return Outcome::Postponed;
+        }
+        let Some(&c) = self.order(pruned).first() else {
+            return Outcome::Unmet;
         };
         let name = &self.u.pkg(c).name;
         let mut chain = self.nodes[owner].chain.clone();
-        chain.push(if name == dep_name {
+        chain.push(if dep_name == Some(name.as_str()) {
             text.to_string()
         } else {
             format!("{text} ({name})")
         });
         self.select(c, why, chain);
-        true
+        Outcome::Met
     }
 
     /// Makes `dep`, a requirement (or part of one) of node `owner` written `text`, hold,
-    /// selecting packages as needed. False when it cannot; `unmet` gets the parts nothing
-    /// satisfies.
+    /// selecting packages as needed (choosing among several only when `decide`). `unmet`
+    /// gets the parts nothing satisfies.
     fn ensure(
         &mut self,
         dep: &Dep,
         owner: usize,
         text: &str,
+        decide: bool,
         unmet: &mut Vec<String>,
-    ) -> Result<bool, DnfUpstreamError> {
-        match dep {
+    ) -> Result<Outcome, DnfUpstreamError> {
+        let outcome = match dep {
             Dep::Simple(s) => {
                 let provs = self.providers(s)?;
-                let ok = self.take(&provs, &s.name, owner, text);
-                if !ok {
-                    unmet.push(s.to_string());
-                }
-                Ok(ok)
+                self.take(&provs, Some(&s.name), owner, text, decide)
             }
             Dep::And(ds) => {
-                let mut ok = true;
+                let mut all = Outcome::Met;
                 for d in ds {
-                    ok &= self.ensure(d, owner, text, unmet)?;
+                    all = all.and(self.ensure(d, owner, text, decide, unmet)?);
                 }
-                Ok(ok)
+                return Ok(all);
             }
             Dep::With(_) | Dep::Without(..) => {
                 let Some((first, with, without)) = dep_simples(dep) else {
                     // Rich operands: checked each on its own.
                     return match dep {
                         Dep::With(ds) => {
-                            let mut ok = true;
+                            let mut all = Outcome::Met;
                             for d in ds {
-                                ok &= self.ensure(d, owner, text, unmet)?;
+                                all = all.and(self.ensure(d, owner, text, decide, unmet)?);
                             }
-                            Ok(ok)
+                            Ok(all)
                         }
-                        Dep::Without(a, _) => self.ensure(a, owner, text, unmet),
-                        _ => Ok(true),
+                        Dep::Without(a, _) => self.ensure(a, owner, text, decide, unmet),
+                        _ => Ok(Outcome::Met),
                     };
                 };
                 let mut cands = self.providers(first)?;
@@ -684,71 +867,116 @@ impl<'a> Solver<'_, 'a> {
                     with.iter().all(|s| self.u.provides_simple(c, s))
                         && !without.iter().any(|s| self.u.provides_simple(c, s))
                 });
-                let ok = self.take(&cands, &first.name, owner, text);
-                if !ok {
-                    unmet.push(dep.to_string());
-                }
-                Ok(ok)
+                self.take(&cands, Some(&first.name), owner, text, decide)
             }
             Dep::Or(ds) => {
                 if ds.iter().any(|d| self.holds(d)) {
-                    return Ok(true);
+                    return Ok(Outcome::Met);
                 }
-                for d in ds {
-                    if self.possible(d)? {
-                        let before = self.nodes.len();
-                        let ok = self.ensure(d, owner, text, unmet)?;
-                        let selected = self.nodes[before..]
-                            .iter()
-                            .map(|n| self.u.pkg(n.cand).name.clone())
-                            .collect();
-                        self.choices.push(Choice {
-                            package: self.u.pkg(self.nodes[owner].cand).name.clone(),
-                            requirement: text.to_string(),
-                            chosen: d.to_string(),
-                            selected,
-                        });
-                        return Ok(ok);
+                let before = self.nodes.len();
+                let (outcome, chosen) = if let Some(simples) = all_simple(ds) {
+                    // As libsolv: one choice among the providers of every alternative.
+                    let mut cands = Vec::new();
+                    for s in &simples {
+                        cands.extend(self.providers(s)?);
                     }
+                    cands.sort_unstable();
+                    cands.dedup();
+                    let outcome = self.take(&cands, None, owner, text, decide);
+                    let chosen = self.nodes[before..].first().and_then(|n| {
+                        simples
+                            .iter()
+                            .find(|s| self.u.provides_simple(n.cand, s))
+                            .map(|s| s.to_string())
+                    });
+                    (outcome, chosen)
+                } else {
+                    // Nested expressions: the first alternative that can be met.
+                    let mut found = None;
+                    for d in ds {
+                        if self.possible(d)? {
+                            found = Some(d);
+                            break;
+                        }
+                    }
+                    match found {
+                        Some(d) => (
+                            self.ensure(d, owner, text, decide, unmet)?,
+                            Some(d.to_string()),
+                        ),
+                        None => (Outcome::Unmet, None),
+                    }
+                };
+                if self.nodes.len() > before {
+                    let selected = self.nodes[before..]
+                        .iter()
+                        .map(|n| self.u.pkg(n.cand).name.clone())
+                        .collect();
+                    self.choices.push(Choice {
+                        package: self.u.pkg(self.nodes[owner].cand).name.clone(),
+                        requirement: text.to_string(),
+                        chosen: chosen.unwrap_or_default(),
+                        selected,
+                    });
                 }
-                unmet.push(dep.to_string());
-                Ok(false)
+                outcome
             }
             Dep::If {
                 then,
                 cond,
                 otherwise,
-            } => match (self.holds(cond), otherwise) {
-                (true, _) => self.ensure(then, owner, text, unmet),
-                (false, Some(o)) => self.ensure(o, owner, text, unmet),
-                (false, None) => Ok(true),
-            },
+            } => {
+                return match (self.holds(cond), otherwise) {
+                    (true, _) => self.ensure(then, owner, text, decide, unmet),
+                    (false, Some(o)) => self.ensure(o, owner, text, decide, unmet),
+                    (false, None) => Ok(Outcome::Met),
+                }
+            }
             Dep::Unless {
                 then,
                 cond,
                 otherwise,
-            } => match (self.holds(cond), otherwise) {
-                (false, _) => self.ensure(then, owner, text, unmet),
-                (true, Some(o)) => self.ensure(o, owner, text, unmet),
-                (true, None) => Ok(true),
-            },
+            } => {
+                return match (self.holds(cond), otherwise) {
+                    (false, _) => self.ensure(then, owner, text, decide, unmet),
+                    (true, Some(o)) => self.ensure(o, owner, text, decide, unmet),
+                    (true, None) => Ok(Outcome::Met),
+                }
+            }
+        };
+        if outcome == Outcome::Unmet {
+            unmet.push(dep.to_string());
         }
+        Ok(outcome)
     }
 
-    /// Makes requirement `dep` of node `owner` hold, or records the problem.
-    fn require(&mut self, dep: &Dep, owner: usize, text: &str) -> Result<(), DnfUpstreamError> {
+    /// Makes requirement `dep` of node `owner` hold, postpones it, or records the problem.
+    fn require(
+        &mut self,
+        dep: &Dep,
+        owner: usize,
+        text: &str,
+        decide: bool,
+    ) -> Result<(), DnfUpstreamError> {
         let mut unmet = Vec::new();
-        if self.ensure(dep, owner, text, &mut unmet)? {
-            return Ok(());
+        match self.ensure(dep, owner, text, decide, &mut unmet)? {
+            Outcome::Met => Ok(()),
+            Outcome::Postponed => {
+                self.postponed
+                    .push_back((owner, dep.clone(), text.to_string()));
+                Ok(())
+            }
+            Outcome::Unmet => {
+                let mut chain = self.nodes[owner].chain.clone();
+                chain.push(text.to_string());
+                let message = match unmet.as_slice() {
+                    [one] if one == text => format!("nothing provides it{}", self.hints(dep)),
+                    _ => format!("nothing provides {}{}", unmet.join(", "), self.hints(dep)),
+                };
+                self.problem(chain, message);
+                Ok(())
+            }
         }
-        let mut chain = self.nodes[owner].chain.clone();
-        chain.push(text.to_string());
-        let message = match unmet.as_slice() {
-            [one] if one == text => format!("nothing provides it{}", self.hints(dep)),
-            _ => format!("nothing provides {}{}", unmet.join(", "), self.hints(dep)),
-        };
-        self.problem(chain, message);
-        Ok(())
     }
 
     /// Why a requirement may be unmet: a name selected at another version, a package hidden
@@ -785,6 +1013,22 @@ impl<'a> Solver<'_, 'a> {
     }
 }
 
+/// libsolv ignores `=` provides whose version looks like a hash (4 or more hex digits and
+/// nothing else) when ordering candidates.
+fn looks_like_hash(v: &str) -> bool {
+    v.len() >= 4 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The operands, if all are simple.
+fn all_simple(ds: &[Dep]) -> Option<Vec<&Simple>> {
+    ds.iter()
+        .map(|d| match d {
+            Dep::Simple(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
 /// For a `with` / `without` of simple operands: the first, those that must be provided by
 /// the same package, and those that must not.
 type OneProvider<'d> = (&'d Simple, Vec<&'d Simple>, Vec<&'d Simple>);
@@ -792,11 +1036,7 @@ type OneProvider<'d> = (&'d Simple, Vec<&'d Simple>, Vec<&'d Simple>);
 fn dep_simples(dep: &Dep) -> Option<OneProvider<'_>> {
     match dep {
         Dep::With(ds) => {
-            let mut simples = Vec::new();
-            for d in ds {
-                let Dep::Simple(s) = d else { return None };
-                simples.push(s);
-            }
+            let simples = all_simple(ds)?;
             let (&first, rest) = simples.split_first()?;
             Some((first, rest.to_vec(), Vec::new()))
         }
@@ -823,11 +1063,12 @@ pub fn resolve(
         u: &mut universe,
         filelists,
         node_of: vec![NONE; total],
-        by_name: HashMap::new(),
+        by_name: FxMap::default(),
         nodes: Vec::new(),
         queue: VecDeque::new(),
-        obsoletes: HashMap::new(),
-        conflicts: HashMap::new(),
+        postponed: VecDeque::new(),
+        obsoletes: FxMap::default(),
+        conflicts: FxMap::default(),
         problems: Vec::new(),
         seen_problems: HashSet::new(),
         choices: Vec::new(),
@@ -864,7 +1105,7 @@ pub fn resolve(
             s.add_why(c, why);
             continue;
         }
-        match s.best(&cands, &req.name) {
+        match s.best(&cands) {
             Some(c) => {
                 let name = &s.u.pkg(c).name;
                 let head = if *name == req.name {
@@ -885,8 +1126,11 @@ pub fn resolve(
         }
     }
 
-    // Requirements with `if` / `unless` somewhere, evaluated again until nothing changes.
-    let mut conditional: Vec<(usize, Dep, String)> = Vec::new();
+    // Requirements with one candidate are followed first (the queue), those with several
+    // wait (postponed) and are decided one at a time, each decision followed before the
+    // next, as libsolv does. Requirements with `if` / `unless` are evaluated again until
+    // nothing changes.
+    let mut conditional: Vec<Requirement> = Vec::new();
     loop {
         while let Some(i) = s.queue.pop_front() {
             let p = s.u.pkg(s.nodes[i].cand);
@@ -903,17 +1147,21 @@ pub fn resolve(
                     }
                 };
                 let text = dep.to_string();
-                s.require(&dep, i, &text)?;
+                s.require(&dep, i, &text, false)?;
                 if has_conditional(&dep) {
                     conditional.push((i, dep, text));
                 }
             }
         }
+        if let Some((i, dep, text)) = s.postponed.pop_front() {
+            s.require(&dep, i, &text, true)?;
+            continue;
+        }
         let before = s.nodes.len();
         for (i, dep, text) in &conditional {
-            s.require(dep, *i, text)?;
+            s.require(dep, *i, text, false)?;
         }
-        if s.nodes.len() == before {
+        if s.nodes.len() == before && s.postponed.is_empty() {
             break;
         }
     }
@@ -1211,14 +1459,12 @@ mod tests {
     }
 
     #[test]
-    fn provider_preference() {
-        // Priority (lower wins) over a higher version; then the highest EVR; then arch over
-        // noarch; the requirement's own name over other providers; then alphabetical.
+    fn provider_preference_is_libsolvs() {
+        // Priority (lower wins) over a higher version; then the highest EVR.
         let low = repo(
             "pigsty",
             10,
             "tool 1.0-1
-             lib 2.0-1 noarch
              lib 2.0-1
              web 1-1; P: webserver",
         );
@@ -1227,51 +1473,86 @@ mod tests {
             99,
             "tool 9.0-1
              lib 3.0-1
-             nginx 1-1; P: webserver
-             apache 1-1; P: webserver
-             webserver 1-1",
+             lib 2.5-1
+             aaa-httpd 1-1; P: webserver",
         );
         let repos = [high, low];
-        let c = run(&repos, &["tool"]);
-        assert_eq!(nevras(&c), ["tool-1.0-1.x86_64@pigsty"]);
-        let c = run(&repos, &["lib"]);
-        assert_eq!(nevras(&c), ["lib-2.0-1.x86_64@pigsty"]);
-        // A versioned requirement the priority repo cannot meet goes to the other repo.
-        let app = repo("x", 99, "app 1-1; R: tool >= 2");
-        let c = run(&[repos[0].clone(), repos[1].clone(), app.clone()], &["app"]);
-        assert_eq!(c.get("tool").unwrap().repo, "appstream");
-        // webserver: priority 10 has only `web`.
-        let c = run(
-            &[
-                repos[0].clone(),
-                repos[1].clone(),
-                repo("y", 99, "site 1-1; R: webserver"),
-            ],
-            &["site"],
+        assert_eq!(
+            nevras(&run(&repos, &["tool"])),
+            ["tool-1.0-1.x86_64@pigsty"]
         );
-        assert_eq!(names(&c), ["site", "web"]);
-        // Same priority: the package named as the requirement, then alphabetical.
+        assert_eq!(nevras(&run(&repos, &["lib"])), ["lib-2.0-1.x86_64@pigsty"]);
+        let with = |extra: &str| {
+            let mut r = repos.to_vec();
+            r.push(repo("x", 99, extra));
+            r
+        };
+        // A versioned requirement the priority repo cannot meet goes to the other repo, to
+        // its highest version that fits.
+        let c = run(&with("app 1-1; R: tool >= 2; R: lib < 3"), &["app"]);
+        assert_eq!(
+            nevras(&c),
+            [
+                "app-1-1.x86_64@x",
+                "lib-2.0-1.x86_64@pigsty",
+                "tool-9.0-1.x86_64@appstream"
+            ]
+        );
+        // Priority first across names too: `web` (10) over `aaa-httpd` (99).
+        assert_eq!(
+            names(&run(&with("site 1-1; R: webserver"), &["site"])),
+            ["site", "web"]
+        );
+
+        // Same priority: by name in byte order, not the package named like the requirement,
+        // and regardless of version or arch.
         let same = repo(
             "s",
             99,
-            "site 1-1; R: webserver; R: mta
+            "site 1-1; R: webserver; R: mta; R: cap
              nginx 1-1; P: webserver
              webserver 1-1
-             sendmail 1-1; P: mta
-             exim 1-1; P: mta",
+             sendmail 9-1; P: mta
+             exim 1-1 noarch; P: mta
+             Zeta 1-1; P: cap
+             alpha 1-1; P: cap",
         );
         let c = run(std::slice::from_ref(&same), &["site"]);
-        assert_eq!(names(&c), ["exim", "site", "webserver"]);
+        assert_eq!(names(&c), ["Zeta", "exim", "nginx", "site"]);
         // An already selected provider is kept.
-        let c = run(&[same], &["sendmail", "nginx", "site"]);
-        assert_eq!(names(&c), ["nginx", "sendmail", "site"]);
-        assert!(c.get("nginx").unwrap().why.contains(&Why::Dependency {
+        let c = run(
+            std::slice::from_ref(&same),
+            &["sendmail", "webserver", "site"],
+        );
+        assert_eq!(names(&c), ["Zeta", "sendmail", "site", "webserver"]);
+        assert!(c.get("webserver").unwrap().why.contains(&Why::Dependency {
             of: "site".into(),
             requirement: "webserver".into()
         }));
-        // The highest EVR within a priority, epochs included; same EVR: arch over noarch.
+
+        // A higher provided version wins over the name order (sort_by_common_dep), except
+        // for versions that look like hashes; a candidate of which a newer build exists goes
+        // last (dislike_old_versions).
         let v = repo(
             "v",
+            99,
+            "t1 1-1; R: vv
+             va 1-1; P: vv = 2
+             vz 1-1; P: vv = 3
+             t2 1-1; R: cc
+             ab 1-1; P: cc = 0001
+             za 1-1; P: cc = 2.0
+             t3 1-1; R: cap
+             aaa 1-1; P: cap
+             aaa 2-1
+             bbb 1-1; P: cap",
+        );
+        let c = run(std::slice::from_ref(&v), &["t1", "t2", "t3"]);
+        assert_eq!(names(&c), ["ab", "bbb", "t1", "t2", "t3", "vz"]);
+
+        // The highest EVR, epochs included; the same EVR in two arches: the first listed.
+        let e = repo(
+            "e",
             99,
             "z 2.0-1
              z 1:1.0-1
@@ -1279,8 +1560,36 @@ mod tests {
              n 1-1 noarch
              n 1-1",
         );
-        let c = run(&[v], &["z", "n"]);
-        assert_eq!(nevras(&c), ["n-1-1.x86_64@v", "z-1:1.0-1.x86_64@v"]);
+        assert_eq!(
+            nevras(&run(&[e], &["z", "n"])),
+            ["n-1-1.noarch@e", "z-1:1.0-1.x86_64@e"]
+        );
+    }
+
+    #[test]
+    fn single_candidates_are_followed_before_choices() {
+        // x1 needs an mta (two candidates); t23b needs pf2, which is one: as libsolv, the
+        // choice waits, and pf2 then meets it. Whatever the request order.
+        let a = repo(
+            "a",
+            99,
+            "t23 1-1; R: x1
+             x1 1-1; R: mta2
+             t23b 1-1; R: pf2
+             ex2 1-1; P: mta2
+             pf2 1-1; P: mta2",
+        );
+        for order in [["t23", "t23b"], ["t23b", "t23"]] {
+            assert_eq!(
+                names(&run(std::slice::from_ref(&a), &order)),
+                ["pf2", "t23", "t23b", "x1"]
+            );
+        }
+        // Alone, the choice is ex2 (name order).
+        assert_eq!(
+            names(&run(std::slice::from_ref(&a), &["t23"])),
+            ["ex2", "t23", "x1"]
+        );
     }
 
     #[test]
@@ -1394,7 +1703,7 @@ mod tests {
         let a = repo(
             "a",
             99,
-            "app 1-1; R: (liba and libb); R: (nope or alt2 or alt3)
+            "app 1-1; R: (liba and libb); R: (nope or alt3 or alt2)
              liba 1-1
              libb 1-1
              alt2 1-1
@@ -1403,25 +1712,35 @@ mod tests {
              foo-new 2.5-1; P: perl(Foo) = 2.5
              foo-old 1.5-1; P: perl(Foo) = 1.5
              wo 1-1; R: (mta without sendmail)
-             postfix-sendmail 1-1; P: mta; P: sendmail
+             aa-sendmail 1-1; P: mta; P: sendmail
              postfix 1-1; P: mta
-             pre 1-1; R: (alt3 or alt2)",
+             k 1-1; R: (kk or jj)
+             kk 1-1
+             jj 1-1; P: kk = 5",
         );
+        // One choice among the providers of all alternatives, by libsolv's order (the name
+        // here), not the first alternative.
         let c = run(std::slice::from_ref(&a), &["app"]);
         assert_eq!(names(&c), ["alt2", "app", "liba", "libb"]);
         assert_eq!(
             c.choices,
             [Choice {
                 package: "app".into(),
-                requirement: "(nope or alt2 or alt3)".into(),
+                requirement: "(nope or alt3 or alt2)".into(),
                 chosen: "alt2".into(),
                 selected: vec!["alt2".into()],
             }]
         );
+        // jj provides kk at a higher version than kk itself: jj, as dnf does.
+        assert_eq!(names(&run(std::slice::from_ref(&a), &["k"])), ["jj", "k"]);
         // An alternative already selected holds: no new choice.
         let c = run(std::slice::from_ref(&a), &["alt3", "app"]);
         assert_eq!(names(&c), ["alt3", "app", "liba", "libb"]);
         assert!(c.choices.is_empty());
+        // Priority across alternatives.
+        let prio = repo("p", 10, "alt3 1-1");
+        let c = run(&[a.clone(), prio], &["app"]);
+        assert_eq!(c.get("alt3").unwrap().repo, "p");
         // `with`: one provider in range (not the highest, 2.5).
         let c = run(std::slice::from_ref(&a), &["w"]);
         assert_eq!(names(&c), ["foo-old", "w"]);
@@ -1511,7 +1830,15 @@ mod tests {
              y 1-1
              z 1-1; R: tool
              tool-a 1-1; P: tool; C: x
-             tool-b 1-1; P: tool",
+             tool-b 1-1; P: tool
+             m 1-1; R: mm
+             a-old 1-1; P: mm
+             b-new 1-1; P: mm; O: a-old",
+        );
+        // A candidate another candidate obsoletes is dropped, though it sorts first.
+        assert_eq!(
+            names(&run(std::slice::from_ref(&a), &["m"])),
+            ["b-new", "m"]
         );
         // aa-old-mta sorts first but new-thing (selected) obsoletes it: the other provider.
         let c = run(std::slice::from_ref(&a), &["new-thing", "app"]);

@@ -4,7 +4,9 @@
 //! `primary.xml` lists only the files under `/etc/`, those with `bin/` in their path and
 //! `/usr/lib/sendmail` (createrepo's rule); a dependency on any other path needs the complete
 //! lists. They are large (hundreds of MB for an EL AppStream), so [`read_filelists`] streams
-//! the document and keeps only the wanted paths, each with the `pkgid` of its package.
+//! the document and keeps only the wanted paths, each with the `pkgid` of its package; it
+//! also reads a run of whole `<package>` elements cut out of the document
+//! ([`super::chunks`]).
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -29,6 +31,8 @@ pub fn read_filelists(
     wanted: &HashSet<String>,
 ) -> Result<Vec<OwnedFile>, PrimaryError> {
     let mut xml = Reader::from_reader(reader);
+    // Also used on chunks of the document, whose closing tag has no opening one.
+    xml.config_mut().allow_unmatched_ends = true;
     let mut buf = Vec::new();
     let mut text = String::new();
     let mut pkgid = String::new();

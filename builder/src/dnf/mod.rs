@@ -6,10 +6,12 @@
 //! - [`primary`]: streaming `primary.xml` parser, `.gz`/`.xz`/`.zst`/`.bz2` readers.
 //! - [`repomd`]: `repomd.xml`, where the metadata files are.
 //! - [`filelists`]: streaming `filelists.xml` parser, keeping only wanted paths.
+//! - [`chunks`]: either document parsed on several threads, in document order.
 //! - [`upstream`]: one verified upstream repository, its packages for the target arch.
 //! - [`closure`]: which packages a set of requested ones pulls in, and why.
 //! - [`pkgsig`]: an rpm's own header signature, checked with its repo's keyring.
 
+pub mod chunks;
 pub mod closure;
 pub mod filelists;
 pub mod pkgsig;

@@ -138,6 +138,8 @@ pub struct PrimaryReader<R: BufRead> {
     reader: Reader<R>,
     buf: Vec<u8>,
     text: String,
+    /// Whether text is being collected (inside `name`, `arch`, `checksum`, `file`).
+    capture: bool,
     index: usize,
     done: bool,
 }
@@ -148,9 +150,18 @@ impl<R: BufRead> PrimaryReader<R> {
             reader: Reader::from_reader(reader),
             buf: Vec::new(),
             text: String::new(),
+            capture: false,
             index: 0,
             done: false,
         }
+    }
+
+    /// A reader of a run of whole `<package>` elements cut out of a document (see
+    /// [`super::chunks`]): the document's closing tag may come without its opening one.
+    pub fn fragment(reader: R) -> Self {
+        let mut r = PrimaryReader::new(reader);
+        r.reader.config_mut().allow_unmatched_ends = true;
+        r
     }
 
     /// The next package, or `None` at the end of the document.
@@ -169,9 +180,14 @@ impl<R: BufRead> PrimaryReader<R> {
                     return Ok(None);
                 }
                 Event::Start(ref e) | Event::Empty(ref e) => {
-                    self.text.clear();
                     let local = e.local_name();
                     let name = local.as_ref();
+                    self.capture = pkg.is_some()
+                        && matches!(event, Event::Start(_))
+                        && matches!(name, b"name" | b"arch" | b"checksum" | b"file");
+                    if self.capture {
+                        self.text.clear();
+                    }
                     if name == b"package" {
                         if matches!(event, Event::Start(_)) {
                             self.index += 1;
@@ -242,9 +258,9 @@ impl<R: BufRead> PrimaryReader<R> {
                         _ => {}
                     }
                 }
-                Event::Text(t) => self.text.push_str(&t.decode()?),
-                Event::CData(t) => self.text.push_str(&t.decode()?),
-                Event::GeneralRef(r) => {
+                Event::Text(t) if self.capture => self.text.push_str(&t.decode()?),
+                Event::CData(t) if self.capture => self.text.push_str(&t.decode()?),
+                Event::GeneralRef(r) if self.capture => {
                     if let Some(c) = r.resolve_char_ref()? {
                         self.text.push(c);
                     } else {
@@ -268,6 +284,7 @@ impl<R: BufRead> PrimaryReader<R> {
                     }
                 }
                 Event::End(ref e) => {
+                    self.capture = false;
                     let Some(p) = pkg.as_mut() else { continue };
                     match e.local_name().as_ref() {
                         b"name" => p.name = std::mem::take(&mut self.text),
@@ -334,13 +351,30 @@ pub(crate) fn attr<'a>(
     e: &'a BytesStart<'_>,
     key: &[u8],
 ) -> Result<Option<Cow<'a, str>>, quick_xml::Error> {
-    for a in e.attributes() {
+    for a in e.attributes().with_checks(false) {
         let a = a?;
         if a.key.local_name().as_ref() == key {
-            return Ok(Some(a.unescape_value()?));
+            return Ok(Some(value(&a)?));
         }
     }
     Ok(None)
+}
+
+/// An attribute's value: borrowed when there is nothing to unescape.
+fn value<'a>(
+    a: &quick_xml::events::attributes::Attribute<'a>,
+) -> Result<Cow<'a, str>, quick_xml::Error> {
+    if a.value.contains(&b'&') {
+        return Ok(Cow::Owned(a.unescape_value()?.into_owned()));
+    }
+    match &a.value {
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|e| quick_xml::Error::Encoding(e.into())),
+        Cow::Owned(b) => std::str::from_utf8(b)
+            .map(|s| Cow::Owned(s.to_string()))
+            .map_err(|e| quick_xml::Error::Encoding(e.into())),
+    }
 }
 
 fn parse_epoch(s: &str) -> Option<u32> {
@@ -363,24 +397,39 @@ impl From<quick_xml::Error> for EntryError {
 }
 
 fn dep_entry(e: &BytesStart<'_>) -> Result<DepEntry, EntryError> {
-    let name = attr(e, b"name")?.unwrap_or_default().into_owned();
+    // One pass over the attributes: entries are most of primary.xml.
+    let (mut name, mut flags, mut epoch, mut ver, mut rel) = (None, None, None, None, None);
+    let mut pre = false;
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(quick_xml::Error::from)?;
+        let v = value(&a)?;
+        match a.key.local_name().as_ref() {
+            b"name" => name = Some(v),
+            b"flags" => flags = Some(v),
+            b"epoch" => epoch = Some(v),
+            b"ver" => ver = Some(v),
+            b"rel" => rel = Some(v),
+            b"pre" => pre = v == "1" || v == "true",
+            _ => {}
+        }
+    }
+    let name = name.unwrap_or_default().into_owned();
     if name.is_empty() {
         return Err(EntryError::Bad("entry name", name));
     }
-    let constraint = match attr(e, b"flags")? {
+    let constraint = match flags {
         None => None,
         Some(flags) => {
             let op = Op::from_flags(&flags)
                 .ok_or_else(|| EntryError::Bad("entry flags", flags.to_string()))?;
-            let epoch = attr(e, b"epoch")?.unwrap_or_default();
+            let epoch = epoch.unwrap_or_default();
             let epoch = parse_epoch(&epoch)
                 .ok_or_else(|| EntryError::Bad("entry epoch", epoch.to_string()))?;
-            let ver = attr(e, b"ver")?.unwrap_or_default().into_owned();
-            let rel = attr(e, b"rel")?.unwrap_or_default().into_owned();
+            let ver = ver.unwrap_or_default().into_owned();
+            let rel = rel.unwrap_or_default().into_owned();
             Some((op, Evr::new(epoch, ver, rel)))
         }
     };
-    let pre = attr(e, b"pre")?.is_some_and(|v| v == "1" || v == "true");
     Ok(DepEntry {
         name,
         constraint,

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use repo_layout::sign::PublicKeyring;
 use sha2::Digest;
 
+use super::chunks::{self, parse_chunks};
 use super::filelists::{read_filelists, OwnedFile};
 use super::primary::{decompress, PrimaryReader, RpmPackage};
 use super::repomd::{Repomd, RepomdData};
@@ -77,7 +78,7 @@ pub enum DnfUpstreamError {
     Mismatch {
         repo: String,
         url: String,
-        what: String,
+        what: &'static str,
         expected: String,
         actual: String,
     },
@@ -252,7 +253,10 @@ impl DnfIndex {
         };
         let path = fetch_checked(fetcher, &self.source, data)?;
         let reader = open(&path, &data.location, &self.source.name)?;
-        read_filelists(reader, wanted).map_err(|e| DnfUpstreamError::Parse {
+        parse_chunks(reader, chunks::threads(), |chunk| {
+            read_filelists(chunk, wanted)
+        })
+        .map_err(|e| DnfUpstreamError::Parse {
             repo: self.source.name.clone(),
             path: self.source.url(&data.location),
             reason: e.to_string(),
@@ -323,12 +327,19 @@ pub fn load(
         packages: Vec::new(),
         excluded: Vec::new(),
     };
-    for p in PrimaryReader::new(reader) {
-        let p = p.map_err(|e| DnfUpstreamError::Parse {
-            repo: repo.clone(),
-            path: source.url(&primary.location),
-            reason: e.to_string(),
-        })?;
+    // Parsed on several threads; the arch filter runs there too.
+    let packages = parse_chunks(reader, chunks::threads(), |chunk| {
+        PrimaryReader::fragment(chunk)
+            .filter(|p| !matches!(p, Ok(p) if p.arch != arch && p.arch != "noarch"))
+            .collect()
+    })
+    .map_err(|e| DnfUpstreamError::Parse {
+        repo: repo.clone(),
+        path: source.url(&primary.location),
+        reason: e.to_string(),
+    })?;
+    index.packages.reserve(packages.len());
+    for p in packages {
         index.add(p, arch);
     }
     index.repomd = repomd;
@@ -373,7 +384,13 @@ fn fetch_checked(
             repo: repo.clone(),
             source: e,
         })?;
-    let kind = data.checksum.kind.as_str();
+    let Some(kind) = known_kind(&data.checksum.kind) else {
+        return Err(DnfUpstreamError::UnsupportedChecksum {
+            repo: repo.clone(),
+            url,
+            kind: data.checksum.kind.clone(),
+        });
+    };
     let (size, actual) = match hash_file(&path, kind) {
         Ok(Some(h)) => h,
         Ok(None) => {
@@ -391,7 +408,7 @@ fn fetch_checked(
             })
         }
     };
-    let mismatch = |what: &str, expected: String, actual: String| {
+    let mismatch = |what: &'static str, expected: String, actual: String| {
         let _ = std::fs::remove_file(&path);
         let mut meta = path.clone().into_os_string();
         meta.push(".meta");
@@ -399,7 +416,7 @@ fn fetch_checked(
         DnfUpstreamError::Mismatch {
             repo: repo.clone(),
             url: url.clone(),
-            what: what.to_string(),
+            what,
             expected,
             actual,
         }
@@ -413,6 +430,19 @@ fn fetch_checked(
         return Err(mismatch(kind, data.checksum.value.clone(), actual));
     }
     Ok(path)
+}
+
+/// The checksum types repodata may name, by their usual name; `sha` is yum's old name of
+/// sha1.
+fn known_kind(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "sha" | "sha1" => "sha1",
+        "sha224" => "sha224",
+        "sha256" => "sha256",
+        "sha384" => "sha384",
+        "sha512" => "sha512",
+        _ => return None,
+    })
 }
 
 /// Streams a file through the hash repodata names `kind`: its size and lower-case hex
