@@ -79,6 +79,9 @@ pub struct BuildReport {
     pub missing: Vec<String>,
     /// Alternatives chosen among `a | b` dependencies: `dependency -> choice`.
     pub choices: Vec<String>,
+    /// What the node's package manager may object to: rpm conflicts or obsoletes between
+    /// packages of the bundle.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -550,6 +553,7 @@ fn finish(
         unavailable: plan.unavailable.clone(),
         missing: resolved.missing.clone(),
         choices: resolved.choices.clone(),
+        warnings: resolved.warnings.clone(),
     })
 }
 
@@ -576,6 +580,7 @@ struct Resolved {
     repos: Vec<RepoReport>,
     missing: Vec<String>,
     choices: Vec<String>,
+    warnings: Vec<String>,
     /// rpm: the keyring each repo's packages are checked with (`None`: insecure).
     keyrings: Vec<(String, Option<(PublicKeyring, PathBuf)>)>,
 }
@@ -699,6 +704,7 @@ fn resolve_apt(
             .map(|c| format!("{}: {} -> {}", c.package, c.group, c.chosen))
             .collect(),
         chosen,
+        warnings: Vec::new(),
         keyrings: Vec::new(),
     })
 }
@@ -896,6 +902,7 @@ fn resolve_dnf(
             .iter()
             .map(|c| format!("{}: {} -> {}", c.package, c.requirement, c.chosen))
             .collect(),
+        warnings: result.conflicts.iter().map(|c| c.to_string()).collect(),
         chosen,
         keyrings,
     })

@@ -445,6 +445,9 @@ fn build(a: BuildArgs) -> Result<ExitCode> {
         for m in &report.missing {
             writeln!(out, "  missing    {m}")?;
         }
+        for w in &report.warnings {
+            writeln!(out, "  warning    {w}")?;
+        }
         for u in &report.unavailable {
             writeln!(out, "  unavailable {}: {}", u.extension, u.message)?;
         }
