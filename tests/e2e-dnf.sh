@@ -11,7 +11,10 @@
 #    a repomd.xml altered after signing is refused;
 #  - pigsty-install lays the bundle out on an EL root (dnf --installroot), writes the signed
 #    .repo, installs the bootstrap set, and a second run is a no-op; a node with a newer
-#    PostgreSQL library is refused by the drift check, naming it.
+#    PostgreSQL library is refused by the drift check, naming it;
+#  - a delta bundle (--base the installed manifest) applied on top equals a full build of the
+#    new set, file for file, and is refused on a node without its base;
+#  - `pigsty-install serve` on that node, and another EL node installed `--from` it.
 #
 # Usage: tests/e2e-dnf.sh [PIGSTY_BUILD] [PIGSTY_INSTALL] [RPM_FIXTURE]   (root)
 set -uo pipefail
@@ -186,5 +189,20 @@ tree_sums "$work/full2/pigsty" >"$work/full-tree.txt"
 check "base + delta equals the full build, file for file" cmp -s "$work/delta-tree.txt" "$work/full-tree.txt" \
   || diff "$work/delta-tree.txt" "$work/full-tree.txt" | head
 check "status shows version 2" bash -c "'$inst' status --root '$node' --json | grep -q '\"version\": \"2\"'"
+
+echo "# --from: an EL node installed from another's served repo, no network but loopback"
+sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$inst" serve --listen "127.0.0.1:$sport" --dest "$node/www" >"$work/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$sport/pigsty/MANIFEST.json" >/dev/null && break; sleep 0.1; done
+node3=$work/elnode3
+make_el_node "$node3" rocky-release bash glibc
+"$inst" --from "http://127.0.0.1:$sport/pigsty" --key "$work/key/pigsty.pub" --root "$node3" --no-handoff \
+  >"$work/from.log" 2>&1
+check "pigsty-install --from installs an EL node from the served repo" test $? -eq 0 || tail -20 "$work/from.log"
+check "... the same repo, file for file" bash -c \
+  "diff <(cd '$node/www/pigsty' && find . -type f -print0 | sort -z | xargs -0 sha256sum) <(cd '$node3/www/pigsty' && find . -type f -print0 | sort -z | xargs -0 sha256sum) >/dev/null"
+check "... with the bootstrap set from it" rpm --root "$node3" -q ansible-core
+kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null
 
 summary
