@@ -203,6 +203,12 @@ check "pigsty-install --from installs an EL node from the served repo" test $? -
 check "... the same repo, file for file" bash -c \
   "diff <(cd '$node/www/pigsty' && find . -type f -print0 | sort -z | xargs -0 sha256sum) <(cd '$node3/www/pigsty' && find . -type f -print0 | sort -z | xargs -0 sha256sum) >/dev/null"
 check "... with the bootstrap set from it" rpm --root "$node3" -q ansible-core
+check "pigsty-install verify --from checks the mirror" \
+  "$inst" verify --from "http://127.0.0.1:$sport/pigsty" --key "$work/key/pigsty.pub"
+victim=$(ls "$node/www/pigsty"/sshpass-*.rpm)
+printf 'X' | dd of="$victim" bs=1 seek=200 conv=notrunc status=none
+"$inst" verify --from "http://127.0.0.1:$sport/pigsty" --key "$work/key/pigsty.pub" >"$work/verify-bad.log" 2>&1
+check "... and names a file altered on the mirror" bash -c "test $? -ne 0 && grep -q 'sshpass-' '$work/verify-bad.log'"
 kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null
 
 summary

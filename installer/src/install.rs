@@ -284,6 +284,21 @@ pub fn verify(bundle: &Path, trust: &Trust) -> Result<(Manifest, Option<String>)
     Ok((manifest, fpr))
 }
 
+/// Verifies a mirror fully without installing from it: the manifest's signature, then every
+/// file downloaded into a temporary folder with its size and SHA-256 checked, then removed.
+pub fn verify_mirror(url: &str, trust: &Trust) -> Result<(Manifest, Option<String>), InstallError> {
+    let origin = Origin::open(&Source::Mirror(url.to_string()))?;
+    let head = origin.signed_manifest()?;
+    let fpr = check_trust(&origin, &head, trust)?;
+    let scratch =
+        std::env::temp_dir().join(format!("pigsty-install-verify-{}", std::process::id()));
+    let staged = origin.stage(&head, &scratch);
+    let result = staged.map(|s| s.discard());
+    let _ = std::fs::remove_dir_all(&scratch);
+    result?;
+    Ok((head.manifest, fpr))
+}
+
 /// Runs the install.
 pub fn install(
     node: &Node,

@@ -33,7 +33,13 @@ struct Cli {
 enum Command {
     /// Check a bundle (signature, then every file) without installing it
     Verify {
-        bundle: PathBuf,
+        /// The bundle file
+        #[arg(required_unless_present = "from")]
+        bundle: Option<PathBuf>,
+        /// Verify what a mirror serves instead (`http://ADMIN/pigsty`): its signed manifest,
+        /// then every file, downloaded into a temporary folder and removed
+        #[arg(long, value_name = "URL", conflicts_with = "bundle")]
+        from: Option<String>,
         #[command(flatten)]
         trust: TrustArgs,
         #[arg(long)]
@@ -169,19 +175,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Verify {
             bundle,
+            from,
             trust,
             json,
         }) => {
-            let t = trust.trust(&bundle.display())?;
-            let (m, fpr) = install::verify(&bundle, &t)?;
+            let (shown, (m, fpr)) = match (&bundle, &from) {
+                (_, Some(url)) => (url.clone(), {
+                    let t = trust.trust(url)?;
+                    install::verify_mirror(url, &t)?
+                }),
+                (Some(b), None) => (b.display().to_string(), {
+                    let t = trust.trust(&b.display())?;
+                    install::verify(b, &t)?
+                }),
+                (None, None) => bail!("give a BUNDLE or --from URL"),
+            };
             if json {
                 print_json(
-                    &serde_json::json!({"bundle": bundle, "fingerprint": fpr, "target": m.target, "files": m.files.len(), "packages": m.packages.len()}),
+                    &serde_json::json!({"bundle": shown, "fingerprint": fpr, "target": m.target, "files": m.files.len(), "packages": m.packages.len()}),
                 )?;
             } else {
                 println!(
                     "{}: {}; {} files, {} packages for {} verified",
-                    bundle.display(),
+                    shown,
                     fpr.map(|f| format!("good signature by {f}"))
                         .unwrap_or_else(|| "signature NOT checked".into()),
                     m.files.len(),
