@@ -158,7 +158,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", repo_layout::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
