@@ -2,8 +2,7 @@
 //! missing; index hashes checked against Release; and a whole `pigsty-build` run with
 //! `--only-repo`, `--key` and `--insecure-upstream` against such a repository.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,54 +11,8 @@ use pigsty_build::upstream::{self, AptSource, UpstreamError};
 use repo_layout::sign::{PublicKeyring, SecretKey};
 use sha2::{Digest, Sha256};
 
-/// Serves the files under `root` over HTTP on 127.0.0.1 until the test process ends.
-fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                        break;
-                    }
-                }
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_string();
-                let file = root.join(&path);
-                let resp = match std::fs::read(&file) {
-                    Ok(body) if !path.contains("..") && file.is_file() => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        r.extend(body);
-                        r
-                    }
-                    _ => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&resp);
-            });
-        }
-    });
-    format!("http://{addr}")
-}
+mod common;
+use common::serve;
 
 fn sha(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
