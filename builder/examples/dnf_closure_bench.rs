@@ -18,11 +18,14 @@
 //! stderr, with `--list` the selected NEVRAs on stdout.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::time::Instant;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::serve;
 use pigsty_build::apt::Requested;
 use pigsty_build::dnf::upstream::{self, DnfSource};
 use pigsty_build::dnf::{resolve, DnfClosureOptions};
@@ -400,57 +403,6 @@ fn generate(dir: &Path, n: usize) -> Result<(), Error> {
         request.len()
     );
     Ok(())
-}
-
-/// Serves the files under `root` over HTTP on 127.0.0.1 until the process ends.
-fn serve(root: PathBuf) -> Result<String, Error> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let Ok(clone) = stream.try_clone() else {
-                    return;
-                };
-                let mut reader = BufReader::new(clone);
-                let mut line = String::new();
-                if reader.read_line(&mut line).is_err() {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                        break;
-                    }
-                }
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("/")
-                    .trim_start_matches('/')
-                    .to_string();
-                let resp = match std::fs::read(root.join(&path)) {
-                    Ok(body) if !path.contains("..") => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        r.extend(body);
-                        r
-                    }
-                    _ => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&resp);
-            });
-        }
-    });
-    Ok(format!("http://{addr}"))
 }
 
 fn run(dir: &Path, list: bool) -> Result<(), Error> {

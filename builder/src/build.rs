@@ -133,8 +133,6 @@ pub enum BuildError {
     Unsigned(PathBuf),
     #[error("{0}: the manifest's signature does not verify: {1}")]
     ManifestSignature(PathBuf, repo_layout::sign::SignError),
-    #[error("{family} targets are not built yet: only apt (Debian, Ubuntu) targets are")]
-    Family { family: Family },
     #[error("repo `{repo}` is checked with key `{key}`, which is not known: pass --key {key}=FILE (a keyring or armored key), or --insecure-upstream {repo}")]
     NoKey { repo: String, key: String },
     #[error("no repository left to build from (modules: {modules}); check --modules, --no-repo and --only-repo")]
@@ -921,7 +919,8 @@ fn write_dnf_metadata(
 ) -> Result<(Vec<String>, Vec<String>), BuildError> {
     let mut written = Vec::new();
     // Package signatures: the same check dnf's gpgcheck makes, before anything ships.
-    let mut used_keys: Vec<(String, PathBuf)> = Vec::new();
+    // The keyrings that verified packages, once each (by file), with a repo using them.
+    let mut used_keys: Vec<(&str, &Path, &PublicKeyring)> = Vec::new();
     let mut all_signed = true;
     for (c, path) in resolved.chosen.iter().zip(cached) {
         let ring = resolved
@@ -932,16 +931,15 @@ fn write_dnf_metadata(
         match ring {
             Some((ring, ring_path)) => {
                 dnf::pkgsig::verify(path, &c.repo, ring)?;
-                if !used_keys.iter().any(|(_, p)| p == ring_path) {
-                    used_keys.push((c.repo.clone(), ring_path.clone()));
+                if !used_keys.iter().any(|(_, p, _)| p == ring_path) {
+                    used_keys.push((&c.repo, ring_path, ring));
                 }
             }
             None => all_signed = false,
         }
     }
     let mut package_keys = Vec::new();
-    for (i, (repo, ring_path)) in used_keys.iter().enumerate() {
-        let ring = PublicKeyring::load(ring_path)?;
+    for (i, (repo, _, ring)) in used_keys.iter().enumerate() {
         let name = format!("keys/{:02}-{repo}.asc", i + 1);
         write_small(&repo_dir.join(&name), ring.to_armored()?.as_bytes())?;
         written.push(name.clone());

@@ -15,10 +15,11 @@ use repo_layout::{check_pg, Arch, Os, Target, PG_DEFAULT};
 
 /// Build offline package bundles of a Pigsty-style PostgreSQL distribution.
 ///
-/// Without a subcommand, builds one target: `pigsty-build --os d12 --pg 15 --modules node
-/// --ext postgis --sign-key pigsty.key` resolves the packages, downloads and verifies them,
-/// writes a signed local apt repository to OUT/pigsty and the bundle
-/// OUT/pigsty-pkg-VERSION.OS.ARCH.tgz (EL targets: not yet).
+/// Without a subcommand, builds: `pigsty-build --os d12 --pg 15 --modules node --ext postgis
+/// --sign-key pigsty.key` resolves the packages, downloads and verifies them, writes a signed
+/// local repository (apt for Debian/Ubuntu, dnf for EL) to OUT/pigsty and the bundle
+/// OUT/pigsty-pkg-VERSION.OS.ARCH.tgz. Comma-separated --os/--arch/--pg build every
+/// combination, each in OUT/OS.ARCH.pgN; --base OLD/MANIFEST.json makes a delta bundle.
 ///
 /// `plan` shows what a target needs; `matrix` lists every target; `catalog` checks and
 /// refreshes the extension catalog; `repos` shows the upstream repositories of a target with
@@ -39,7 +40,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build one target (the same as giving no subcommand).
+    /// Build a target, or several (the same as giving no subcommand).
     Build(Box<BuildArgs>),
     /// Make a signing key.
     #[command(subcommand)]
@@ -80,13 +81,13 @@ enum Command {
 /// Which target: OS, architecture and PostgreSQL major.
 #[derive(Args, Clone)]
 struct TargetArgs {
-    /// OS code: el8 el9 el10 d12 d13 u22 u24 u26 [default: this host's OS]
+    /// OS code: el8 el9 el10 d12 d13 u22 u24 u26; a build takes several, comma-separated [default: this host's OS]
     #[arg(long)]
     os: Option<String>,
-    /// CPU architecture: x86_64 (amd64) or aarch64 (arm64) [default: this host's]
+    /// CPU architecture: x86_64 (amd64) or aarch64 (arm64); a build takes several [default: this host's]
     #[arg(long)]
     arch: Option<String>,
-    /// PostgreSQL major, 13 to 18 (a build takes several, comma-separated, as --os and --arch do)
+    /// PostgreSQL major, 13 to 18; a build takes several, comma-separated
     #[arg(long, default_value_t = PG_DEFAULT.to_string())]
     pg: String,
     /// Allow a PostgreSQL major that is still in beta (19)
@@ -99,7 +100,9 @@ impl TargetArgs {
     fn target(&self) -> Result<Target> {
         match self.targets()?.as_slice() {
             [one] => Ok(*one),
-            _ => bail!("this command takes one target: give --os, --arch and --pg one value each"),
+            _ => bail!(
+                "this command takes one target: give --os, --arch and --pg one value each (only a build takes several)"
+            ),
         }
     }
 

@@ -43,7 +43,7 @@ fn world(unsigned: &[&str]) -> World {
         },
     )
     .unwrap();
-    let base = serve(w.root.clone());
+    let base = serve(w.root.clone()).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let fetcher = Fetcher::new(cache.path(), 2)
         .unwrap()

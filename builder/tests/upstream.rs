@@ -100,7 +100,7 @@ fn load(
 #[test]
 fn good_signature_loads_the_index() {
     let f = fixture();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let idx = load(&f, &base, Some(&f.keyring)).unwrap();
     assert_eq!(idx.signed_by.as_deref(), Some(f.key.fingerprint().as_str()));
     let names: Vec<&str> = idx.repo.packages.iter().map(|p| p.package()).collect();
@@ -110,7 +110,7 @@ fn good_signature_loads_the_index() {
 #[test]
 fn signature_by_another_key_is_refused() {
     let f = fixture();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let other = tempfile::NamedTempFile::new().unwrap();
     let stranger = SecretKey::generate("Stranger <s@example.invalid>").unwrap();
     std::fs::write(other.path(), stranger.public().to_armored().unwrap()).unwrap();
@@ -130,7 +130,7 @@ fn altered_inrelease_is_refused() {
         .unwrap()
         .replace("Origin: Test", "Origin: Evil");
     std::fs::write(&path, text).unwrap();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let err = load(&f, &base, Some(&f.keyring)).unwrap_err();
     assert!(matches!(err, UpstreamError::BadSignature { .. }), "{err}");
 }
@@ -139,7 +139,7 @@ fn altered_inrelease_is_refused() {
 fn missing_signature_is_refused_unless_insecure() {
     let f = fixture();
     std::fs::remove_file(f.root.join("dists/test/InRelease")).unwrap();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let err = load(&f, &base, Some(&f.keyring)).unwrap_err();
     assert!(matches!(err, UpstreamError::Unsigned { .. }), "{err}");
     assert!(err.to_string().contains("--insecure-upstream fixture"));
@@ -159,7 +159,7 @@ fn release_with_detached_signature_loads() {
         f.key.sign_detached(&release[..]).unwrap(),
     )
     .unwrap();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let idx = load(&f, &base, Some(&f.keyring)).unwrap();
     assert_eq!(idx.signed_by.as_deref(), Some(f.key.fingerprint().as_str()));
 }
@@ -171,7 +171,7 @@ fn index_altered_after_release_is_refused() {
     let mut data = std::fs::read(&p).unwrap();
     data.push(0);
     std::fs::write(&p, data).unwrap();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let err = load(&f, &base, Some(&f.keyring)).unwrap_err().to_string();
     assert!(
         err.contains("main/binary-amd64/Packages.gz") && err.contains("mismatch"),
@@ -189,7 +189,7 @@ fn pigsty_build(args: &[&str]) -> std::process::Output {
 #[test]
 fn only_repo_build_makes_a_verified_bundle() {
     let f = fixture();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let out = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let repo = format!("fixture={base} test main");
@@ -301,7 +301,7 @@ fn unsatisfiable_dependency_prints_the_chain() {
         f.key.clearsign(&release).unwrap(),
     )
     .unwrap();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let out = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let repo = format!("fixture={base} test main");
@@ -340,7 +340,7 @@ fn unsatisfiable_dependency_prints_the_chain() {
 #[test]
 fn several_targets_in_one_run() {
     let f = fixture();
-    let base = serve(f.root.clone());
+    let base = serve(f.root.clone()).unwrap();
     let out = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let repo = format!("fixture={base} test main");
@@ -449,7 +449,7 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
 #[test]
 fn delta_bundle_carries_only_new_files() {
     let f = fixture();
-    let base_url = serve(f.root.clone());
+    let base_url = serve(f.root.clone()).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let old = tempfile::tempdir().unwrap();
     let new = tempfile::tempdir().unwrap();

@@ -12,8 +12,9 @@ use pigsty_install::node::Node;
 use pigsty_install::serve::{self, Event, ServeOptions};
 
 /// Install a Pigsty bundle on a node with no network: verify it, lay out the local repo,
-/// point apt at it (signed, never trusted=yes), check that the node's packages do not block
-/// the bundle's, install the bootstrap set and hand off to the config applier. With
+/// point apt or dnf at it (signed: never trusted=yes, never gpgcheck=0 for signed packages),
+/// check that the node's packages do not block the bundle's, install the bootstrap set and
+/// hand off to the config applier; a delta bundle only on top of the repo it was made for. With
 /// --from URL, the repo comes from a node that serves its own (`pigsty-install serve`) instead
 /// of a bundle file, with the same checks.
 #[derive(Parser)]
@@ -31,7 +32,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a bundle (signature, then every file) without installing it
+    /// Check a bundle, or a mirror with --from (signature, then every file), without installing
     Verify {
         /// The bundle file
         #[arg(required_unless_present = "from")]
@@ -52,7 +53,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Put back the apt sources --local-only moved aside
+    /// Put back the apt sources (or dnf .repo files) --local-only moved aside
     RestoreRepos {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,

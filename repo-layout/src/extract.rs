@@ -323,19 +323,7 @@ pub fn stage_bundle(
     signature: Option<&[u8]>,
     opts: &ExtractOptions,
 ) -> Result<Staged, ExtractError> {
-    match Manifest::from_json(raw_manifest) {
-        Ok(parsed) if parsed == *manifest => {}
-        Ok(_) => {
-            return Err(ExtractError::ManifestArgs {
-                detail: "they are different manifests".into(),
-            })
-        }
-        Err(e) => {
-            return Err(ExtractError::ManifestArgs {
-                detail: e.to_string(),
-            })
-        }
-    }
+    check_manifest_args(manifest, raw_manifest)?;
     let dest = opts.dest.as_path();
     let created_dest = prepare_dest(dest)?;
     let result = stage_into(
@@ -352,14 +340,27 @@ pub fn stage_bundle(
     result
 }
 
-fn stage_into(
-    bundle: &Path,
+/// `manifest` must be what `raw_manifest` (the signed bytes) parses to.
+fn check_manifest_args(manifest: &Manifest, raw_manifest: &[u8]) -> Result<(), ExtractError> {
+    match Manifest::from_json(raw_manifest) {
+        Ok(parsed) if parsed == *manifest => Ok(()),
+        Ok(_) => Err(ExtractError::ManifestArgs {
+            detail: "they are different manifests".into(),
+        }),
+        Err(e) => Err(ExtractError::ManifestArgs {
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// Checks that `dest` has room for the repo, then makes the temporary folder beside
+/// `<dest>/pigsty` and its `pigsty/` inside; returns both.
+fn make_staging(
+    dest: &Path,
     manifest: &Manifest,
     raw_manifest: &[u8],
     signature: Option<&[u8]>,
-    dest: &Path,
-    created_dest: bool,
-) -> Result<Staged, ExtractError> {
+) -> Result<(TempDir, PathBuf), ExtractError> {
     let needed = manifest
         .total_size()
         .saturating_add(raw_manifest.len() as u64)
@@ -375,20 +376,31 @@ fn stage_into(
             available,
         });
     }
+    let temp = TempDir::create(dest.join(format!(
+        ".pigsty-extract-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    )))?;
+    let root = temp.path.join(TOP);
+    make_dir(&root)?;
+    Ok((temp, root))
+}
+
+fn stage_into(
+    bundle: &Path,
+    manifest: &Manifest,
+    raw_manifest: &[u8],
+    signature: Option<&[u8]>,
+    dest: &Path,
+    created_dest: bool,
+) -> Result<Staged, ExtractError> {
     // A delta applies to exactly the repo it was made against.
     if let Some(base) = &manifest.base {
         check_base(dest, base)?;
     }
     // Opened before anything is created, so that a missing or foreign file leaves no trace.
     let stream = open_bundle(bundle)?;
-
-    let pid = std::process::id();
-    let temp = TempDir::create(dest.join(format!(
-        ".pigsty-extract-{pid}-{:016x}",
-        rand::random::<u64>()
-    )))?;
-    let root = temp.path.join(TOP);
-    make_dir(&root)?;
+    let (temp, root) = make_staging(dest, manifest, raw_manifest, signature)?;
 
     let mut x = Extractor {
         bundle,
@@ -1088,47 +1100,10 @@ impl FileStager {
         signature: Option<&[u8]>,
         opts: &ExtractOptions,
     ) -> Result<FileStager, ExtractError> {
-        match Manifest::from_json(raw_manifest) {
-            Ok(parsed) if parsed == *manifest => {}
-            Ok(_) => {
-                return Err(ExtractError::ManifestArgs {
-                    detail: "they are different manifests".into(),
-                })
-            }
-            Err(e) => {
-                return Err(ExtractError::ManifestArgs {
-                    detail: e.to_string(),
-                })
-            }
-        }
+        check_manifest_args(manifest, raw_manifest)?;
         let dest = opts.dest.as_path();
         let created_dest = prepare_dest(dest)?;
-        let made = (|| {
-            let needed = manifest
-                .total_size()
-                .saturating_add(raw_manifest.len() as u64)
-                .saturating_add(signature.map_or(0, |s| s.len() as u64));
-            let available = available_space(dest).map_err(|source| ExtractError::Read {
-                path: dest.to_path_buf(),
-                source,
-            })?;
-            if available < needed {
-                return Err(ExtractError::NoSpace {
-                    dest: dest.to_path_buf(),
-                    needed,
-                    available,
-                });
-            }
-            let temp = TempDir::create(dest.join(format!(
-                ".pigsty-extract-{}-{:016x}",
-                std::process::id(),
-                rand::random::<u64>()
-            )))?;
-            let root = temp.path.join(TOP);
-            make_dir(&root)?;
-            Ok((temp, root))
-        })();
-        let (temp, root) = match made {
+        let (temp, root) = match make_staging(dest, manifest, raw_manifest, signature) {
             Ok(made) => made,
             Err(e) => {
                 if created_dest {

@@ -1,19 +1,23 @@
-//! What the builder's integration tests share: a loopback HTTP server for upstream repos.
+//! What the builder's integration tests (and `examples/dnf_closure_bench.rs`) share: a
+//! loopback HTTP server for upstream repos.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 
 /// Serves the files under `root` over HTTP on 127.0.0.1 until the test process ends.
-pub fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
+pub fn serve(root: PathBuf) -> std::io::Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let root = root.clone();
             std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let Ok(clone) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(clone);
                 let mut line = String::new();
                 if reader.read_line(&mut line).is_err() {
                     return;
@@ -50,5 +54,5 @@ pub fn serve(root: PathBuf) -> String {
             });
         }
     });
-    format!("http://{addr}")
+    Ok(format!("http://{addr}"))
 }

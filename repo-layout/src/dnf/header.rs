@@ -73,6 +73,11 @@ pub(crate) mod tag {
     pub const LONGARCHIVESIZE: u32 = 271;
     /// Signature header: the uncompressed payload size, 32-bit (`RPMSIGTAG_PAYLOADSIZE`).
     pub const SIG_PAYLOADSIZE: u32 = 1007;
+    /// Signature header: an OpenPGP signature over the main header (`RPMSIGTAG_DSA`).
+    pub const SIG_DSA: u32 = 267;
+    /// Signature header: an OpenPGP signature over the main header (`RPMSIGTAG_RSA`; rpm 4.18's
+    /// `rpmsign` puts EdDSA signatures here too).
+    pub const SIG_RSA: u32 = 268;
 }
 
 const LEAD_SIZE: usize = 96;
@@ -88,6 +93,7 @@ const TYPE_INT16: u32 = 3;
 const TYPE_INT32: u32 = 4;
 const TYPE_INT64: u32 = 5;
 const TYPE_STRING: u32 = 6;
+const TYPE_BIN: u32 = 7;
 const TYPE_STRING_ARRAY: u32 = 8;
 const TYPE_I18NSTRING: u32 = 9;
 
@@ -179,6 +185,20 @@ impl Header {
 
     pub fn has(&self, tag: u32) -> bool {
         self.entry(tag).is_some()
+    }
+
+    /// A binary tag's bytes; `None` if absent.
+    pub fn binary(&self, tag: u32) -> Result<Option<&[u8]>, HeaderError> {
+        let Some(e) = self.entry(tag) else {
+            return Ok(None);
+        };
+        let (start, len) = (e.offset as usize, e.count as usize);
+        match start.checked_add(len) {
+            Some(end) if e.kind == TYPE_BIN && end <= self.data.len() => {
+                Ok(Some(&self.data[start..end]))
+            }
+            _ => Err(Self::corrupt(tag, "bad binary entry")),
+        }
     }
 
     fn corrupt(tag: u32, what: &str) -> HeaderError {
@@ -286,9 +306,17 @@ impl<'a> Iterator for StrIter<'a> {
     }
 }
 
-/// Reads the lead, signature header and main header of the rpm open as `file`, from its
-/// start; the payload is not touched.
-pub(crate) fn read_headers(file: &mut File) -> Result<RpmHeaders, HeaderError> {
+/// The signature header parsed, and the main header as its bytes (intro, index, data).
+struct RawHeaders {
+    signature: Header,
+    main: Vec<u8>,
+    /// Byte offset of the main header in the file.
+    start: u64,
+}
+
+/// Reads the lead, the signature header and the main header of the rpm open as `file`, from
+/// its start; the payload is not touched.
+fn read_raw(file: &mut File) -> Result<RawHeaders, HeaderError> {
     let mut start = [0u8; LEAD_SIZE + 16];
     let mut got = 0;
     while got < start.len() {
@@ -311,24 +339,65 @@ pub(crate) fn read_headers(file: &mut File) -> Result<RpmHeaders, HeaderError> {
     let pad = (8 - sig_len % 8) % 8;
     let mut sig = vec![0u8; sig_len + pad + 16];
     read_part(file, &mut sig, "signature header")?;
-    let main_intro = sig.split_off(sig_len + pad);
+    let mut main = sig.split_off(sig_len + pad);
     let mut sig_data = sig.split_off(sig_count as usize * 16);
     sig_data.truncate(sig_size as usize);
     let signature = Header::parse(&sig, sig_data);
 
-    let (count, size) = intro(&main_intro, "header")?;
-    let mut main = vec![0u8; count as usize * 16 + size as usize];
-    read_part(file, &mut main, "header")?;
-    let data = main.split_off(count as usize * 16);
-    let main = Header::parse(&main, data);
+    let (count, size) = intro(&main, "header")?;
+    main.resize(16 + count as usize * 16 + size as usize, 0);
+    read_part(file, &mut main[16..], "header")?;
+    Ok(RawHeaders {
+        signature,
+        main,
+        start: (LEAD_SIZE + 16 + sig_len + pad) as u64,
+    })
+}
 
-    let start = (LEAD_SIZE + 16 + sig_len + pad) as u64;
-    let end = start + 16 + (count as u64) * 16 + size as u64;
+/// Reads the lead, signature header and main header of the rpm open as `file`, from its
+/// start; the payload is not touched.
+pub(crate) fn read_headers(file: &mut File) -> Result<RpmHeaders, HeaderError> {
+    let RawHeaders {
+        signature,
+        mut main,
+        start,
+    } = read_raw(file)?;
+    let end = start + main.len() as u64;
+    let count = be32(&main[8..12]) as usize;
+    let data = main.split_off(16 + count * 16);
+    let main = Header::parse(&main[16..], data);
     Ok(RpmHeaders {
         signature,
         main,
         start,
         end,
+    })
+}
+
+/// An rpm's own signature and what it covers, for checking it as dnf's `gpgcheck` does.
+#[derive(Debug, Clone)]
+pub struct SignedHeader {
+    /// The OpenPGP signature over the main header (`RSAHEADER`, else `DSAHEADER`), binary;
+    /// `None` for an unsigned package.
+    pub signature: Option<Vec<u8>>,
+    /// The main header's bytes. It holds every payload file's digest, so a good signature
+    /// over it (plus the file's sha256 from signed metadata) covers the package.
+    pub header: Vec<u8>,
+}
+
+/// Reads the signature and main header of the rpm open as `file` (the payload is not read).
+pub fn read_signed_header(file: &mut File) -> Result<SignedHeader, HeaderError> {
+    let raw = read_raw(file)?;
+    let mut signature = None;
+    for t in [tag::SIG_RSA, tag::SIG_DSA] {
+        if let Some(bytes) = raw.signature.binary(t)? {
+            signature = Some(bytes.to_vec());
+            break;
+        }
+    }
+    Ok(SignedHeader {
+        signature,
+        header: raw.main,
     })
 }
 

@@ -39,7 +39,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-pub use header::HeaderError;
+pub use header::{read_signed_header, HeaderError, SignedHeader};
 pub use package::CHANGELOG_LIMIT;
 
 use header::read_headers;
