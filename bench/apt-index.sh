@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Indexing a flat apt repo of real .debs (the d12 / PG 15 build of tests/e2e-apt.sh, ~220
 # packages, ~160 MB): dpkg-scanpackages and apt-ftparchive (which open every .deb, read its
-# control file and hash it) against ours, `repo_layout::apt::write_indexes` fed the paragraphs
+# control file and hash it) against ours, `pigsty_bundle::apt::write_indexes` fed the paragraphs
 # the builder already has (the upstream ones, sizes and hashes known from the download), as
 # examples/apt_index_bench.rs does from the repo's Packages. Checks that ours and apt-ftparchive
 # list the same package / version / SHA256 set, then prints the ratios.

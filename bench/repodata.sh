@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dnf repository metadata for a folder of rpms: `repo_layout::dnf::write_repodata` (through
+# dnf repository metadata for a folder of rpms: `pigsty_bundle::dnf::write_repodata` (through
 # examples/dnf_repodata) against `createrepo_c --workers 2 --no-database`, on the same N
 # made-up but real rpms (examples/make_rpms: varied sizes, file lists, dependencies,
 # changelogs; ~190 MiB for 1000). Ours runs twice: as the builder does, with each rpm's
@@ -15,8 +15,8 @@ runs=${1:-10}
 n=${2:-1000}
 need hyperfine hyperfine
 need createrepo_c createrepo-c
-# Only repo-layout's examples are needed, not the whole build_release.
-(cd "$bench_root" && cargo build --release -q -p repo-layout --examples)
+# Only pigsty-bundle's examples are needed, not the whole build_release.
+(cd "$bench_root" && cargo build --release -q -p pigsty-bundle --examples)
 
 work=$(mktemp -d /tmp/pigsty-bench-repodata.XXXXXX)
 trap 'rm -rf "$work"' EXIT

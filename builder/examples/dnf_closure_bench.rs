@@ -30,7 +30,7 @@ use pigsty_build::apt::Requested;
 use pigsty_build::dnf::upstream::{self, DnfSource};
 use pigsty_build::dnf::{resolve, DnfClosureOptions};
 use pigsty_build::fetch::Fetcher;
-use repo_layout::sign::{PublicKeyring, SecretKey};
+use pigsty_bundle::sign::{PublicKeyring, SecretKey};
 use sha2::{Digest, Sha256};
 
 type Error = Box<dyn std::error::Error>;

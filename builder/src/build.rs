@@ -7,12 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-use repo_layout::apt::{self as aptrepo, AptPackage, ReleaseMeta};
-use repo_layout::bundle::{self, BundleFormat};
-use repo_layout::dnf::{self as dnfrepo, RepodataCompression, RepodataOptions, RpmFile};
-use repo_layout::manifest::{FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SIGNATURE_NAME};
-use repo_layout::sign::{PublicKeyring, SecretKey};
-use repo_layout::{Family, Target};
+use pigsty_bundle::apt::{self as aptrepo, AptPackage, ReleaseMeta};
+use pigsty_bundle::bundle::{self, BundleFormat};
+use pigsty_bundle::dnf::{self as dnfrepo, RepodataCompression, RepodataOptions, RpmFile};
+use pigsty_bundle::manifest::{FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SIGNATURE_NAME};
+use pigsty_bundle::sign::{PublicKeyring, SecretKey};
+use pigsty_bundle::{Family, Target};
 use serde::Serialize;
 
 use crate::apt::closure::{self, ClosureOptions, Installed, Requested, Why};
@@ -105,20 +105,20 @@ pub enum BuildError {
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
     #[error(transparent)]
-    Sign(#[from] repo_layout::sign::SignError),
+    Sign(#[from] pigsty_bundle::sign::SignError),
     #[error(transparent)]
-    Bundle(#[from] repo_layout::bundle::BundleError),
+    Bundle(#[from] pigsty_bundle::bundle::BundleError),
     #[error(transparent)]
-    Manifest(#[from] repo_layout::manifest::ManifestError),
+    Manifest(#[from] pigsty_bundle::manifest::ManifestError),
     #[error(transparent)]
-    AptRepo(#[from] repo_layout::apt::AptRepoError),
+    AptRepo(#[from] pigsty_bundle::apt::AptRepoError),
     /// Boxed: the largest of the variants, and every `Result` here carries its size.
     #[error(transparent)]
     DnfUpstream(Box<dnf::upstream::DnfUpstreamError>),
     #[error(transparent)]
     PackageSignature(#[from] dnf::pkgsig::PkgSigError),
     #[error(transparent)]
-    DnfRepo(#[from] repo_layout::dnf::DnfRepoError),
+    DnfRepo(#[from] pigsty_bundle::dnf::DnfRepoError),
     #[error("{0}")]
     Closure(String),
     #[error("target {target}: {source}")]
@@ -132,7 +132,7 @@ pub enum BuildError {
     #[error("{0}: the bundle is not signed (no MANIFEST.json.asc)")]
     Unsigned(PathBuf),
     #[error("{0}: the manifest's signature does not verify: {1}")]
-    ManifestSignature(PathBuf, repo_layout::sign::SignError),
+    ManifestSignature(PathBuf, pigsty_bundle::sign::SignError),
     #[error("repo `{repo}` is checked with key `{key}`, which is not known: pass --key {key}=FILE (a keyring or armored key), or --insecure-upstream {repo}")]
     NoKey { repo: String, key: String },
     #[error("no repository left to build from (modules: {modules}); check --modules, --no-repo and --only-repo")]
@@ -419,7 +419,7 @@ fn finish(
             .cloned()
             .collect();
         let mut manifest = Manifest {
-            schema: repo_layout::manifest::SCHEMA,
+            schema: pigsty_bundle::manifest::SCHEMA,
             target,
             version: opts.version.clone(),
             builder: format!("pigsty-build {}", env!("CARGO_PKG_VERSION")),
@@ -464,7 +464,7 @@ fn finish(
         for name in &meta_files {
             let p = repo_dir.join(name);
             let (size, sha256) =
-                repo_layout::manifest::hash_file(&p).map_err(io("cannot read", &p))?;
+                pigsty_bundle::manifest::hash_file(&p).map_err(io("cannot read", &p))?;
             manifest.files.push(FileEntry {
                 path: name.clone(),
                 size,
@@ -764,7 +764,7 @@ fn write_apt_metadata(
 fn delta_base(
     path: &Path,
     manifest: &Manifest,
-) -> Result<repo_layout::manifest::DeltaBase, BuildError> {
+) -> Result<pigsty_bundle::manifest::DeltaBase, BuildError> {
     let bad = |reason: String| BuildError::Base {
         path: path.to_path_buf(),
         reason,
@@ -788,9 +788,9 @@ fn delta_base(
         .filter(|f| old.get(f.path.as_str()) == Some(&f.sha256.as_str()))
         .map(|f| f.path.clone())
         .collect();
-    Ok(repo_layout::manifest::DeltaBase {
+    Ok(pigsty_bundle::manifest::DeltaBase {
         version: base.version,
-        manifest_sha256: repo_layout::manifest::hash_reader(raw.as_slice())
+        manifest_sha256: pigsty_bundle::manifest::hash_reader(raw.as_slice())
             .map_err(|e| bad(e.to_string()))?
             .1,
         carried,
@@ -803,7 +803,7 @@ fn deb_file_name(filename: &str) -> String {
 }
 
 fn write_small(path: &Path, data: &[u8]) -> Result<(), BuildError> {
-    repo_layout::fsutil::write_atomic(path, data, 0o644).map_err(io("cannot write", path))
+    pigsty_bundle::fsutil::write_atomic(path, data, 0o644).map_err(io("cannot write", path))
 }
 
 /// Verifies a bundle: the manifest's signature with a trusted key, then every file's size and

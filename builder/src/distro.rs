@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use repo_layout::{Arch, Family, Target};
+use pigsty_bundle::{Arch, Family, Target};
 use serde::{Deserialize, Serialize};
 
 include!(concat!(env!("OUT_DIR"), "/manifests.rs"));
@@ -398,7 +398,7 @@ pub fn split_list(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use repo_layout::Os;
+    use pigsty_bundle::Os;
     use std::io::Write;
 
     fn d(os: Os, arch: Arch, pg: u32) -> Distro {

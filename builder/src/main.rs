@@ -11,7 +11,7 @@ use pigsty_build::catalog::{self, Catalog};
 use pigsty_build::distro::Distro;
 use pigsty_build::mirrors::{self, Mirrors};
 use pigsty_build::plan::{items, Plan, Request};
-use repo_layout::{check_pg, Arch, Os, Target, PG_DEFAULT};
+use pigsty_bundle::{check_pg, Arch, Os, Target, PG_DEFAULT};
 
 /// Build offline package bundles of a Pigsty-style PostgreSQL distribution.
 ///
@@ -275,7 +275,7 @@ struct BuildArgs {
     /// EL targets: compression of the repo metadata, gz or zst [default: gz for el8, zst for
     /// el9 and el10, as their dnf expects]
     #[arg(long, value_name = "gz|zst")]
-    repodata_compression: Option<repo_layout::dnf::RepodataCompression>,
+    repodata_compression: Option<pigsty_bundle::dnf::RepodataCompression>,
     /// Print the build report as JSON
     #[arg(long)]
     json: bool,
@@ -354,7 +354,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", repo_layout::error_chain(e.as_ref()));
+            eprintln!("error: {}", pigsty_bundle::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -465,7 +465,7 @@ fn build_options(
     out: PathBuf,
 ) -> Result<(pigsty_build::build::BuildOptions, Mirrors)> {
     use pigsty_build::build::BuildOptions;
-    use repo_layout::bundle::BundleFormat;
+    use pigsty_bundle::bundle::BundleFormat;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
     let host = mirrors::host_mirrors(Path::new("/"));
     let mirrors = Mirrors::new(&a.mirror, &distro.config_mirrors, &host)?;
@@ -543,7 +543,7 @@ fn build_options(
 }
 
 fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
-    use repo_layout::sign::SecretKey;
+    use pigsty_bundle::sign::SecretKey;
     let key = SecretKey::generate(name)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let secret = out.join("pigsty.key");
@@ -562,7 +562,7 @@ fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
 }
 
 fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
-    use repo_layout::sign::SecretKey;
+    use pigsty_bundle::sign::SecretKey;
     let mut key = SecretKey::load(key)?;
     // Dated like the bundles of the same build, when SOURCE_DATE_EPOCH is set.
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
@@ -581,7 +581,7 @@ fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
 }
 
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    repo_layout::fsutil::write_atomic(path, data, mode)
+    pigsty_bundle::fsutil::write_atomic(path, data, mode)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

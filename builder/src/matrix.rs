@@ -1,7 +1,7 @@
 //! The target matrix: every OS x arch x PG major, with how many extensions each can serve,
 //! and the same targets as the build matrix of the release workflow ([`github`]).
 
-use repo_layout::{check_pg, Arch, Family, Os, Target, PG_BETA, PG_SUPPORTED};
+use pigsty_bundle::{check_pg, Arch, Family, Os, Target, PG_BETA, PG_SUPPORTED};
 use serde::Serialize;
 
 use crate::catalog::Catalog;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use repo_layout::{Arch, Os, Target};
+use pigsty_bundle::{Arch, Os, Target};
 use serde::Serialize;
 
 use crate::distro::RepoDef;

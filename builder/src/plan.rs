@@ -34,7 +34,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use repo_layout::{Family, Target};
+use pigsty_bundle::{Family, Target};
 use serde::Serialize;
 
 use crate::catalog::{expand_v, Catalog, Extension, Unavailable};
@@ -421,7 +421,7 @@ fn add_extension(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use repo_layout::{Arch, Os};
+    use pigsty_bundle::{Arch, Os};
 
     fn plan(os: Os, pg: u32, ext: &[&str], packages: Option<&[&str]>) -> Plan {
         let catalog = Catalog::builtin().unwrap();

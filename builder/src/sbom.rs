@@ -2,7 +2,7 @@
 //! every package of the bundle with its version, file, SHA-256 and, where the catalog knows
 //! it, its licence. Deterministic: the same bundle gives the same bytes.
 
-use repo_layout::manifest::Manifest;
+use pigsty_bundle::manifest::Manifest;
 use serde_json::{json, Value};
 
 /// A licence as SPDX wants it: an SPDX identifier as is, anything else as a `LicenseRef-`.
@@ -67,7 +67,7 @@ fn spdx_id(s: &str) -> String {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` from seconds since the epoch.
 fn iso8601(secs: u64) -> String {
-    let (y, m, d, hh, mm, ss, _) = repo_layout::apt::civil(secs);
+    let (y, m, d, hh, mm, ss, _) = pigsty_bundle::apt::civil(secs);
     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }
 
@@ -171,8 +171,8 @@ mod tests {
 
     #[test]
     fn license_refs_are_declared() {
-        use repo_layout::manifest::{FileEntry, PackageEntry, SCHEMA};
-        use repo_layout::{Arch, Os, Target};
+        use pigsty_bundle::manifest::{FileEntry, PackageEntry, SCHEMA};
+        use pigsty_bundle::{Arch, Os, Target};
         let m = Manifest {
             schema: SCHEMA,
             target: Target::new(Os::D12, Arch::X86_64, 17),

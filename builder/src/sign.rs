@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use repo_layout::sign::{SecretKey, SignError};
+use pigsty_bundle::sign::{SecretKey, SignError};
 
 /// What went wrong while signing a file.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub fn sign_file(key: &SecretKey, file: &Path) -> Result<PathBuf, SignFileError>
                 source,
             })?;
     let out = signature_path(file);
-    repo_layout::fsutil::write_atomic(&out, armored.as_bytes(), 0o644).map_err(|source| {
+    pigsty_bundle::fsutil::write_atomic(&out, armored.as_bytes(), 0o644).map_err(|source| {
         SignFileError::Write {
             path: out.clone(),
             source,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use repo_layout::sign::PublicKeyring;
+use pigsty_bundle::sign::PublicKeyring;
 
 use crate::apt::index::{self, PackageEntry, Release};
 use crate::apt::Repo;
@@ -223,7 +223,7 @@ pub fn load(
             source,
         })?;
         let (size, sha) =
-            repo_layout::manifest::hash_file(&path).map_err(|e| UpstreamError::Parse {
+            pigsty_bundle::manifest::hash_file(&path).map_err(|e| UpstreamError::Parse {
                 repo: repo.clone(),
                 path: path.display().to_string(),
                 reason: e.to_string(),

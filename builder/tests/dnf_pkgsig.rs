@@ -2,7 +2,7 @@
 //! unsigned, altered header, not an rpm.
 
 use pigsty_build::dnf::pkgsig::{self, PkgSigError};
-use repo_layout::sign::{PublicKeyring, SecretKey};
+use pigsty_bundle::sign::{PublicKeyring, SecretKey};
 use rpm_fixture::{el_world, WorldOptions};
 
 fn world(sign: bool) -> (tempfile::TempDir, rpm_fixture::World) {

@@ -16,8 +16,8 @@ use pigsty_build::dnf::{resolve, DnfClosureOptions, NoFileLists};
 use pigsty_build::fetch::Fetcher;
 use pigsty_build::mirrors::Mirrors;
 use pigsty_build::{apt::Requested, Distro};
-use repo_layout::sign::{PublicKeyring, SecretKey};
-use repo_layout::{Arch, Os, Target};
+use pigsty_bundle::sign::{PublicKeyring, SecretKey};
+use pigsty_bundle::{Arch, Os, Target};
 use rpm_fixture::{el_world, WorldOptions};
 
 mod common;

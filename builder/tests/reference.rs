@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use pigsty_build::Distro;
-use repo_layout::{Arch, Os, Target};
+use pigsty_bundle::{Arch, Os, Target};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use futures_util::StreamExt;
-use repo_layout::manifest::{FileEntry, Manifest};
+use pigsty_bundle::manifest::{FileEntry, Manifest};
 use sha2::{Digest, Sha256};
 
 /// Fetches `files` in order on one connection; the failures, and the bytes checked.

@@ -46,7 +46,7 @@ pub fn source_text(repo_dir: &str, key: &str) -> String {
 
 /// Writes a file atomically (temp name, fsync, rename), creating its folder.
 pub fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), AptError> {
-    repo_layout::fsutil::write_atomic(path, data, mode).map_err(io("write", path))
+    pigsty_bundle::fsutil::write_atomic(path, data, mode).map_err(io("write", path))
 }
 
 /// Installs the key and the source file.

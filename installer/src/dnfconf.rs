@@ -90,7 +90,7 @@ pub fn key_paths(n: usize) -> Vec<String> {
 
 /// Writes a file atomically (temp name, fsync, rename), creating its folder.
 pub fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), DnfError> {
-    repo_layout::fsutil::write_atomic(path, data, mode).map_err(io("write", path))
+    pigsty_bundle::fsutil::write_atomic(path, data, mode).map_err(io("write", path))
 }
 
 /// Installs the keys (`keys[0]` the bundle key) and the `.repo` file.

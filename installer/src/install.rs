@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use repo_layout::bundle::{self, SignedManifest};
-use repo_layout::extract::{self, ExtractOptions};
-use repo_layout::manifest::Manifest;
-use repo_layout::sign::PublicKeyring;
+use pigsty_bundle::bundle::{self, SignedManifest};
+use pigsty_bundle::extract::{self, ExtractOptions};
+use pigsty_bundle::manifest::Manifest;
+use pigsty_bundle::sign::PublicKeyring;
 use serde::{Deserialize, Serialize};
 
 use crate::aptconf::{self, AptError};
@@ -163,9 +163,9 @@ pub enum InstallError {
     #[error(transparent)]
     Node(#[from] NodeError),
     #[error(transparent)]
-    Bundle(#[from] repo_layout::bundle::BundleError),
+    Bundle(#[from] pigsty_bundle::bundle::BundleError),
     #[error(transparent)]
-    Extract(#[from] repo_layout::extract::ExtractError),
+    Extract(#[from] pigsty_bundle::extract::ExtractError),
     #[error(transparent)]
     Apt(#[from] AptError),
     #[error(transparent)]

@@ -159,7 +159,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", repo_layout::error_chain(e.as_ref()));
+            eprintln!("error: {}", pigsty_bundle::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -233,8 +233,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::RestoreRepos { root, json }) => {
             let node = Node::detect(&root)?;
             let (restored, what) = match node.os.family() {
-                repo_layout::Family::Rpm => (pigsty_install::dnfconf::restore(&node)?, "dnf repos"),
-                repo_layout::Family::Deb => (aptconf::restore(&node)?, "apt sources"),
+                pigsty_bundle::Family::Rpm => (pigsty_install::dnfconf::restore(&node)?, "dnf repos"),
+                pigsty_bundle::Family::Deb => (aptconf::restore(&node)?, "apt sources"),
             };
             if json {
                 print_json(&restored)?;

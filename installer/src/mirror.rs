@@ -5,7 +5,7 @@
 //! [`Mirror::signed_manifest`] fetches `MANIFEST.json` and `MANIFEST.json.asc` first, so that
 //! the installer checks the signature exactly as for a bundle before anything else is fetched;
 //! [`Mirror::stage`] then downloads every file the manifest lists (a few at once) into the
-//! staging folder a bundle is extracted into ([`repo_layout::extract::FileStager`]), checking
+//! staging folder a bundle is extracted into ([`pigsty_bundle::extract::FileStager`]), checking
 //! each file's size and SHA-256 as it streams: a file the mirror sends with other bytes is
 //! refused, named, and nothing is put in place. A broken transfer or a 5xx answer is retried
 //! from the start of that file, twice.
@@ -13,9 +13,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use repo_layout::bundle::{SignedManifest, MAX_MANIFEST_SIZE};
-use repo_layout::extract::{ExtractError, ExtractOptions, FileStager, Staged};
-use repo_layout::manifest::{FileEntry, Manifest, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
+use pigsty_bundle::bundle::{SignedManifest, MAX_MANIFEST_SIZE};
+use pigsty_bundle::extract::{ExtractError, ExtractOptions, FileStager, Staged};
+use pigsty_bundle::manifest::{FileEntry, Manifest, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
 
 /// How many files are downloaded at once.
 pub const JOBS: usize = 4;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use repo_layout::{Arch, Os};
+use pigsty_bundle::{Arch, Os};
 
 /// The system `pigsty-install` works on.
 #[derive(Debug, Clone)]
@@ -18,7 +18,7 @@ pub struct Node {
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error(transparent)]
-    Os(#[from] repo_layout::TargetError),
+    Os(#[from] pigsty_bundle::TargetError),
     #[error("cannot run `{cmd}`: {source}")]
     Spawn {
         cmd: String,

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use pigsty_install::install::{check_trust, Origin, Source, Trust};
 use pigsty_install::mirror::Mirror;
-use repo_layout::bundle::{self, BundleFormat};
-use repo_layout::extract::{self, ExtractOptions};
-use repo_layout::manifest::{
+use pigsty_bundle::bundle::{self, BundleFormat};
+use pigsty_bundle::extract::{self, ExtractOptions};
+use pigsty_bundle::manifest::{
     FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SCHEMA, SIGNATURE_NAME,
 };
-use repo_layout::sign::SecretKey;
-use repo_layout::{Arch, Os, Target};
+use pigsty_bundle::sign::SecretKey;
+use pigsty_bundle::{Arch, Os, Target};
 
 mod common;
 use common::{noise, sha, start};

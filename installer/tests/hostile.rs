@@ -7,12 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use repo_layout::bundle::{self, BundleFormat};
-use repo_layout::manifest::{
+use pigsty_bundle::bundle::{self, BundleFormat};
+use pigsty_bundle::manifest::{
     FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SCHEMA, SIGNATURE_NAME,
 };
-use repo_layout::sign::SecretKey;
-use repo_layout::{Arch, Os, Target};
+use pigsty_bundle::sign::SecretKey;
+use pigsty_bundle::{Arch, Os, Target};
 use sha2::{Digest, Sha256};
 
 struct Case {

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 
-use repo_layout::{Family, Target};
+use pigsty_bundle::{Family, Target};
 use serde::Serialize;
 
 /// Where an extension's packages come from.
@@ -358,7 +358,7 @@ pub fn expand_v(pattern: &str, pg: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use repo_layout::{Arch, Os};
+    use pigsty_bundle::{Arch, Os};
 
     #[test]
     fn expand() {

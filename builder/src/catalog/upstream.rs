@@ -165,7 +165,7 @@ pub(crate) fn matrix_os_arch(key: &str) -> Option<String> {
         "a" => "aarch64",
         _ => return None,
     };
-    os.parse::<repo_layout::Os>().ok()?;
+    os.parse::<pigsty_bundle::Os>().ok()?;
     Some(format!("{os}.{arch}"))
 }
 

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use repo_layout::sign::PublicKeyring;
+use pigsty_bundle::sign::PublicKeyring;
 use sha2::Digest;
 
 use super::chunks::{self, parse_chunks};

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use repo_layout::sign::SecretKey;
+use pigsty_bundle::sign::SecretKey;
 
 /// One package to build: `Pkg::new("bash", "5.1.8", "9.el9", "x86_64")` plus builder calls.
 #[derive(Debug, Clone, Default)]

@@ -1,14 +1,14 @@
 //! Measures `write_bundle` and `verify_bundle` on incompressible files, like a folder of
-//! `.deb`/`.rpm` packages: `cargo run --release -p repo-layout --example bundle_bench [MB] [DIR]`.
+//! `.deb`/`.rpm` packages: `cargo run --release -p pigsty-bundle --example bundle_bench [MB] [DIR]`.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use repo_layout::bundle::{file_entries, verify_bundle, write_bundle, BundleFormat};
-use repo_layout::manifest::{Manifest, SCHEMA};
-use repo_layout::{Arch, Os, Target};
+use pigsty_bundle::bundle::{file_entries, verify_bundle, write_bundle, BundleFormat};
+use pigsty_bundle::manifest::{Manifest, SCHEMA};
+use pigsty_bundle::{Arch, Os, Target};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

@@ -1,4 +1,4 @@
-//! Tests of `repo_layout::sign` against the real GnuPG tools (`gpgv`, `gpg`) and a real
+//! Tests of `pigsty_bundle::sign` against the real GnuPG tools (`gpgv`, `gpg`) and a real
 //! distribution `InRelease` with the host's archive keyring.
 
 use std::fs::{self, File};
@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use repo_layout::sign::{PublicKeyring, SecretKey, SignError};
+use pigsty_bundle::sign::{PublicKeyring, SecretKey, SignError};
 
 const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 const DEBIAN_SOURCES: &str = "/etc/apt/sources.list.d/debian.sources";

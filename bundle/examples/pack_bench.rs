@@ -2,11 +2,11 @@
 //! OUT, the format taken from OUT's name (`.tgz` or `.tar.zst`), every mtime 1700000000. Like
 //! the builder, it also writes `OUT.sha256` and fsyncs the bundle before renaming it in place.
 //!
-//! `cargo run --release -p repo-layout --example pack_bench -- SRC OUT`
+//! `cargo run --release -p pigsty-bundle --example pack_bench -- SRC OUT`
 
 use std::path::PathBuf;
 
-use repo_layout::bundle::{write_bundle, BundleFormat};
+use pigsty_bundle::bundle::{write_bundle, BundleFormat};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);

@@ -2,13 +2,13 @@
 //! manifest's signature with KEY, then every file streamed into DEST/pigsty with its size and
 //! sha256 checked, fsynced, and renamed into place.
 //!
-//! `cargo run --release -p repo-layout --example extract_bench -- BUNDLE KEY DEST`
+//! `cargo run --release -p pigsty-bundle --example extract_bench -- BUNDLE KEY DEST`
 
 use std::path::PathBuf;
 
-use repo_layout::bundle::read_signed_manifest;
-use repo_layout::extract::{extract_bundle, ExtractOptions};
-use repo_layout::sign::PublicKeyring;
+use pigsty_bundle::bundle::read_signed_manifest;
+use pigsty_bundle::extract::{extract_bundle, ExtractOptions};
+use pigsty_bundle::sign::PublicKeyring;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1).map(PathBuf::from);
