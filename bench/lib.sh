@@ -17,7 +17,7 @@ BENCH_EXTS=postgis,pg_cron,pg_repack,pg_partman,hypopg,pgaudit,wal2json,orafce,i
 BENCH_PACKAGES=pgsql-mini,postgresql-plpython3-15,patroni,pgbouncer,pgbackrest,haproxy,etcd-server
 
 build_release() {
-  (cd "$bench_root" && cargo build --release -q -p pigsty-build -p pigsty-bundle --bins --examples)
+  (cd "$bench_root" && cargo build --release -q -p pigsty-build -p pigsty-bundle -p pigsty-install --bins --examples)
 }
 
 need() {

@@ -15,8 +15,8 @@ runs=${1:-10}
 n=${2:-1000}
 need hyperfine hyperfine
 need createrepo_c createrepo-c
-# Only pigsty-bundle's examples are needed, not the whole build_release.
-(cd "$bench_root" && cargo build --release -q -p pigsty-bundle --examples)
+# Only the builder's examples are needed, not the whole build_release.
+(cd "$bench_root" && cargo build --release -q -p pigsty-build --examples)
 
 work=$(mktemp -d /tmp/pigsty-bench-repodata.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -9,15 +9,17 @@
 pub mod apt;
 pub mod build;
 pub mod catalog;
+pub mod closure;
+mod date;
 pub mod distro;
 pub mod dnf;
+pub mod family;
 pub mod fetch;
 pub mod matrix;
 pub mod mirrors;
 pub mod plan;
 pub mod sbom;
 pub mod sign;
-pub mod upstream;
 
 pub use catalog::Catalog;
 pub use distro::Distro;

@@ -275,7 +275,7 @@ struct BuildArgs {
     /// EL targets: compression of the repo metadata, gz or zst [default: gz for el8, zst for
     /// el9 and el10, as their dnf expects]
     #[arg(long, value_name = "gz|zst")]
-    repodata_compression: Option<pigsty_bundle::dnf::RepodataCompression>,
+    repodata_compression: Option<pigsty_build::dnf::repo::RepodataCompression>,
     /// Print the build report as JSON
     #[arg(long)]
     json: bool,
@@ -354,7 +354,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", pigsty_bundle::error_chain(e.as_ref()));
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -465,7 +465,7 @@ fn build_options(
     out: PathBuf,
 ) -> Result<(pigsty_build::build::BuildOptions, Mirrors)> {
     use pigsty_build::build::BuildOptions;
-    use pigsty_bundle::bundle::BundleFormat;
+    use pigsty_bundle::archive::BundleFormat;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
     let host = mirrors::host_mirrors(Path::new("/"));
     let mirrors = Mirrors::new(&a.mirror, &distro.config_mirrors, &host)?;
@@ -581,12 +581,13 @@ fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
 }
 
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    pigsty_bundle::fsutil::write_atomic(path, data, mode)
+    pigsty_bundle::fs::write_atomic(path, data, mode)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn verify(bundle: &Path, key: &Path, json: bool) -> Result<ExitCode> {
-    let (manifest, fpr) = pigsty_build::build::verify(bundle, key)?;
+    let (head, fpr) = pigsty_build::build::verify(bundle, key)?;
+    let manifest = head.manifest();
     if json {
         print_json(&serde_json::json!({
             "bundle": bundle,

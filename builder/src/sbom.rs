@@ -65,12 +65,6 @@ fn spdx_id(s: &str) -> String {
         .collect()
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` from seconds since the epoch.
-fn iso8601(secs: u64) -> String {
-    let (y, m, d, hh, mm, ss, _) = pigsty_bundle::apt::civil(secs);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
-}
-
 /// The SPDX document for a manifest; `license_of` gives a package's licence if known.
 pub fn render(
     manifest: &Manifest,
@@ -81,11 +75,8 @@ pub fn render(
         "el" => "redhat",
         d => d,
     };
-    let purl_type = if manifest.repo_format == "dnf" {
-        "rpm"
-    } else {
-        "deb"
-    };
+    // The package URL types are the family names: `pkg:rpm/...`, `pkg:deb/...`.
+    let purl_type = manifest.family.as_str();
     let mut packages = Vec::new();
     let mut relationships = Vec::new();
     let mut refs: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
@@ -139,7 +130,7 @@ pub fn render(
         "name": name,
         "documentNamespace": format!("https://spdx.org/spdxdocs/{}-{}", spdx_id(name), manifest.created),
         "creationInfo": {
-            "created": iso8601(manifest.created),
+            "created": crate::date::iso8601(manifest.created),
             "creators": [format!("Tool: {}", manifest.builder.replace(' ', "-"))],
         },
         "packages": packages,
@@ -196,7 +187,7 @@ mod tests {
             bootstrap: vec![],
             handoff: None,
             key_fingerprint: None,
-            repo_format: "apt".into(),
+            family: pigsty_bundle::Family::Deb,
             package_keys: Vec::new(),
             base: None,
         };
@@ -224,8 +215,8 @@ mod tests {
         assert_eq!(spdx_license("0BSD"), "0BSD");
         assert_eq!(spdx_license("Unknown"), "NOASSERTION");
         assert_eq!(spdx_license(""), "NOASSERTION");
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(crate::date::iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(crate::date::iso8601(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(crate::date::iso8601(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

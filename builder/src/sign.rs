@@ -49,7 +49,7 @@ pub fn sign_file(key: &SecretKey, file: &Path) -> Result<PathBuf, SignFileError>
                 source,
             })?;
     let out = signature_path(file);
-    pigsty_bundle::fsutil::write_atomic(&out, armored.as_bytes(), 0o644).map_err(|source| {
+    pigsty_bundle::fs::write_atomic(&out, armored.as_bytes(), 0o644).map_err(|source| {
         SignFileError::Write {
             path: out.clone(),
             source,

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use pigsty_build::apt::upstream::{self, AptSource, UpstreamError};
 use pigsty_build::fetch::Fetcher;
-use pigsty_build::upstream::{self, AptSource, UpstreamError};
 use pigsty_bundle::sign::{PublicKeyring, SecretKey};
 use sha2::{Digest, Sha256};
 
@@ -491,11 +491,12 @@ fn delta_bundle_carries_only_new_files() {
     let pubkey = new.path().join("pigsty/pigsty.pub");
     let o = pigsty_build(&["verify", &bundle, "--key", pubkey.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (manifest, _) = pigsty_bundle::bundle::read_manifest(std::path::Path::new(&bundle)).unwrap();
+    let (manifest, _) =
+        pigsty_bundle::archive::read_manifest(std::path::Path::new(&bundle)).unwrap();
     let delta = manifest.base.expect("a delta manifest");
     assert_eq!(
         delta.manifest_sha256,
-        pigsty_bundle::manifest::hash_file(&base).unwrap().1
+        pigsty_bundle::fs::hash_file(&base).unwrap().1
     );
     assert!(
         delta.carried.iter().any(|c| c.starts_with("beta_")),

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use pigsty_bundle::bundle::{file_entries, verify_bundle, write_bundle, BundleFormat};
+use pigsty_bundle::archive::{file_entries, verify_bundle, write_bundle, BundleFormat};
 use pigsty_bundle::manifest::{Manifest, SCHEMA};
 use pigsty_bundle::{Arch, Os, Target};
 
@@ -62,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         bootstrap: vec![],
         handoff: None,
         key_fingerprint: None,
-        repo_format: "apt".into(),
+        family: pigsty_bundle::Family::Deb,
         package_keys: Vec::new(),
         base: None,
     };

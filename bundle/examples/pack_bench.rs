@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use pigsty_bundle::bundle::{write_bundle, BundleFormat};
+use pigsty_bundle::archive::{write_bundle, BundleFormat};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);

@@ -9,14 +9,11 @@
 //! ([`MANIFEST_NAME`], [`SIGNATURE_NAME`]).
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::io::{self, Read};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::target::Target;
+use crate::fs::is_sha256;
+use crate::target::{Family, Target};
 
 /// The manifest schema this program writes and reads.
 pub const SCHEMA: u32 = 1;
@@ -76,8 +73,10 @@ pub struct Manifest {
     /// The fingerprint of the key that signed the repo metadata and the manifest.
     #[serde(default)]
     pub key_fingerprint: Option<String>,
-    /// `apt` or `dnf`.
-    pub repo_format: String,
+    /// The package family of the repo: written `"repo_format": "apt"` or `"dnf"`; always the
+    /// target's family.
+    #[serde(rename = "repo_format", with = "repo_format")]
+    pub family: Family,
     /// dnf: the public keys (paths in the repo) that signed every package of the bundle, for
     /// the installer's `gpgcheck`. Empty when some package is unsigned (insecure upstreams)
     /// and for apt, whose packages are checked through the signed indexes.
@@ -117,8 +116,14 @@ pub enum ManifestError {
     BadPackage { name: String, reason: String },
     #[error("manifest bootstrap package `{name}` is not among the bundle's packages")]
     UnknownBootstrap { name: String },
-    #[error("manifest repo_format `{found}` is neither `apt` nor `dnf`")]
-    RepoFormat { found: String },
+    #[error(
+        "manifest repo_format `{found}` is not the format of its target {target} (`{wanted}`)"
+    )]
+    RepoFormat {
+        found: &'static str,
+        wanted: &'static str,
+        target: Target,
+    },
 }
 
 impl Manifest {
@@ -150,9 +155,11 @@ impl Manifest {
         if self.schema != SCHEMA {
             return Err(ManifestError::Schema { found: self.schema });
         }
-        if self.repo_format != "apt" && self.repo_format != "dnf" {
+        if self.family != self.target.family() {
             return Err(ManifestError::RepoFormat {
-                found: self.repo_format.clone(),
+                found: self.family.repo_format(),
+                wanted: self.target.family().repo_format(),
+                target: self.target,
             });
         }
         let mut paths = HashSet::with_capacity(self.files.len());
@@ -167,7 +174,7 @@ impl Manifest {
                     reason: "the manifest and its signature are not listed in the manifest".into(),
                 });
             }
-            if !is_sha256_hex(&f.sha256) {
+            if !is_sha256(&f.sha256) {
                 return Err(ManifestError::BadSha256 {
                     path: f.path.clone(),
                     sha256: f.sha256.clone(),
@@ -180,7 +187,7 @@ impl Manifest {
             }
         }
         if let Some(base) = &self.base {
-            if !is_sha256_hex(&base.manifest_sha256) {
+            if !is_sha256(&base.manifest_sha256) {
                 return Err(ManifestError::BadSha256 {
                     path: "base manifest".into(),
                     sha256: base.manifest_sha256.clone(),
@@ -267,40 +274,32 @@ pub fn check_rel_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+/// `"repo_format"` in the JSON: `apt` or `dnf`, the package family's repository format.
+mod repo_format {
+    use serde::{Deserialize, Deserializer, Serializer};
 
-/// Streams a file through SHA-256: its size and lowercase hex digest.
-pub fn hash_file(path: &Path) -> io::Result<(u64, String)> {
-    let file = File::open(path)?;
-    hash_reader(file)
-}
+    use crate::target::Family;
 
-/// Streams a reader through SHA-256: the number of bytes read and their lowercase hex digest.
-pub fn hash_reader(mut reader: impl Read) -> io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
+    pub fn serialize<S: Serializer>(family: &Family, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(family.repo_format())
     }
-    Ok((size, hex::encode(hasher.finalize())))
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Family, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "apt" => Ok(Family::Deb),
+            "dnf" => Ok(Family::Rpm),
+            other => Err(serde::de::Error::custom(format!(
+                "repo_format `{other}` is neither `apt` nor `dnf`"
+            ))),
+        }
+    }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::target::{Arch, Os};
+    use crate::target::{Arch, Family, Os};
 
     pub(crate) fn sample() -> Manifest {
         let sha = |c: char| c.to_string().repeat(64);
@@ -334,7 +333,7 @@ pub(crate) mod tests {
             bootstrap: vec!["foo".into()],
             handoff: Some("./configure".into()),
             key_fingerprint: None,
-            repo_format: "apt".into(),
+            family: Family::Deb,
             package_keys: Vec::new(),
             base: None,
         }
@@ -418,22 +417,17 @@ pub(crate) mod tests {
         assert!(refused(&m).contains("schema 2"));
 
         let mut m = sample();
-        m.repo_format = "yum".into();
-        assert!(refused(&m).contains("`yum`"));
+        m.family = Family::Rpm;
+        assert!(refused(&m).contains("`dnf`"));
+        let text = sample().to_json().unwrap().replace("\"apt\"", "\"yum\"");
+        let err = Manifest::from_json(text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`yum`"), "{err}");
 
         assert!(matches!(
             Manifest::from_json(b"{"),
             Err(ManifestError::Json(_))
         ));
-    }
-
-    #[test]
-    fn hashes_streams() {
-        let (size, sha) = hash_reader(&b"abc"[..]).unwrap();
-        assert_eq!(size, 3);
-        assert_eq!(
-            sha,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 }

@@ -76,18 +76,22 @@ pub enum SignError {
     #[error("reading the data: {0}")]
     Io(#[from] io::Error),
     /// An OpenPGP operation (key generation, signing, serialization) failed.
-    #[error("OpenPGP {op} failed: {source}")]
+    #[error("OpenPGP {op} failed")]
     Pgp {
         /// The operation.
         op: &'static str,
-        /// The underlying error.
-        source: pgp::errors::Error,
+        /// The underlying error (boxed: it is large, and every `Result` carries its size).
+        #[source]
+        source: Box<pgp::errors::Error>,
     },
 }
 
 impl SignError {
     fn pgp(op: &'static str) -> impl FnOnce(pgp::errors::Error) -> SignError {
-        move |source| SignError::Pgp { op, source }
+        move |source| SignError::Pgp {
+            op,
+            source: Box::new(source),
+        }
     }
 
     fn malformed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> SignError {
@@ -120,6 +124,15 @@ fn hex_upper(bytes: &[u8]) -> String {
 
 fn fingerprint_hex(fp: &Fingerprint) -> String {
     hex_upper(fp.as_bytes())
+}
+
+/// A fingerprint as the keyrings print it: upper-case hex, no spaces.
+pub fn normalize_fingerprint(fingerprint: &str) -> String {
+    fingerprint
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase()
 }
 
 fn is_armored(data: &[u8]) -> bool {
@@ -463,6 +476,21 @@ impl PublicKeyring {
                 .map_err(SignError::pgp("serializing the public keys"))?;
         }
         Ok(out)
+    }
+
+    /// The keyring cut down to the one primary key whose fingerprint is `fingerprint` (upper
+    /// or lower case hex, spaces ignored), with the subkeys bound to it; `None` if it holds no
+    /// such key. Verifying with it accepts a signature by that key only: whatever else a
+    /// shipped keyring carries is out.
+    pub fn only(&self, fingerprint: &str) -> Option<PublicKeyring> {
+        let wanted = normalize_fingerprint(fingerprint);
+        let keys: Vec<SignedPublicKey> = self
+            .keys
+            .iter()
+            .filter(|k| fingerprint_hex(&k.fingerprint()) == wanted)
+            .cloned()
+            .collect();
+        (!keys.is_empty()).then_some(PublicKeyring { keys })
     }
 
     /// Primary key fingerprints, upper-case hex, in keyring order.

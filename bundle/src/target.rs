@@ -28,6 +28,14 @@ impl Family {
             Family::Deb => "deb",
         }
     }
+
+    /// The repository format of the family: `apt` or `dnf`.
+    pub fn repo_format(self) -> &'static str {
+        match self {
+            Family::Rpm => "dnf",
+            Family::Deb => "apt",
+        }
+    }
 }
 
 impl fmt::Display for Family {

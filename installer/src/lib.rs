@@ -1,15 +1,22 @@
 //! `pigsty-install`: verify a bundle, lay out the local repo, point the package manager at it,
 //! install the bootstrap set and hand off to the config applier.
 //!
-//! [`node`] is the system being installed (or `--root DIR`), [`install`] the flow,
-//! [`aptconf`] apt's side of it and [`drift`] the check that the node's installed packages do
-//! not block the bundle's. [`serve`] serves an installed repo to the other nodes over HTTP;
-//! [`mirror`] installs from such a server instead of a bundle file.
+//! The pipeline, a module a step: where the repo comes from ([`origin`]: a bundle file or a
+//! mirror, [`mirror`]), whether it is trusted ([`trust`]), laying it out verified and swapping
+//! it into place ([`stage`]), the node's package manager (`pm`: apt or dnf behind one seam),
+//! and the flow that runs them in order ([`install`]). [`node`] is the system being installed
+//! (or `--root DIR`); [`serve`] serves an installed repo to the other nodes over HTTP.
 
-pub mod aptconf;
-pub mod dnfconf;
-pub mod drift;
 pub mod install;
 pub mod mirror;
 pub mod node;
+pub mod origin;
+mod pm;
 pub mod serve;
+pub mod stage;
+pub mod trust;
+
+pub use install::{install, InstallError, InstallOptions, Report, Status, Ui};
+pub use node::Node;
+pub use origin::{Origin, Source};
+pub use trust::{check_trust, Trust};

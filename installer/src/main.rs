@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use pigsty_install::aptconf;
-use pigsty_install::install::{self, InstallError, InstallOptions, Source, Trust};
+use pigsty_install::install::{self, InstallError, InstallOptions, Ui};
 use pigsty_install::node::Node;
 use pigsty_install::serve::{self, Event, ServeOptions};
+use pigsty_install::{Source, Trust};
 
 /// Install a Pigsty bundle on a node with no network: verify it, lay out the local repo,
 /// point apt or dnf at it (signed: never trusted=yes, never gpgcheck=0 for signed packages),
@@ -149,7 +149,8 @@ struct InstallArgs {
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
-    /// Do not ask (the installer never asks; accepted for scripts)
+    /// Never ask: the one question the installer asks, whether to run a hand-off the bundle
+    /// proposes (never run without --then or a yes at the terminal), is answered no
     #[arg(short = 'y', long)]
     yes: bool,
 }
@@ -159,7 +160,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", pigsty_bundle::error_chain(e.as_ref()));
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -180,17 +181,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             trust,
             json,
         }) => {
-            let (shown, (m, fpr)) = match (&bundle, &from) {
-                (_, Some(url)) => (url.clone(), {
-                    let t = trust.trust(url)?;
-                    install::verify_mirror(url, &t)?
-                }),
-                (Some(b), None) => (b.display().to_string(), {
-                    let t = trust.trust(&b.display())?;
-                    install::verify(b, &t)?
-                }),
+            let source = match (&bundle, &from) {
+                (_, Some(url)) => Source::Mirror(url.clone()),
+                (Some(b), None) => Source::Bundle(b.clone()),
                 (None, None) => bail!("give a BUNDLE or --from URL"),
             };
+            let shown = source.to_string();
+            let (m, fpr) = install::verify(&source, &trust.trust(&source)?)?;
             if json {
                 print_json(
                     &serde_json::json!({"bundle": shown, "fingerprint": fpr, "target": m.target, "files": m.files.len(), "packages": m.packages.len()}),
@@ -232,10 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::RestoreRepos { root, json }) => {
             let node = Node::detect(&root)?;
-            let (restored, what) = match node.os.family() {
-                pigsty_bundle::Family::Rpm => (pigsty_install::dnfconf::restore(&node)?, "dnf repos"),
-                pigsty_bundle::Family::Deb => (aptconf::restore(&node)?, "apt sources"),
-            };
+            let (restored, what) = install::restore_repos(&node)?;
             if json {
                 print_json(&restored)?;
             } else {
@@ -291,6 +285,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// Asks a yes/no question on the terminal; no when stdin is not a terminal.
+fn ask(question: &str) -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
+}
+
 /// One line of JSON on stdout, flushed (a startup line a script waits for).
 fn print_json_line(value: &impl serde::Serialize) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -337,11 +346,19 @@ fn install_cmd(a: InstallArgs) -> Result<ExitCode> {
         dry_run: a.dry_run,
     };
     let json = a.json;
-    let result = install::install(&node, &opts, |s| {
+    let mut log = |s: &str| {
         if !json {
             eprintln!("{s}");
         }
-    });
+    };
+    // A command the bundle proposes runs only if someone at a terminal says yes.
+    let yes = a.yes;
+    let mut confirm = |question: &str| !yes && ask(question);
+    let ui = Ui {
+        log: &mut log,
+        confirm: &mut confirm,
+    };
+    let result = install::install(&node, &opts, ui);
     match result {
         Ok(report) => {
             if json {

@@ -5,7 +5,7 @@
 //! [`Mirror::signed_manifest`] fetches `MANIFEST.json` and `MANIFEST.json.asc` first, so that
 //! the installer checks the signature exactly as for a bundle before anything else is fetched;
 //! [`Mirror::stage`] then downloads every file the manifest lists (a few at once) into the
-//! staging folder a bundle is extracted into ([`pigsty_bundle::extract::FileStager`]), checking
+//! staging folder a bundle is extracted into ([`crate::stage::FileStager`]), checking
 //! each file's size and SHA-256 as it streams: a file the mirror sends with other bytes is
 //! refused, named, and nothing is put in place. A broken transfer or a 5xx answer is retried
 //! from the start of that file, twice.
@@ -13,9 +13,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pigsty_bundle::bundle::{SignedManifest, MAX_MANIFEST_SIZE};
-use pigsty_bundle::extract::{ExtractError, ExtractOptions, FileStager, Staged};
-use pigsty_bundle::manifest::{FileEntry, Manifest, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
+use std::path::Path;
+
+use pigsty_bundle::archive::{SignedManifest, MAX_MANIFEST_SIZE, MAX_SIGNATURE_SIZE};
+use pigsty_bundle::manifest::{FileEntry, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
+
+use crate::stage::{FileStager, StageError, Staged};
 
 /// How many files are downloaded at once.
 pub const JOBS: usize = 4;
@@ -26,8 +29,12 @@ const RETRIES: u32 = 2;
 pub enum MirrorError {
     #[error("{0}: not an http:// or https:// URL (give the repo's URL, e.g. http://ADMIN/pigsty)")]
     BadUrl(String),
-    #[error("{url}: {reason}")]
-    Fetch { url: String, reason: String },
+    #[error("{url}")]
+    Fetch {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("{url}: HTTP {status}{hint}")]
     Status {
         url: String,
@@ -36,16 +43,18 @@ pub enum MirrorError {
     },
     #[error("{url}: more than {limit} bytes, too large for what it should be")]
     TooLarge { url: String, limit: u64 },
-    #[error("{url}: {source}")]
+    #[error("{url}")]
     Manifest {
         url: String,
         #[source]
         source: ManifestError,
     },
     #[error(transparent)]
-    Stage(#[from] ExtractError),
-    #[error("cannot start the HTTP client: {0}")]
-    Setup(String),
+    Stage(#[from] StageError),
+    #[error("cannot start the HTTP client")]
+    Setup(#[source] std::io::Error),
+    #[error("cannot start the HTTP client")]
+    Client(#[source] reqwest::Error),
 }
 
 impl MirrorError {
@@ -57,21 +66,6 @@ impl MirrorError {
             _ => false,
         }
     }
-}
-
-/// The whole chain of an error, one cause after another.
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// A repo on a mirror, and the HTTP client that reads it. Blocking: it owns a small tokio
@@ -102,7 +96,7 @@ impl Mirror {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| MirrorError::Setup(format!("tokio runtime: {e}")))?;
+            .map_err(MirrorError::Setup)?;
         let client = {
             let _guard = runtime.enter();
             // TLS through rustls with ring, as the builder; installing fails harmlessly if
@@ -113,7 +107,7 @@ impl Mirror {
                 .connect_timeout(Duration::from_secs(30))
                 .read_timeout(Duration::from_secs(60))
                 .build()
-                .map_err(|e| MirrorError::Setup(describe(&e)))?
+                .map_err(MirrorError::Client)?
         };
         Ok(Mirror {
             url: url.trim_end_matches('/').to_string(),
@@ -162,9 +156,9 @@ impl Mirror {
     }
 
     async fn get_small_once(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, MirrorError> {
-        let fetch = |e: reqwest::Error| MirrorError::Fetch {
+        let fetch = |source: reqwest::Error| MirrorError::Fetch {
             url: url.to_string(),
-            reason: describe(&e),
+            source,
         };
         let resp = self.client.get(url).send().await.map_err(fetch)?;
         let status = resp.status().as_u16();
@@ -210,34 +204,19 @@ impl Mirror {
                 status: 404,
                 hint: " (no MANIFEST.json there: give the URL of an installed repo, e.g. http://ADMIN/pigsty, as `pigsty-install serve` serves it)",
             })?;
-        let manifest =
-            Manifest::from_json(&raw).map_err(|source| MirrorError::Manifest { url, source })?;
-        let signature = self.get_small(SIGNATURE_NAME, 1 << 20)?;
-        Ok(SignedManifest {
-            manifest,
-            raw,
-            signature,
-        })
+        let signature = self.get_small(SIGNATURE_NAME, MAX_SIGNATURE_SIZE)?;
+        SignedManifest::parse(raw, signature)
+            .map_err(|source| MirrorError::Manifest { url, source })
     }
 
-    /// Downloads every file `head` lists into a staging folder beside `<opts.dest>/pigsty`
-    /// (the caller has checked `head`'s signature), each checked as it streams; see the module
+    /// Downloads every file `head` lists into a staging folder beside `<dest>/pigsty` (the
+    /// caller has checked `head`'s signature), each checked as it streams; see the module
     /// documentation. On any failure the staging folder is removed.
-    pub fn stage(
-        &self,
-        head: &SignedManifest,
-        opts: &ExtractOptions,
-    ) -> Result<Staged, MirrorError> {
-        let stager = FileStager::new(
-            &self.url,
-            &head.manifest,
-            &head.raw,
-            head.signature.as_deref(),
-            opts,
-        )?;
+    pub fn stage(&self, head: &SignedManifest, dest: &Path) -> Result<Staged, MirrorError> {
+        let stager = FileStager::new(&self.url, head, dest)?;
         self.runtime.block_on(async {
             let mut downloads = futures_util::stream::iter(
-                head.manifest
+                head.manifest()
                     .files
                     .iter()
                     .map(|f| self.download(&stager, f)),
@@ -271,9 +250,9 @@ impl Mirror {
         entry: &FileEntry,
         url: &str,
     ) -> Result<(), MirrorError> {
-        let fetch = |e: reqwest::Error| MirrorError::Fetch {
+        let fetch = |source: reqwest::Error| MirrorError::Fetch {
             url: url.to_string(),
-            reason: describe(&e),
+            source,
         };
         let resp = self.client.get(url).send().await.map_err(fetch)?;
         let status = resp.status().as_u16();

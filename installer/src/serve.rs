@@ -48,7 +48,7 @@ use tokio::net::TcpListener;
 use tokio_util::io::ReaderStream;
 
 /// The URL path the repo is served under (`DEST/pigsty` is `/pigsty/`).
-pub const URL_TOP: &str = pigsty_bundle::bundle::TOP;
+pub const URL_TOP: &str = pigsty_bundle::archive::TOP;
 /// The piece a file is read and sent in. Against 64 KiB pieces: about two thirds of the
 /// server's CPU for the same transfer, for about 0.5 MB per busy connection (50 clients
 /// fetching at once: about 30 MB peak RSS, against 16 MB).

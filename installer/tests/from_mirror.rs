@@ -10,15 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use pigsty_install::install::{check_trust, Origin, Source, Trust};
-use pigsty_install::mirror::Mirror;
-use pigsty_bundle::bundle::{self, BundleFormat};
-use pigsty_bundle::extract::{self, ExtractOptions};
+use pigsty_bundle::archive::{self, BundleFormat};
 use pigsty_bundle::manifest::{
     FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SCHEMA, SIGNATURE_NAME,
 };
 use pigsty_bundle::sign::SecretKey;
 use pigsty_bundle::{Arch, Os, Target};
+use pigsty_install::mirror::Mirror;
+use pigsty_install::stage;
+use pigsty_install::{check_trust, Origin, Source, Trust};
 
 mod common;
 use common::{noise, sha, start};
@@ -83,7 +83,7 @@ fn repo(dir: &Path, name: &str, target: Target, key: &SecretKey, signed: bool) -
         bootstrap: vec![],
         handoff: None,
         key_fingerprint: Some(key.fingerprint()),
-        repo_format: "apt".into(),
+        family: target.family(),
         package_keys: Vec::new(),
         base: None,
     };
@@ -135,17 +135,19 @@ fn a_repo_from_the_mirror_is_the_one_the_bundle_gives() {
     let head = origin.signed_manifest().unwrap();
     let keyfile = tmp.path().join("pigsty.pub");
     std::fs::write(&keyfile, key.public().to_armored().unwrap()).unwrap();
-    let fpr = check_trust(&origin, &head, &Trust::Key(keyfile)).unwrap();
+    let fpr = check_trust(&origin, &head, &Trust::Key(keyfile))
+        .unwrap()
+        .fingerprint;
     assert_eq!(fpr, Some(key.fingerprint()));
-    let fpr = check_trust(&origin, &head, &Trust::Fingerprint(key.fingerprint())).unwrap();
+    let fpr = check_trust(&origin, &head, &Trust::Fingerprint(key.fingerprint()))
+        .unwrap()
+        .fingerprint;
     assert_eq!(fpr, Some(key.fingerprint()));
 
     // Downloaded, staged, put in place.
     let node = tmp.path().join("node/www");
     let mirror = Mirror::new(&url).unwrap();
-    let staged = mirror
-        .stage(&head, &ExtractOptions { dest: node.clone() })
-        .unwrap();
+    let staged = mirror.stage(&head, &node).unwrap();
     assert!(!node.join("pigsty").exists());
     staged.commit().unwrap();
     assert!(tree(&node.join("pigsty")) == tree(&served.join("pigsty")));
@@ -164,21 +166,15 @@ fn a_repo_from_the_mirror_is_the_one_the_bundle_gives() {
         std::fs::copy(top.join(&rel), to).unwrap();
     }
     let extra = vec![
-        (MANIFEST_NAME.to_string(), head.raw.clone()),
-        (SIGNATURE_NAME.to_string(), head.signature.clone().unwrap()),
+        (MANIFEST_NAME.to_string(), head.raw().to_vec()),
+        (
+            SIGNATURE_NAME.to_string(),
+            head.signature().unwrap().to_vec(),
+        ),
     ];
-    bundle::write_bundle(&src, &bundle_path, BundleFormat::Tgz, 1_700_000_000, &extra).unwrap();
+    archive::write_bundle(&src, &bundle_path, BundleFormat::Tgz, 1_700_000_000, &extra).unwrap();
     let from_bundle = tmp.path().join("b/www");
-    extract::extract_bundle(
-        &bundle_path,
-        &head.manifest,
-        &head.raw,
-        head.signature.as_deref(),
-        &ExtractOptions {
-            dest: from_bundle.clone(),
-        },
-    )
-    .unwrap();
+    stage::extract_bundle(&bundle_path, &head, &from_bundle).unwrap();
     assert!(tree(&from_bundle) == tree(&node));
     let summary = s.stop();
     // The manifest, its signature, the key (for the fingerprint), then every listed file.

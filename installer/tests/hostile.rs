@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pigsty_bundle::bundle::{self, BundleFormat};
+use pigsty_bundle::archive::{self, BundleFormat};
 use pigsty_bundle::manifest::{
     FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SCHEMA, SIGNATURE_NAME,
 };
@@ -104,7 +104,7 @@ fn manifest(target: Target, files: &[(&str, &[u8])]) -> Manifest {
         bootstrap: vec![],
         handoff: None,
         key_fingerprint: None,
-        repo_format: "apt".into(),
+        family: target.family(),
         package_keys: Vec::new(),
         base: None,
     }
@@ -140,7 +140,7 @@ fn good_bundle(
         ));
     }
     let out = c.dir.join(format!("{name}.tgz"));
-    bundle::write_bundle(&src, &out, BundleFormat::Tgz, 1_700_000_000, &extra).unwrap();
+    archive::write_bundle(&src, &out, BundleFormat::Tgz, 1_700_000_000, &extra).unwrap();
     out
 }
 

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use std::time::Duration;
 
-use pigsty_bundle::manifest::hash_reader;
+use pigsty_bundle::fs::hash_reader;
 
 mod common;
 use common::{noise, sha, start};

@@ -22,7 +22,6 @@
 //! collected with the chain that led to it. `Conflicts` and `Breaks` are not evaluated.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fmt;
 use std::io::BufRead;
 
 use super::index::{IndexError, PackageEntry, PackagesReader};
@@ -30,6 +29,7 @@ use super::relation::{
     group_to_string, parse_relations, parse_relations_for_arch, Group, Relation,
 };
 use super::version::DebVersion;
+pub use crate::closure::{ClosureError, DepKind, Missing, Problem, Requested, Why};
 
 /// One repository's packages (for the target architecture and `all`; others are ignored).
 #[derive(Debug, Clone)]
@@ -39,22 +39,6 @@ pub struct Repo {
     /// Candidates from this repository win over other repositories' regardless of version
     /// (an apt pin priority above the others').
     pub pinned_first: bool,
-}
-
-/// A package asked for, with a label saying why (for reports and error chains).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requested {
-    pub name: String,
-    pub wanted_by: String,
-}
-
-impl Requested {
-    pub fn new(name: impl Into<String>, wanted_by: impl Into<String>) -> Self {
-        Requested {
-            name: name.into(),
-            wanted_by: wanted_by.into(),
-        }
-    }
 }
 
 /// The packages installed on a system, from its dpkg `status` file.
@@ -98,48 +82,6 @@ pub struct ClosureOptions {
     pub allow_missing: bool,
 }
 
-/// Which field a dependency came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DepKind {
-    PreDepends,
-    Depends,
-    Recommends,
-}
-
-impl DepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DepKind::PreDepends => "Pre-Depends",
-            DepKind::Depends => "Depends",
-            DepKind::Recommends => "Recommends",
-        }
-    }
-}
-
-/// Why a package is in the closure.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Why {
-    /// Asked for; the label of the request.
-    Requested { label: String },
-    /// Needed by package `of` through `relation` (the group as written, e.g. `a (>= 1) | b`).
-    Dependency {
-        of: String,
-        kind: DepKind,
-        relation: String,
-    },
-}
-
-impl fmt::Display for Why {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Why::Requested { label } => write!(f, "requested by {label}"),
-            Why::Dependency { of, kind, relation } => {
-                write!(f, "{} of {of}: {relation}", kind.as_str())
-            }
-        }
-    }
-}
-
 /// One selected package.
 #[derive(Debug, Clone)]
 pub struct Selected {
@@ -164,13 +106,6 @@ pub struct Choice {
     pub chosen: String,
 }
 
-/// A requested package no repository has (only with [`ClosureOptions::allow_missing`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Missing {
-    pub name: String,
-    pub wanted_by: String,
-}
-
 /// The result of [`resolve`].
 #[derive(Debug, Clone)]
 pub struct Closure {
@@ -187,36 +122,6 @@ impl Closure {
             .binary_search_by(|p| p.name.as_str().cmp(name))
             .ok()
             .map(|i| &self.packages[i])
-    }
-}
-
-/// One thing that cannot be resolved, with how it was reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The request label, then the requested package, then each relation followed.
-    pub chain: Vec<String>,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.chain.join(" -> "), self.message)
-    }
-}
-
-/// Every problem found while resolving.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ClosureError {
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ClosureError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} unresolvable:", self.problems.len())?;
-        for p in &self.problems {
-            write!(f, "\n  {p}")?;
-        }
-        Ok(())
     }
 }
 

@@ -6,11 +6,15 @@
 //! - [`index`]: streaming `Packages` parser, `Release` parser, `.xz`/`.gz` readers.
 //! - [`closure`]: which packages a set of requested ones pulls in, and why.
 
+mod build;
 pub mod closure;
 pub mod index;
 pub mod relation;
+pub mod repo;
+pub mod upstream;
 pub mod version;
 
+pub use build::Apt;
 pub use closure::{
     resolve, unmet_depends, Closure, ClosureError, ClosureOptions, Installed, Repo, Requested,
     Selected, Why,

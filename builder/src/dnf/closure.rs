@@ -56,7 +56,7 @@ use super::upstream::{DnfIndex, DnfUpstreamError};
 use super::version::Evr;
 use crate::fetch::{FetchItem, Fetcher};
 
-pub use crate::apt::closure::{Missing, Problem, Requested};
+pub use crate::closure::{DepKind, Missing, Problem, Requested, Why};
 
 /// What to resolve with.
 #[derive(Debug, Clone, Default)]
@@ -98,24 +98,6 @@ impl FileLists for NoFileLists {
         _: &HashSet<String>,
     ) -> Result<Vec<OwnedFile>, DnfUpstreamError> {
         Ok(Vec::new())
-    }
-}
-
-/// Why a package is in the closure.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Why {
-    /// Asked for; the label of the request.
-    Requested { label: String },
-    /// Required by package `of` (a name) through `requirement`, as written.
-    Dependency { of: String, requirement: String },
-}
-
-impl fmt::Display for Why {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Why::Requested { label } => write!(f, "requested by {label}"),
-            Why::Dependency { of, requirement } => write!(f, "required by {of}: {requirement}"),
-        }
     }
 }
 
@@ -798,7 +780,8 @@ impl<'a> Solver<'_, 'a> {
     ) -> Outcome {
         let why = Why::Dependency {
             of: self.u.pkg(self.nodes[owner].cand).name.clone(),
-            requirement: text.to_string(),
+            kind: DepKind::Requires,
+            relation: text.to_string(),
         };
         if let Some(&c) = cands.iter().find(|&&c| self.selected(c)) {
             if self.node_of[c as usize] as usize != owner {
@@ -1436,7 +1419,8 @@ mod tests {
             c.get("libfoo2").unwrap().why,
             [Why::Dependency {
                 of: "app".into(),
-                requirement: "libfoo >= 2".into()
+                kind: DepKind::Requires,
+                relation: "libfoo >= 2".into()
             }]
         );
         assert_eq!(
@@ -1527,7 +1511,8 @@ mod tests {
         assert_eq!(names(&c), ["Zeta", "sendmail", "site", "webserver"]);
         assert!(c.get("webserver").unwrap().why.contains(&Why::Dependency {
             of: "site".into(),
-            requirement: "webserver".into()
+            kind: DepKind::Requires,
+            relation: "webserver".into()
         }));
 
         // A higher provided version wins over the name order (sort_by_common_dep), except
@@ -1800,7 +1785,8 @@ mod tests {
             c.get("pgvector_17-llvmjit").unwrap().why,
             [Why::Dependency {
                 of: "pgvector_17".into(),
-                requirement: "(pgvector_17-llvmjit if llvm)".into()
+                kind: DepKind::Requires,
+                relation: "(pgvector_17-llvmjit if llvm)".into()
             }]
         );
         // unless / else.

@@ -11,16 +11,19 @@
 //! - [`closure`]: which packages a set of requested ones pulls in, and why.
 //! - [`pkgsig`]: an rpm's own header signature, checked with its repo's keyring.
 
+mod build;
 pub mod chunks;
 pub mod closure;
 pub mod filelists;
 pub mod pkgsig;
 pub mod primary;
+pub mod repo;
 pub mod repomd;
 pub mod rich;
 pub mod upstream;
 pub mod version;
 
+pub use build::Dnf;
 pub use closure::{
     resolve, Choice, Conflict, DnfClosure, DnfClosureError, DnfClosureOptions, FileLists,
     NoFileLists, Selected, Why,

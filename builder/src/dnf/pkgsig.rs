@@ -1,6 +1,6 @@
 //! An rpm's own signature, checked as dnf's `gpgcheck` does: the OpenPGP signature in the
 //! signature header over the package's main header, verified with the upstream repo's
-//! keyring. The headers are read by [`pigsty_bundle::dnf::read_signed_header`]; the payload
+//! keyring. The headers are read by [`crate::dnf::repo::read_signed_header`]; the payload
 //! never is (the header holds every file's digest, so a good header signature plus the
 //! download's sha256 from signed metadata covers the payload).
 
@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use pigsty_bundle::dnf::{read_signed_header, HeaderError, SignedHeader};
+use crate::dnf::repo::{read_signed_header, HeaderError, SignedHeader};
 use pigsty_bundle::sign::PublicKeyring;
 
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! `/usr/lib`, docs, directories, ghosts), dependencies (versioned, rich, file, libc, `pre`,
 //! weak), provides, conflicts, obsoletes and changelogs. The same N gives the same files.
 //!
-//! `cargo run --release -p pigsty-bundle --example make_rpms -- OUT_DIR N`
+//! `cargo run --release -p pigsty-build --example make_rpms -- OUT_DIR N`
 
 use std::path::PathBuf;
 

@@ -7,12 +7,10 @@
 //! from the index it downloaded them against. Signing `Release` into `InRelease` and
 //! `Release.gpg` is the caller's job.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
-use crate::fsutil::tmp_name;
-
+use pigsty_bundle::fs::write_atomic;
 use sha2::{Digest, Sha256};
 
 /// One package of the repository: its control paragraph and where its file lies in the repo.
@@ -63,46 +61,6 @@ pub enum AptRepoError {
     BadParagraph { name: String, version: String },
 }
 
-/// A writer that hashes what passes through it.
-struct Hashing<W: Write> {
-    inner: W,
-    sha256: Sha256,
-    md5: md5::Context,
-    size: u64,
-}
-
-impl<W: Write> Hashing<W> {
-    fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            sha256: Sha256::new(),
-            md5: md5::Context::new(),
-            size: 0,
-        }
-    }
-    fn finish(self) -> (W, u64, String, String) {
-        (
-            self.inner,
-            self.size,
-            hex::encode(self.sha256.finalize()),
-            format!("{:x}", self.md5.finalize()),
-        )
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha256.update(&buf[..n]);
-        self.md5.consume(&buf[..n]);
-        self.size += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// A paragraph with its `Filename` field replaced (or added) and surrounding blank lines gone.
 pub fn rewrite_paragraph(paragraph: &str, filename: &str) -> String {
     let mut out = String::with_capacity(paragraph.len() + filename.len());
@@ -125,46 +83,6 @@ pub fn rewrite_paragraph(paragraph: &str, filename: &str) -> String {
     out
 }
 
-/// A UTC date and time from seconds since the epoch: (year, month, day, hour, minute,
-/// second, weekday with 0 = Sunday). Howard Hinnant's civil-from-days.
-pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32, u32) {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let weekday = ((days + 4) % 7) as u32;
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-        weekday,
-    )
-}
-
-/// Formats seconds since the epoch as an RFC 2822 date in UTC, as `Release` wants it.
-pub fn release_date(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, m, d, hh, mm, ss, wd) = civil(secs);
-    format!(
-        "{}, {d:02} {} {y} {hh:02}:{mm:02}:{ss:02} UTC",
-        DAYS[wd as usize],
-        MONTHS[(m - 1) as usize]
-    )
-}
-
 fn io(path: &Path) -> impl Fn(std::io::Error) -> AptRepoError + '_ {
     move |source| AptRepoError::Io {
         path: path.display().to_string(),
@@ -172,98 +90,71 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> AptRepoError + '_ {
     }
 }
 
-/// Writes a file through a temporary name: fsync, then rename.
-fn write_atomic(
-    path: &Path,
-    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> Result<(), AptRepoError> {
-    let tmp = tmp_name(path);
-    let result = (|| {
-        let mut w = BufWriter::new(File::create(&tmp)?);
-        f(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// What [`write_indexes`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indexes {
+    /// `Packages` and `Packages.gz`, as `Release` lists them.
+    pub files: Vec<IndexFile>,
+    /// The text of `Release`, to sign.
+    pub release: String,
+}
+
+/// An index file's size and digests.
+fn index_file(path: &str, data: &[u8]) -> IndexFile {
+    IndexFile {
+        path: path.to_string(),
+        size: data.len() as u64,
+        sha256: hex::encode(Sha256::digest(data)),
+        md5: format!("{:x}", md5::compute(data)),
     }
-    result.map_err(io(path))
 }
 
 /// Writes `Packages`, `Packages.gz` and `Release` into `dir`, packages sorted by name,
-/// version and arch. Returns the index files as `Release` lists them.
+/// version and arch, each file atomically. The indexes are metadata (a few hundred bytes a
+/// package), made in memory.
 pub fn write_indexes(
     dir: &Path,
     packages: &[AptPackage],
     meta: &ReleaseMeta,
-) -> Result<Vec<IndexFile>, AptRepoError> {
+) -> Result<Indexes, AptRepoError> {
     let mut sorted: Vec<&AptPackage> = packages.iter().collect();
     sorted.sort_by(|a, b| (&a.name, &a.version, &a.arch).cmp(&(&b.name, &b.version, &b.arch)));
-    for p in &sorted {
+    let mut plain = Vec::new();
+    for (i, p) in sorted.iter().enumerate() {
         if !p.paragraph.lines().any(|l| l.starts_with("Package:")) {
             return Err(AptRepoError::BadParagraph {
                 name: p.name.clone(),
                 version: p.version.clone(),
             });
         }
+        if i > 0 {
+            plain.push(b'\n');
+        }
+        plain.extend_from_slice(rewrite_paragraph(&p.paragraph, &p.filename).as_bytes());
     }
-
-    let plain_path = dir.join("Packages");
+    // mtime 0 and no file name: the gzip stream depends only on its content
     let gz_path = dir.join("Packages.gz");
-    let mut plain_info = None;
-    let mut gz_info = None;
-    // Packages and Packages.gz in one pass.
-    write_atomic(&plain_path, |plain| {
-        let gz_tmp = tmp_name(&gz_path);
-        let result = (|| {
-            let gz_file = File::create(&gz_tmp)?;
-            let mut gz_hash = Hashing::new(BufWriter::new(gz_file));
-            let mut plain_hash = Hashing::new(&mut *plain);
-            {
-                // mtime 0 and no file name: the gzip stream depends only on its content
-                let mut enc = flate2::GzBuilder::new()
-                    .mtime(0)
-                    .write(&mut gz_hash, flate2::Compression::best());
-                for (i, p) in sorted.iter().enumerate() {
-                    if i > 0 {
-                        plain_hash.write_all(b"\n")?;
-                        enc.write_all(b"\n")?;
-                    }
-                    let para = rewrite_paragraph(&p.paragraph, &p.filename);
-                    plain_hash.write_all(para.as_bytes())?;
-                    enc.write_all(para.as_bytes())?;
-                }
-                enc.finish()?;
-            }
-            let (_, size, sha, md5) = plain_hash.finish();
-            plain_info = Some((size, sha, md5));
-            let (w, size, sha, md5) = gz_hash.finish();
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::rename(&gz_tmp, &gz_path)?;
-            gz_info = Some((size, sha, md5));
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&gz_tmp);
-        }
-        result
-    })?;
-    let mut files = Vec::new();
-    for (path, info) in [("Packages", plain_info), ("Packages.gz", gz_info)] {
-        if let Some((size, sha256, md5)) = info {
-            files.push(IndexFile {
-                path: path.to_string(),
-                size,
-                sha256,
-                md5,
-            });
-        }
-    }
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    let gz = enc
+        .write_all(&plain)
+        .and_then(|()| enc.finish())
+        .map_err(io(&gz_path))?;
+    let files = vec![
+        index_file("Packages", &plain),
+        index_file("Packages.gz", &gz),
+    ];
     let release = render_release(meta, &files);
-    write_atomic(&dir.join("Release"), |w| w.write_all(release.as_bytes()))?;
-    Ok(files)
+    for (name, data) in [
+        ("Packages", plain.as_slice()),
+        ("Packages.gz", gz.as_slice()),
+        ("Release", release.as_bytes()),
+    ] {
+        let path = dir.join(name);
+        write_atomic(&path, data, 0o644).map_err(io(&path))?;
+    }
+    Ok(Indexes { files, release })
 }
 
 /// The text of a `Release` file listing `files`.
@@ -272,7 +163,7 @@ pub fn render_release(meta: &ReleaseMeta, files: &[IndexFile]) -> String {
     out.push_str(&format!("Origin: {}\n", meta.origin));
     out.push_str(&format!("Label: {}\n", meta.label));
     out.push_str(&format!("Codename: {}\n", meta.codename));
-    out.push_str(&format!("Date: {}\n", release_date(meta.date)));
+    out.push_str(&format!("Date: {}\n", crate::date::rfc2822(meta.date)));
     out.push_str(&format!(
         "Architectures: {}\n",
         meta.architectures.join(" ")
@@ -295,8 +186,11 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(release_date(0), "Thu, 01 Jan 1970 00:00:00 UTC");
-        assert_eq!(release_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 UTC");
+        assert_eq!(crate::date::rfc2822(0), "Thu, 01 Jan 1970 00:00:00 UTC");
+        assert_eq!(
+            crate::date::rfc2822(951_782_400),
+            "Tue, 29 Feb 2000 00:00:00 UTC"
+        );
     }
 
     #[test]
@@ -335,7 +229,7 @@ mod tests {
             description: "test".into(),
             date: 1_700_000_000,
         };
-        let files = write_indexes(dir.path(), &pkgs, &meta).unwrap();
+        let files = write_indexes(dir.path(), &pkgs, &meta).unwrap().files;
         let packages = std::fs::read_to_string(dir.path().join("Packages")).unwrap();
         assert!(packages.starts_with("Package: abc\n"), "{packages}");
         assert!(packages.contains("Filename: zed_1.0_amd64.deb\n"));

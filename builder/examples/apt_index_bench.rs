@@ -1,13 +1,13 @@
 //! What the builder does to index a flat apt repo, for `bench/apt-index.sh`: read the package
 //! paragraphs it already has (here: an existing `Packages` file, as the upstream index gave
 //! them, sizes and hashes included) and write `Packages`, `Packages.gz` and `Release` with
-//! `pigsty_bundle::apt::write_indexes`. No `.deb` is read.
+//! `pigsty_build::apt::repo::write_indexes`. No `.deb` is read.
 //!
-//! `cargo run --release -p pigsty-bundle --example apt_index_bench -- PACKAGES OUT_DIR`
+//! `cargo run --release -p pigsty-build --example apt_index_bench -- PACKAGES OUT_DIR`
 
 use std::path::PathBuf;
 
-use pigsty_bundle::apt::{write_indexes, AptPackage, ReleaseMeta};
+use pigsty_build::apt::repo::{write_indexes, AptPackage, ReleaseMeta};
 
 fn field<'a>(paragraph: &'a str, name: &str) -> Option<&'a str> {
     paragraph.lines().find_map(|l| {

@@ -1,46 +1,7 @@
-//! The drift check: before anything is installed, the node's own package manager simulates
-//! installing the bootstrap set (or every bundle package) from the bundle. When a package
-//! already installed on the node blocks a bundle package (the node's OS minor release is newer
-//! or older than the bundle's, or a package is held), this says which installed package, at
-//! which version, blocks which bundle package, and what to do.
+//! Reading apt's own words: the unmet dependencies of a failed `apt-get -s install`, the held
+//! packages it would change, and which bundle packages depend on those.
 
-use std::fmt;
-
-use serde::Serialize;
-
-/// One bundle package that cannot be installed, and what blocks it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Blocker {
-    /// The package from the bundle that cannot be installed.
-    pub bundle_package: String,
-    /// Its relation that cannot be met, as apt prints it (`libpq5 (>= 15.20)`).
-    pub needs: String,
-    /// The package on the node that is in the way, if apt names one.
-    pub installed: Option<String>,
-    /// Its version on the node.
-    pub installed_version: Option<String>,
-    /// Whether it is held (`apt-mark hold`).
-    pub held: bool,
-}
-
-impl fmt::Display for Blocker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.installed, &self.installed_version) {
-            (Some(p), Some(v)) => write!(
-                f,
-                "installed {p} {v}{} blocks {} from the bundle, which needs {}",
-                if self.held { " (held)" } else { "" },
-                self.bundle_package,
-                self.needs
-            ),
-            _ => write!(
-                f,
-                "{} from the bundle needs {}, which cannot be installed",
-                self.bundle_package, self.needs
-            ),
-        }
-    }
-}
+use super::Blocker;
 
 /// Reads the "unmet dependencies" part of a failed `apt-get -s install`.
 pub fn parse_unmet(output: &str) -> Vec<Blocker> {
@@ -175,56 +136,6 @@ fn field(para: &str, name: &str) -> Option<String> {
         }
     }
     value
-}
-
-/// What to tell the user to do about blockers.
-pub fn advice(
-    blockers: &[Blocker],
-    node_os: &str,
-    bundle_target: &str,
-    repo_format: &str,
-) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "the node ({node_os}) has packages that block the bundle ({bundle_target}):\n"
-    ));
-    for b in blockers {
-        s.push_str(&format!("  - {b}\n"));
-    }
-    s.push_str("what to do:\n");
-    let mut items: Vec<&str> = Vec::new();
-    if repo_format == "dnf" {
-        items.push(
-            "build the bundle from the same minor release as this node: on a connected machine, point \
-             pigsty-build at that release's repos (`--mirror el=URL` of its vault or snapshot), so the \
-             bundle's versions match what is installed",
-        );
-        items.push(
-            "or, if the bundle's version is the one you want, change the blocking package yourself \
-             (`dnf downgrade NAME` or `dnf remove NAME`) and run pigsty-install again",
-        );
-    } else {
-        if blockers.iter().any(|b| b.held) {
-            items.push(
-                "release the held packages (`apt-mark unhold NAME`) so the bundle's versions can replace them",
-            );
-        }
-        items.push(
-            "build a bundle against this node's release: on a connected machine, \
-             `pigsty-build --exclude-installed STATUS` with this node's /var/lib/dpkg/status, so the \
-             bundle matches what is installed",
-        );
-    }
-    for (i, item) in items.iter().enumerate() {
-        let item = if i > 0 && !item.starts_with("or") {
-            format!("or {item}")
-        } else {
-            item.to_string()
-        };
-        s.push_str(&format!("  - {item};\n"));
-    }
-    s.push_str("  - nothing was changed on this node.");
-    s
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Tests of `pigsty_bundle::dnf::write_repodata` against the real tools: the same folder of real
+//! Tests of `pigsty_build::dnf::repo::write_repodata` against the real tools: the same folder of real
 //! rpm files (built with the `rpm` crate, plus a binary and a source rpm from the host's real
 //! `rpmbuild` with its dependency generator) indexed by `createrepo_c --no-database` 0.17.3
 //! and by us, compared package by package, line by line (one field per line); and Debian's
@@ -24,7 +24,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pigsty_bundle::dnf::{
+use pigsty_build::dnf::repo::{
     write_repodata, DnfRepoError, HeaderError, RepodataCompression, RepodataOptions, RpmFile,
 };
 use rpm::{BuildConfig, CompressionType, Dependency, DependencyFlags, FileOptions, PackageBuilder};

@@ -1,18 +1,18 @@
-//! Writes `repodata/` for a folder of `.rpm` files with `pigsty_bundle::dnf::write_repodata`, as
+//! Writes `repodata/` for a folder of `.rpm` files with `pigsty_build::dnf::repo::write_repodata`, as
 //! the builder does, for `bench/repodata.sh` and for trying the writer by hand.
 //!
 //! The builder knows each package's SHA-256 and size from the download; this example takes
 //! them from a `sha256sum`-style list (`--sums FILE`, lines `HEX  LOCATION`) or, without one,
 //! hashes every file itself first (what createrepo_c does too).
 //!
-//! `cargo run --release -p pigsty-bundle --example dnf_repodata -- DIR [--compress gz|zst]
+//! `cargo run --release -p pigsty-build --example dnf_repodata -- DIR [--compress gz|zst]
 //! [--workers N] [--sums FILE] [--timestamp SECS]`
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use pigsty_bundle::dnf::{write_repodata, RepodataCompression, RepodataOptions, RpmFile};
+use pigsty_build::dnf::repo::{write_repodata, RepodataCompression, RepodataOptions, RpmFile};
 use sha2::{Digest, Sha256};
 
 type Error = Box<dyn std::error::Error>;

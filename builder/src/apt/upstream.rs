@@ -223,7 +223,7 @@ pub fn load(
             source,
         })?;
         let (size, sha) =
-            pigsty_bundle::manifest::hash_file(&path).map_err(|e| UpstreamError::Parse {
+            pigsty_bundle::fs::hash_file(&path).map_err(|e| UpstreamError::Parse {
                 repo: repo.clone(),
                 path: path.display().to_string(),
                 reason: e.to_string(),
