@@ -82,7 +82,7 @@ pub struct Distro {
 pub enum DistroError {
     #[error("manifest {path}: {reason}")]
     Parse { path: String, reason: String },
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Io {
         path: String,
         #[source]

@@ -12,16 +12,16 @@ use pigsty_bundle::sign::{SecretKey, SignError};
 #[derive(Debug, thiserror::Error)]
 pub enum SignFileError {
     /// The file to sign cannot be opened.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
     /// Signing failed (the key, or reading the file part way).
-    #[error("cannot sign {}: {source}", path.display())]
+    #[error("cannot sign {}", path.display())]
     Sign { path: PathBuf, source: SignError },
     /// The signature cannot be written beside the file.
-    #[error("cannot write {}: {source}; is its folder writable?", path.display())]
+    #[error("cannot write {} (is its folder writable?)", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -102,7 +102,7 @@ pub struct DeltaBase {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("the manifest is not valid JSON: {0}")]
+    #[error("the manifest is not valid JSON")]
     Json(#[from] serde_json::Error),
     #[error("manifest schema {found} is not supported (this program reads schema {SCHEMA})")]
     Schema { found: u32 },

@@ -73,7 +73,7 @@ pub enum SignError {
         reason: String,
     },
     /// Reading the data to sign or verify failed.
-    #[error("reading the data: {0}")]
+    #[error("reading the data")]
     Io(#[from] io::Error),
     /// An OpenPGP operation (key generation, signing, serialization) failed.
     #[error("OpenPGP {op} failed")]

@@ -19,7 +19,7 @@ pub struct Node {
 pub enum NodeError {
     #[error(transparent)]
     Os(#[from] pigsty_bundle::TargetError),
-    #[error("cannot run `{cmd}`: {source}")]
+    #[error("cannot run `{cmd}`")]
     Spawn {
         cmd: String,
         #[source]

@@ -15,14 +15,14 @@ use super::version::{DebVersion, VersionError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("reading index: {0}")]
+    #[error("reading index")]
     Io(#[from] io::Error),
     #[error("paragraph {paragraph} has no `{field}` field")]
     MissingField {
         paragraph: usize,
         field: &'static str,
     },
-    #[error("package `{package}`: {source}")]
+    #[error("package `{package}`")]
     Version {
         package: String,
         #[source]

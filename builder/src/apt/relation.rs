@@ -90,7 +90,7 @@ pub enum RelationError {
     EmptyName(String),
     #[error("bad version constraint in relation `{0}`")]
     BadConstraint(String),
-    #[error("in relation `{relation}`: {source}")]
+    #[error("in relation `{relation}`")]
     Version {
         relation: String,
         #[source]

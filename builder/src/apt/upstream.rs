@@ -23,18 +23,19 @@ pub struct AptSource {
 pub enum UpstreamError {
     #[error("repo `{repo}`: `{line}` is not `URL SUITE [COMPONENT...]`")]
     BadSource { repo: String, line: String },
-    #[error("repo `{repo}`: {source}")]
+    #[error("repo `{repo}`")]
     Fetch {
         repo: String,
         #[source]
         source: FetchError,
     },
-    #[error("repo `{repo}`: the signature of {url} does not verify with {keyring}: {reason}; if you trust this repo without a signature, pass --insecure-upstream {repo}")]
+    #[error("repo `{repo}`: the signature of {url} does not verify with {keyring} (if you trust this repo without a signature, pass --insecure-upstream {repo})")]
     BadSignature {
         repo: String,
         url: String,
         keyring: String,
-        reason: String,
+        #[source]
+        source: Box<pigsty_bundle::sign::SignError>,
     },
     #[error("repo `{repo}` is not signed (no InRelease or Release.gpg at {url}); pass --insecure-upstream {repo} to use it anyway")]
     Unsigned { repo: String, url: String },
@@ -52,11 +53,12 @@ pub enum UpstreamError {
         expected: String,
         actual: String,
     },
-    #[error("repo `{repo}`: cannot read {path}: {reason}")]
+    #[error("repo `{repo}`: cannot read {path}")]
     Parse {
         repo: String,
         path: String,
-        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -138,7 +140,7 @@ pub fn load(
                             repo: repo.clone(),
                             url: inrelease_url.clone(),
                             keyring: ring_path.display().to_string(),
-                            reason: e.to_string(),
+                            source: Box::new(e),
                         }
                     })?;
                     (content, Some(fpr))
@@ -160,7 +162,7 @@ pub fn load(
                         Ok(p) => std::fs::read(&p).map_err(|e| UpstreamError::Parse {
                             repo: repo.clone(),
                             path: p.display().to_string(),
-                            reason: e.to_string(),
+                            source: e.into(),
                         })?,
                         Err(e) if e.is_not_found() => {
                             return Err(UpstreamError::Unsigned {
@@ -175,7 +177,7 @@ pub fn load(
                             repo: repo.clone(),
                             url: sig_url,
                             keyring: ring_path.display().to_string(),
-                            reason: e.to_string(),
+                            source: Box::new(e),
                         }
                     })?;
                     (text, Some(fpr))
@@ -188,7 +190,7 @@ pub fn load(
     let release = index::parse_release(&release_text).map_err(|e| UpstreamError::Parse {
         repo: repo.clone(),
         path: inrelease_url.clone(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
 
     let mut packages: Vec<PackageEntry> = Vec::new();
@@ -218,15 +220,18 @@ pub fn load(
         } else {
             source.dist_url(&entry.path)
         };
-        let path = fetch(&url).map_err(|source| UpstreamError::Fetch {
-            repo: repo.clone(),
-            source,
-        })?;
+        // Never more than Release says it is.
+        let path = fetcher
+            .fetch_index_max(&url, entry.size)
+            .map_err(|source| UpstreamError::Fetch {
+                repo: repo.clone(),
+                source,
+            })?;
         let (size, sha) =
             pigsty_bundle::fs::hash_file(&path).map_err(|e| UpstreamError::Parse {
                 repo: repo.clone(),
                 path: path.display().to_string(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         if size != entry.size {
             return Err(UpstreamError::Mismatch {
@@ -249,7 +254,7 @@ pub fn load(
         let file = std::fs::File::open(&path).map_err(|e| UpstreamError::Parse {
             repo: repo.clone(),
             path: path.display().to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         let reader = index::decompress(
             std::io::BufReader::with_capacity(1 << 16, file),
@@ -258,7 +263,7 @@ pub fn load(
         let parsed = index::read_packages(reader).map_err(|e| UpstreamError::Parse {
             repo: repo.clone(),
             path: url.clone(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         Ok(parsed
             .into_iter()
@@ -299,7 +304,7 @@ fn read_string(path: &Path, repo: &str) -> Result<String, UpstreamError> {
     std::fs::read_to_string(path).map_err(|e| UpstreamError::Parse {
         repo: repo.to_string(),
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 

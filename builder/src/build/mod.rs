@@ -149,6 +149,12 @@ pub enum BuildError {
     },
     #[error("--base {}: {reason}", path.display())]
     Base { path: PathBuf, reason: String },
+    #[error("--base {}: not a manifest", path.display())]
+    BaseManifest {
+        path: PathBuf,
+        #[source]
+        source: pigsty_bundle::manifest::ManifestError,
+    },
     #[error("{0}: the bundle is not signed (no MANIFEST.json.asc)")]
     Unsigned(PathBuf),
     #[error("{}: the manifest's signature does not verify", .0.display())]

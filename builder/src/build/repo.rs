@@ -279,8 +279,11 @@ fn delta_base(path: &Path, manifest: &Manifest) -> Result<DeltaBase, BuildError>
         path: path.to_path_buf(),
         reason,
     };
-    let raw = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let base = Manifest::from_json(&raw).map_err(|e| bad(e.to_string()))?;
+    let raw = std::fs::read(path).map_err(io("cannot read the --base manifest", path))?;
+    let base = Manifest::from_json(&raw).map_err(|source| BuildError::BaseManifest {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if base.target != manifest.target {
         return Err(bad(format!(
             "it is a manifest for {}, this build is for {}",
@@ -301,7 +304,7 @@ fn delta_base(path: &Path, manifest: &Manifest) -> Result<DeltaBase, BuildError>
     Ok(DeltaBase {
         version: base.version,
         manifest_sha256: bfs::hash_reader(raw.as_slice())
-            .map_err(|e| bad(e.to_string()))?
+            .map_err(io("cannot hash", path))?
             .1,
         carried,
     })

@@ -186,7 +186,7 @@ impl DnfClosure {
 pub enum DnfClosureError {
     #[error("{} unresolvable:{}", problems.len(), list(problems))]
     Unresolvable { problems: Vec<Problem> },
-    #[error("while looking for the owner of a file: {0}")]
+    #[error("while looking for the owner of a file")]
     FileLists(Box<DnfUpstreamError>),
 }
 

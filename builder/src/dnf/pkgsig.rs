@@ -13,7 +13,7 @@ use pigsty_bundle::sign::PublicKeyring;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkgSigError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

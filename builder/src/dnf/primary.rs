@@ -20,9 +20,9 @@ use super::version::Evr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrimaryError {
-    #[error("reading repodata: {0}")]
+    #[error("reading repodata")]
     Io(#[from] io::Error),
-    #[error("repodata XML: {0}")]
+    #[error("repodata XML")]
     Xml(#[from] quick_xml::Error),
     #[error("package {index} (`{name}`): missing {field}")]
     Missing {

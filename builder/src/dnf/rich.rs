@@ -145,7 +145,7 @@ pub enum RichError {
         pos: usize,
         reason: &'static str,
     },
-    #[error("dependency `{text}`: {source}")]
+    #[error("dependency `{text}`")]
     Version {
         text: String,
         #[source]

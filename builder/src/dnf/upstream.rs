@@ -51,18 +51,19 @@ pub struct DnfSource {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnfUpstreamError {
-    #[error("repo `{repo}`: {source}")]
+    #[error("repo `{repo}`")]
     Fetch {
         repo: String,
         #[source]
         source: FetchError,
     },
-    #[error("repo `{repo}`: the signature {url} does not verify with {keyring}: {reason}; if you trust this repo without a signature, pass --insecure-upstream {repo}")]
+    #[error("repo `{repo}`: the signature {url} does not verify with {keyring} (if you trust this repo without a signature, pass --insecure-upstream {repo})")]
     BadSignature {
         repo: String,
         url: String,
         keyring: String,
-        reason: String,
+        #[source]
+        source: Box<pigsty_bundle::sign::SignError>,
     },
     #[error(
         "repo `{repo}` is not signed (no {url}); pass --insecure-upstream {repo} to use it anyway"
@@ -94,11 +95,12 @@ pub enum DnfUpstreamError {
         package: String,
         kind: String,
     },
-    #[error("repo `{repo}`: cannot read {path}: {reason}")]
+    #[error("repo `{repo}`: cannot read {path}")]
     Parse {
         repo: String,
         path: String,
-        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -259,7 +261,7 @@ impl DnfIndex {
         .map_err(|e| DnfUpstreamError::Parse {
             repo: self.source.name.clone(),
             path: self.source.url(&data.location),
-            reason: e.to_string(),
+            source: e.into(),
         })
     }
 }
@@ -300,7 +302,7 @@ pub fn load(
                     repo: repo.clone(),
                     url: sig_url.clone(),
                     keyring: ring_path.display().to_string(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 }
             })?;
             Some(fpr)
@@ -309,7 +311,7 @@ pub fn load(
     let repomd = Repomd::parse(&repomd_bytes[..]).map_err(|e| DnfUpstreamError::Parse {
         repo: repo.clone(),
         path: repomd_url.clone(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     let primary = repomd
         .get("primary")
@@ -336,7 +338,7 @@ pub fn load(
     .map_err(|e| DnfUpstreamError::Parse {
         repo: repo.clone(),
         path: source.url(&primary.location),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     index.packages.reserve(packages.len());
     for p in packages {
@@ -350,7 +352,7 @@ fn read_all(path: &Path, repo: &str) -> Result<Vec<u8>, DnfUpstreamError> {
     std::fs::read(path).map_err(|e| DnfUpstreamError::Parse {
         repo: repo.to_string(),
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     })
 }
 
@@ -363,7 +365,7 @@ fn open(
     let err = |e: std::io::Error| DnfUpstreamError::Parse {
         repo: repo.to_string(),
         path: path.display().to_string(),
-        reason: e.to_string(),
+        source: e.into(),
     };
     let file = File::open(path).map_err(err)?;
     decompress(BufReader::with_capacity(1 << 16, file), location).map_err(err)
@@ -378,8 +380,9 @@ fn fetch_checked(
 ) -> Result<PathBuf, DnfUpstreamError> {
     let repo = &source.name;
     let url = source.url(&data.location);
+    // Never more than repomd.xml says it is (2 GiB where it does not say).
     let path = fetcher
-        .fetch_index(&url)
+        .fetch_index_max(&url, data.size.unwrap_or(2 << 30))
         .map_err(|e| DnfUpstreamError::Fetch {
             repo: repo.clone(),
             source: e,
@@ -404,7 +407,7 @@ fn fetch_checked(
             return Err(DnfUpstreamError::Parse {
                 repo: repo.clone(),
                 path: path.display().to_string(),
-                reason: e.to_string(),
+                source: e.into(),
             })
         }
     };

@@ -145,7 +145,7 @@ impl FileStager {
         let m = self.head.manifest();
         Ok(Staged {
             dest: self.dest.clone(),
-            staging,
+            staging: Some(staging),
             created_dest: std::mem::take(&mut self.created_dest),
             repo: self.root.clone(),
             files: m.files.len(),

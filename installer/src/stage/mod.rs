@@ -94,7 +94,7 @@ pub struct Placed {
 #[derive(Debug)]
 pub struct Staged {
     dest: PathBuf,
-    staging: Staging,
+    staging: Option<Staging>,
     created_dest: bool,
     /// The staged repo folder (`<dest>/.pigsty-extract-.../pigsty`).
     pub repo: PathBuf,
@@ -105,7 +105,7 @@ pub struct Staged {
 impl Staged {
     /// Puts the staged repo at `<dest>/pigsty` in one step, replacing the previous one (which
     /// is removed with the staging folder).
-    pub fn commit(self) -> Result<Placed, StageError> {
+    pub fn commit(mut self) -> Result<Placed, StageError> {
         let target = self.dest.join(TOP);
         let previous =
             bfs::swap_into_place(&self.repo, &target).map_err(|source| StageError::Install {
@@ -117,13 +117,19 @@ impl Staged {
             Previous::None => false,
             // Inside the staging folder (exchanged) or beside it (two renames): removed.
             Previous::At(old) => {
-                if !old.starts_with(self.staging.path()) {
+                if self
+                    .staging
+                    .as_ref()
+                    .is_none_or(|s| !old.starts_with(s.path()))
+                {
                     let _ = fs::remove_dir_all(&old);
                 }
                 true
             }
         };
-        drop(self.staging);
+        // In place: the destination stays, whoever made it.
+        self.created_dest = false;
+        self.staging = None;
         Ok(Placed {
             path: target,
             files: self.files,
@@ -132,12 +138,17 @@ impl Staged {
         })
     }
 
-    /// Removes the staged folder (and the destination, if staging created it empty).
-    pub fn discard(self) {
-        let (dest, created) = (self.dest.clone(), self.created_dest);
-        drop(self.staging);
-        if created {
-            let _ = fs::remove_dir(&dest);
+    /// Removes the staged folder (and the destination, if staging created it empty); the
+    /// same as dropping it.
+    pub fn discard(self) {}
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        drop(self.staging.take());
+        if self.created_dest {
+            // Only removes it if still empty.
+            let _ = fs::remove_dir(&self.dest);
         }
     }
 }
@@ -175,14 +186,7 @@ pub fn extract_bundle(
     head: &SignedManifest,
     dest: &Path,
 ) -> Result<Placed, StageError> {
-    let staged = stage_bundle(bundle, head, dest)?;
-    let (dest, created_dest) = (staged.dest.clone(), staged.created_dest);
-    let result = staged.commit();
-    if result.is_err() && created_dest {
-        // Only removes it if still empty.
-        let _ = fs::remove_dir(&dest);
-    }
-    result
+    stage_bundle(bundle, head, dest)?.commit()
 }
 
 /// Extracts and verifies `bundle` into a staging folder beside `<dest>/pigsty`; `head` is the
@@ -228,7 +232,7 @@ fn stage_into(
     bfs::sync_dir(staging.path()).map_err(write_err(staging.path()))?;
     Ok(Staged {
         dest: dest.to_path_buf(),
-        staging,
+        staging: Some(staging),
         created_dest,
         repo: root,
         files: m.files.len(),

@@ -100,7 +100,7 @@ const TYPE_I18NSTRING: u32 = 9;
 /// Why an rpm's headers could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum HeaderError {
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     #[error("not an rpm file (no rpm lead at its start)")]
     NotRpm,

@@ -131,19 +131,19 @@ pub struct RepodataInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnfRepoError {
-    #[error("cannot write repository metadata {path}: {source}")]
+    #[error("cannot write repository metadata {path}")]
     Io {
         path: String,
         #[source]
         source: io::Error,
     },
-    #[error("cannot read {rpm}: {source}")]
+    #[error("cannot read {rpm}")]
     Read {
         rpm: String,
         #[source]
         source: io::Error,
     },
-    #[error("{rpm}: {source}; download it again")]
+    #[error("{rpm} (download it again)")]
     BadRpm {
         rpm: String,
         #[source]
