@@ -223,9 +223,18 @@ pub fn load(
         // Never more than Release says it is.
         let path = fetcher
             .fetch_index_max(&url, entry.size)
-            .map_err(|source| UpstreamError::Fetch {
-                repo: repo.clone(),
-                source,
+            .map_err(|source| match source {
+                FetchError::TooLarge { .. } => UpstreamError::Mismatch {
+                    repo: repo.clone(),
+                    url: url.clone(),
+                    what: "size",
+                    expected: entry.size.to_string(),
+                    actual: format!("more than {}", entry.size),
+                },
+                source => UpstreamError::Fetch {
+                    repo: repo.clone(),
+                    source,
+                },
             })?;
         let (size, sha) =
             pigsty_bundle::fs::hash_file(&path).map_err(|e| UpstreamError::Parse {

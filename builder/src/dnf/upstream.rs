@@ -381,12 +381,20 @@ fn fetch_checked(
     let repo = &source.name;
     let url = source.url(&data.location);
     // Never more than repomd.xml says it is (2 GiB where it does not say).
-    let path = fetcher
-        .fetch_index_max(&url, data.size.unwrap_or(2 << 30))
-        .map_err(|e| DnfUpstreamError::Fetch {
+    let max = data.size.unwrap_or(2 << 30);
+    let path = fetcher.fetch_index_max(&url, max).map_err(|e| match e {
+        FetchError::TooLarge { .. } => DnfUpstreamError::Mismatch {
+            repo: repo.clone(),
+            url: url.clone(),
+            what: "size",
+            expected: max.to_string(),
+            actual: format!("more than {max}"),
+        },
+        e => DnfUpstreamError::Fetch {
             repo: repo.clone(),
             source: e,
-        })?;
+        },
+    })?;
     let Some(kind) = known_kind(&data.checksum.kind) else {
         return Err(DnfUpstreamError::UnsupportedChecksum {
             repo: repo.clone(),
