@@ -20,6 +20,7 @@ pub mod mirrors;
 pub mod plan;
 pub mod sbom;
 pub mod sign;
+pub mod upstream;
 
 pub use catalog::Catalog;
 pub use distro::Distro;

@@ -174,12 +174,9 @@ impl SourceArgs {
     }
 }
 
-#[derive(Args)]
-struct PlanArgs {
-    #[command(flatten)]
-    target: TargetArgs,
-    #[command(flatten)]
-    sources: SourceArgs,
+/// What is asked for: extensions and packages.
+#[derive(Args, Clone)]
+struct RequestArgs {
     /// Extensions: names (or package keys), `all`, or `category:NAME`; comma-separated or repeated
     #[arg(long, value_name = "EXT")]
     ext: Vec<String>,
@@ -188,6 +185,29 @@ struct PlanArgs {
     /// target's default package sets]
     #[arg(long, value_name = "PKG")]
     packages: Vec<String>,
+}
+
+impl RequestArgs {
+    fn request(&self) -> Request {
+        Request {
+            extensions: items(&self.ext),
+            packages: match items(&self.packages).as_slice() {
+                [] => None,
+                [none] if none == "none" => Some(Vec::new()),
+                given => Some(given.to_vec()),
+            },
+        }
+    }
+}
+
+#[derive(Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    sources: SourceArgs,
+    #[command(flatten)]
+    request: RequestArgs,
     /// Print the plan as JSON (schema 1, see the `plan` module docs)
     #[arg(long)]
     json: bool,
@@ -212,13 +232,8 @@ struct BuildArgs {
     target: TargetArgs,
     #[command(flatten)]
     sources: SourceArgs,
-    /// Extensions: names (or package keys), `all`, or `category:NAME`; comma-separated or repeated
-    #[arg(long, value_name = "EXT")]
-    ext: Vec<String>,
-    /// Package aliases or package names; `none` for only the extensions' [default: the
-    /// target's default package sets]
-    #[arg(long, value_name = "PKG")]
-    packages: Vec<String>,
+    #[command(flatten)]
+    request: RequestArgs,
     /// Repo modules to build from (comma-separated) [default: all the target defines]
     #[arg(long, value_name = "MODULE")]
     modules: Vec<String>,
@@ -505,14 +520,7 @@ fn build_options(
     let opts = BuildOptions {
         target,
         config: a.sources.config.clone(),
-        request: Request {
-            extensions: items(&a.ext),
-            packages: match items(&a.packages).as_slice() {
-                [] => None,
-                [none] if none == "none" => Some(Vec::new()),
-                given => Some(given.to_vec()),
-            },
-        },
+        request: a.request.request(),
         modules: (!modules.is_empty()).then_some(modules),
         repo_urls: pairs(&a.repo, "--repo")?,
         no_repo: items(&a.no_repo),
@@ -619,15 +627,7 @@ fn plan(a: PlanArgs) -> Result<ExitCode> {
     let target = a.target.target()?;
     let catalog = a.sources.catalog()?;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
-    let request = Request {
-        extensions: items(&a.ext),
-        packages: match items(&a.packages).as_slice() {
-            [] => None,
-            [none] if none == "none" => Some(Vec::new()),
-            given => Some(given.to_vec()),
-        },
-    };
-    let plan = Plan::make(&catalog, &distro, &request)?;
+    let plan = Plan::make(&catalog, &distro, &a.request.request())?;
     if a.json {
         print_json(&plan)?;
         return Ok(ExitCode::SUCCESS);

@@ -9,6 +9,7 @@ use pigsty_bundle::sign::PublicKeyring;
 use crate::apt::index::{self, PackageEntry, Release};
 use crate::apt::Repo;
 use crate::fetch::{FetchError, Fetcher};
+pub use crate::upstream::UpstreamError;
 
 /// One apt source in Pigsty's one-line form: `URL SUITE COMPONENT...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,49 +18,6 @@ pub struct AptSource {
     pub base: String,
     pub suite: String,
     pub components: Vec<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("repo `{repo}`: `{line}` is not `URL SUITE [COMPONENT...]`")]
-    BadSource { repo: String, line: String },
-    #[error("repo `{repo}`")]
-    Fetch {
-        repo: String,
-        #[source]
-        source: FetchError,
-    },
-    #[error("repo `{repo}`: the signature of {url} does not verify with {keyring} (if you trust this repo without a signature, pass --insecure-upstream {repo})")]
-    BadSignature {
-        repo: String,
-        url: String,
-        keyring: String,
-        #[source]
-        source: Box<pigsty_bundle::sign::SignError>,
-    },
-    #[error("repo `{repo}` is not signed (no InRelease or Release.gpg at {url}); pass --insecure-upstream {repo} to use it anyway")]
-    Unsigned { repo: String, url: String },
-    #[error("repo `{repo}`: {path} is not listed in {url}")]
-    NotInRelease {
-        repo: String,
-        path: String,
-        url: String,
-    },
-    #[error("repo `{repo}`: {url}: {what} mismatch: Release says {expected}, got {actual}")]
-    Mismatch {
-        repo: String,
-        url: String,
-        what: &'static str,
-        expected: String,
-        actual: String,
-    },
-    #[error("repo `{repo}`: cannot read {path}")]
-    Parse {
-        repo: String,
-        path: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
 }
 
 impl AptSource {
@@ -167,7 +125,7 @@ pub fn load(
                         Err(e) if e.is_not_found() => {
                             return Err(UpstreamError::Unsigned {
                                 repo: repo.clone(),
-                                url: sig_url,
+                                missing: format!("InRelease or Release.gpg at {sig_url}"),
                             })
                         }
                         Err(source) => return Err(UpstreamError::Fetch { repo, source }),
@@ -209,9 +167,9 @@ pub fn load(
                     .file(&format!("{dir}{name}"))
                     .map(|f| (f.clone(), *name))
             })
-            .ok_or_else(|| UpstreamError::NotInRelease {
+            .ok_or_else(|| UpstreamError::NotListed {
                 repo: repo.clone(),
-                path: format!("{dir}Packages"),
+                what: format!("{dir}Packages"),
                 url: inrelease_url.clone(),
             })?;
         // By-hash paths never change under a mirror sync, as apt knows.
@@ -228,6 +186,7 @@ pub fn load(
                     repo: repo.clone(),
                     url: url.clone(),
                     what: "size",
+                    index: "Release",
                     expected: entry.size.to_string(),
                     actual: format!("more than {}", entry.size),
                 },
@@ -247,6 +206,7 @@ pub fn load(
                 repo: repo.clone(),
                 url,
                 what: "size",
+                index: "Release",
                 expected: entry.size.to_string(),
                 actual: size.to_string(),
             });
@@ -256,6 +216,7 @@ pub fn load(
                 repo: repo.clone(),
                 url,
                 what: "sha256",
+                index: "Release",
                 expected: entry.sha256.clone(),
                 actual: sha,
             });

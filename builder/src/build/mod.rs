@@ -101,8 +101,9 @@ pub enum BuildError {
     Distro(#[from] crate::distro::DistroError),
     #[error(transparent)]
     Mirror(#[from] crate::mirrors::MirrorError),
+    /// Boxed: the largest of the variants, and every `Result` here carries its size.
     #[error(transparent)]
-    Upstream(#[from] crate::apt::upstream::UpstreamError),
+    Upstream(Box<crate::upstream::UpstreamError>),
     #[error(transparent)]
     Fetch(#[from] crate::fetch::FetchError),
     #[error(transparent)]
@@ -113,9 +114,6 @@ pub enum BuildError {
     Manifest(#[from] pigsty_bundle::manifest::ManifestError),
     #[error(transparent)]
     AptRepo(#[from] crate::apt::repo::AptRepoError),
-    /// Boxed: the largest of the variants, and every `Result` here carries its size.
-    #[error(transparent)]
-    DnfUpstream(Box<crate::dnf::upstream::DnfUpstreamError>),
     #[error(transparent)]
     PackageSignature(#[from] crate::dnf::pkgsig::PkgSigError),
     #[error(transparent)]
@@ -174,9 +172,9 @@ pub enum BuildError {
     },
 }
 
-impl From<crate::dnf::upstream::DnfUpstreamError> for BuildError {
-    fn from(e: crate::dnf::upstream::DnfUpstreamError) -> Self {
-        BuildError::DnfUpstream(Box::new(e))
+impl From<crate::upstream::UpstreamError> for BuildError {
+    fn from(e: crate::upstream::UpstreamError) -> Self {
+        BuildError::Upstream(Box::new(e))
     }
 }
 
@@ -186,7 +184,7 @@ impl From<crate::dnf::closure::DnfClosureError> for BuildError {
             crate::dnf::closure::DnfClosureError::Unresolvable { problems } => {
                 BuildError::Closure(ClosureError { problems })
             }
-            crate::dnf::closure::DnfClosureError::FileLists(e) => BuildError::DnfUpstream(e),
+            crate::dnf::closure::DnfClosureError::FileLists(e) => BuildError::Upstream(e),
         }
     }
 }

@@ -31,6 +31,10 @@ use super::primary::{decompress, PrimaryReader, RpmPackage};
 use super::repomd::{Repomd, RepomdData};
 use crate::distro::RepoDef;
 use crate::fetch::{FetchError, FetchItem, Fetcher};
+pub use crate::upstream::UpstreamError;
+
+/// The upstream error of a dnf repository: the family-neutral [`UpstreamError`].
+pub type DnfUpstreamError = UpstreamError;
 
 /// dnf's priority of a repository that does not set one.
 pub const DEFAULT_PRIORITY: u32 = 99;
@@ -47,61 +51,6 @@ pub struct DnfSource {
     pub excludepkgs: Vec<String>,
     /// Recorded only; see the module documentation.
     pub module_hotfixes: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DnfUpstreamError {
-    #[error("repo `{repo}`")]
-    Fetch {
-        repo: String,
-        #[source]
-        source: FetchError,
-    },
-    #[error("repo `{repo}`: the signature {url} does not verify with {keyring} (if you trust this repo without a signature, pass --insecure-upstream {repo})")]
-    BadSignature {
-        repo: String,
-        url: String,
-        keyring: String,
-        #[source]
-        source: Box<pigsty_bundle::sign::SignError>,
-    },
-    #[error(
-        "repo `{repo}` is not signed (no {url}); pass --insecure-upstream {repo} to use it anyway"
-    )]
-    Unsigned { repo: String, url: String },
-    #[error("repo `{repo}`: {url} lists no `{kind}` metadata")]
-    NotInRepomd {
-        repo: String,
-        kind: &'static str,
-        url: String,
-    },
-    #[error("repo `{repo}`: {url}: {what} mismatch: repomd.xml says {expected}, got {actual}; the mirror may be syncing, try again later")]
-    Mismatch {
-        repo: String,
-        url: String,
-        what: &'static str,
-        expected: String,
-        actual: String,
-    },
-    #[error("repo `{repo}`: {url}: unsupported checksum type `{kind}` (want sha256, sha512, sha384, sha224 or sha1)")]
-    UnsupportedChecksum {
-        repo: String,
-        url: String,
-        kind: String,
-    },
-    #[error("repo `{repo}`: package {package} has a `{kind}` checksum; only sha256 can be checked while downloading")]
-    PackageChecksum {
-        repo: String,
-        package: String,
-        kind: String,
-    },
-    #[error("repo `{repo}`: cannot read {path}")]
-    Parse {
-        repo: String,
-        path: String,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
 }
 
 impl DnfSource {
@@ -292,7 +241,7 @@ pub fn load(
                 Err(e) if e.is_not_found() => {
                     return Err(DnfUpstreamError::Unsigned {
                         repo: repo.clone(),
-                        url: sig_url,
+                        missing: sig_url,
                     })
                 }
                 Err(e) => return Err(fetch_err(e)),
@@ -315,9 +264,9 @@ pub fn load(
     })?;
     let primary = repomd
         .get("primary")
-        .ok_or_else(|| DnfUpstreamError::NotInRepomd {
+        .ok_or_else(|| DnfUpstreamError::NotListed {
             repo: repo.clone(),
-            kind: "primary",
+            what: "`primary` metadata".into(),
             url: repomd_url.clone(),
         })?;
     let path = fetch_checked(fetcher, source, primary)?;
@@ -387,6 +336,7 @@ fn fetch_checked(
             repo: repo.clone(),
             url: url.clone(),
             what: "size",
+            index: "repomd.xml",
             expected: max.to_string(),
             actual: format!("more than {max}"),
         },
@@ -428,6 +378,7 @@ fn fetch_checked(
             repo: repo.clone(),
             url: url.clone(),
             what,
+            index: "repomd.xml",
             expected,
             actual,
         }
