@@ -43,8 +43,9 @@ pub enum UpstreamError {
         what: &'static str,
         /// The signed index that says what it must be: `Release`, `repomd.xml`.
         index: &'static str,
-        expected: String,
-        actual: String,
+        /// Boxed strings: this variant would be the largest.
+        expected: Box<str>,
+        actual: Box<str>,
     },
     #[error("repo `{repo}`: {url}: unsupported checksum type `{kind}` (want sha256, sha512, sha384, sha224 or sha1)")]
     UnsupportedChecksum {

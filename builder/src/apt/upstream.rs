@@ -187,8 +187,8 @@ pub fn load(
                     url: url.clone(),
                     what: "size",
                     index: "Release",
-                    expected: entry.size.to_string(),
-                    actual: format!("more than {}", entry.size),
+                    expected: entry.size.to_string().into(),
+                    actual: format!("more than {}", entry.size).into(),
                 },
                 source => UpstreamError::Fetch {
                     repo: repo.clone(),
@@ -207,8 +207,8 @@ pub fn load(
                 url,
                 what: "size",
                 index: "Release",
-                expected: entry.size.to_string(),
-                actual: size.to_string(),
+                expected: entry.size.to_string().into(),
+                actual: size.to_string().into(),
             });
         }
         if sha != entry.sha256 {
@@ -217,8 +217,8 @@ pub fn load(
                 url,
                 what: "sha256",
                 index: "Release",
-                expected: entry.sha256.clone(),
-                actual: sha,
+                expected: entry.sha256.clone().into(),
+                actual: sha.into(),
             });
         }
         let file = std::fs::File::open(&path).map_err(|e| UpstreamError::Parse {

@@ -337,8 +337,8 @@ fn fetch_checked(
             url: url.clone(),
             what: "size",
             index: "repomd.xml",
-            expected: max.to_string(),
-            actual: format!("more than {max}"),
+            expected: max.to_string().into(),
+            actual: format!("more than {max}").into(),
         },
         e => DnfUpstreamError::Fetch {
             repo: repo.clone(),
@@ -379,8 +379,8 @@ fn fetch_checked(
             url: url.clone(),
             what,
             index: "repomd.xml",
-            expected,
-            actual,
+            expected: expected.into(),
+            actual: actual.into(),
         }
     };
     if let Some(want) = data.size {
