@@ -2,7 +2,7 @@
 //! signature with the keyring the manifest names, check every index against the hashes in
 //! `Release`, and parse `Packages` for the target arch (and `all` where the archive splits it).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pigsty_bundle::sign::PublicKeyring;
 
@@ -78,173 +78,39 @@ pub struct RepoIndex {
     pub repo: Repo,
 }
 
-/// Loads one repository's index for a Debian arch (`amd64`).
+/// Loads one repository's index for a Debian arch (`amd64`): its `Release` (signature
+/// checked), then each component's `Packages`, checked against it.
 pub fn load(
     fetcher: &Fetcher,
     source: &AptSource,
     keyring: Option<(&PublicKeyring, &Path)>,
     arch: &str,
 ) -> Result<RepoIndex, UpstreamError> {
-    let repo = source.name.clone();
-    let fetch = |url: &str| -> Result<PathBuf, FetchError> { fetcher.fetch_index(url) };
-    let inrelease_url = source.dist_url("InRelease");
-    let (release_text, signed_by) = match fetch(&inrelease_url) {
-        Ok(path) => {
-            let text = read_string(&path, &repo)?;
-            match keyring {
-                Some((ring, ring_path)) => {
-                    let (content, fpr) = ring.verify_clearsigned(&text).map_err(|e| {
-                        UpstreamError::BadSignature {
-                            repo: repo.clone(),
-                            url: inrelease_url.clone(),
-                            keyring: ring_path.display().to_string(),
-                            source: Box::new(e),
-                        }
-                    })?;
-                    (content, Some(fpr))
-                }
-                None => (strip_clearsign(&text), None),
-            }
-        }
-        Err(e) if e.is_not_found() => {
-            let release_url = source.dist_url("Release");
-            let path = fetch(&release_url).map_err(|source| UpstreamError::Fetch {
-                repo: repo.clone(),
-                source,
-            })?;
-            let text = read_string(&path, &repo)?;
-            match keyring {
-                Some((ring, ring_path)) => {
-                    let sig_url = source.dist_url("Release.gpg");
-                    let sig = match fetch(&sig_url) {
-                        Ok(p) => std::fs::read(&p).map_err(|e| UpstreamError::Parse {
-                            repo: repo.clone(),
-                            path: p.display().to_string(),
-                            source: e.into(),
-                        })?,
-                        Err(e) if e.is_not_found() => {
-                            return Err(UpstreamError::Unsigned {
-                                repo: repo.clone(),
-                                missing: format!("InRelease or Release.gpg at {sig_url}"),
-                            })
-                        }
-                        Err(source) => return Err(UpstreamError::Fetch { repo, source }),
-                    };
-                    let fpr = ring.verify_detached(text.as_bytes(), &sig).map_err(|e| {
-                        UpstreamError::BadSignature {
-                            repo: repo.clone(),
-                            url: sig_url,
-                            keyring: ring_path.display().to_string(),
-                            source: Box::new(e),
-                        }
-                    })?;
-                    (text, Some(fpr))
-                }
-                None => (text, None),
-            }
-        }
-        Err(source) => return Err(UpstreamError::Fetch { repo, source }),
-    };
+    let (release_text, signed_by) = signed_release(fetcher, source, keyring)?;
     let release = index::parse_release(&release_text).map_err(|e| UpstreamError::Parse {
-        repo: repo.clone(),
-        path: inrelease_url.clone(),
+        repo: source.name.clone(),
+        path: source.dist_url("InRelease"),
         source: e.into(),
     })?;
-
-    let mut packages: Vec<PackageEntry> = Vec::new();
     // Debian keeps arch-all packages in the per-arch indexes and says so.
     let all_in_arch_indexes = release_text
         .lines()
         .any(|l| l.starts_with("No-Support-for-Architecture-all:"));
-    let by_hash = release_text
-        .lines()
-        .any(|l| l.trim().eq_ignore_ascii_case("Acquire-By-Hash: yes"));
-    let load_dir = |dir: &str| -> Result<Vec<PackageEntry>, UpstreamError> {
-        let (entry, compression) = ["Packages.xz", "Packages.gz", "Packages"]
-            .iter()
-            .find_map(|name| {
-                release
-                    .file(&format!("{dir}{name}"))
-                    .map(|f| (f.clone(), *name))
-            })
-            .ok_or_else(|| UpstreamError::NotListed {
-                repo: repo.clone(),
-                what: format!("{dir}Packages"),
-                url: inrelease_url.clone(),
-            })?;
-        // By-hash paths never change under a mirror sync, as apt knows.
-        let url = if by_hash {
-            source.dist_url(&format!("{dir}by-hash/SHA256/{}", entry.sha256))
-        } else {
-            source.dist_url(&entry.path)
-        };
-        // Never more than Release says it is.
-        let path = fetcher
-            .fetch_index_max(&url, entry.size)
-            .map_err(|source| match source {
-                FetchError::TooLarge { .. } => UpstreamError::Mismatch {
-                    repo: repo.clone(),
-                    url: url.clone(),
-                    what: "size",
-                    index: "Release",
-                    expected: entry.size.to_string().into(),
-                    actual: format!("more than {}", entry.size).into(),
-                },
-                source => UpstreamError::Fetch {
-                    repo: repo.clone(),
-                    source,
-                },
-            })?;
-        let (size, sha) =
-            pigsty_bundle::fs::hash_file(&path).map_err(|e| UpstreamError::Parse {
-                repo: repo.clone(),
-                path: path.display().to_string(),
-                source: e.into(),
-            })?;
-        if size != entry.size {
-            return Err(UpstreamError::Mismatch {
-                repo: repo.clone(),
-                url,
-                what: "size",
-                index: "Release",
-                expected: entry.size.to_string().into(),
-                actual: size.to_string().into(),
-            });
-        }
-        if sha != entry.sha256 {
-            return Err(UpstreamError::Mismatch {
-                repo: repo.clone(),
-                url,
-                what: "sha256",
-                index: "Release",
-                expected: entry.sha256.clone().into(),
-                actual: sha.into(),
-            });
-        }
-        let file = std::fs::File::open(&path).map_err(|e| UpstreamError::Parse {
-            repo: repo.clone(),
-            path: path.display().to_string(),
-            source: e.into(),
-        })?;
-        let reader = index::decompress(
-            std::io::BufReader::with_capacity(1 << 16, file),
-            compression,
-        );
-        let parsed = index::read_packages(reader).map_err(|e| UpstreamError::Parse {
-            repo: repo.clone(),
-            path: url.clone(),
-            source: e.into(),
-        })?;
-        Ok(parsed
-            .into_iter()
-            .filter(|p| p.architecture() == arch || p.architecture() == "all")
-            .collect())
+    let reader = IndexReader {
+        fetcher,
+        source,
+        release: &release,
+        arch,
+        by_hash: release_text
+            .lines()
+            .any(|l| l.trim().eq_ignore_ascii_case("Acquire-By-Hash: yes")),
     };
+    let mut packages: Vec<PackageEntry> = Vec::new();
     if source.is_flat() {
-        packages = load_dir("")?;
+        packages = reader.packages("")?;
     } else {
         for c in &source.components {
-            let arch_packages = load_dir(&format!("{c}/binary-{arch}/"))?;
+            let arch_packages = reader.packages(&format!("{c}/binary-{arch}/"))?;
             // Archives that keep arch-all packages apart list binary-all; Debian's own
             // archives put them in the per-arch indexes too (and binary-all may lag behind).
             let all = format!("{c}/binary-all/");
@@ -254,7 +120,7 @@ pub fn load(
                 && !all_in_arch_indexes
                 && release.sha256.iter().any(|f| f.path.starts_with(&all))
             {
-                packages.extend(load_dir(&all)?);
+                packages.extend(reader.packages(&all)?);
             }
         }
     }
@@ -268,6 +134,151 @@ pub fn load(
             pinned_first: false,
         },
     })
+}
+
+/// The repo's `Release` text, its signature checked with `keyring` (`InRelease`, else
+/// `Release` and `Release.gpg`), and the signer's fingerprint; unchecked when insecure.
+fn signed_release(
+    fetcher: &Fetcher,
+    source: &AptSource,
+    keyring: Option<(&PublicKeyring, &Path)>,
+) -> Result<(String, Option<String>), UpstreamError> {
+    let repo = source.name.clone();
+    let fetch_err = |source| UpstreamError::Fetch {
+        repo: repo.clone(),
+        source,
+    };
+    let bad_signature = |url: &str, ring_path: &Path, e| UpstreamError::BadSignature {
+        repo: repo.clone(),
+        url: url.to_string(),
+        keyring: ring_path.display().to_string(),
+        source: Box::new(e),
+    };
+    let inrelease_url = source.dist_url("InRelease");
+    match fetcher.fetch_index(&inrelease_url) {
+        Ok(path) => {
+            let text = read_string(&path, &repo)?;
+            Ok(match keyring {
+                Some((ring, ring_path)) => {
+                    let (content, fpr) = ring
+                        .verify_clearsigned(&text)
+                        .map_err(|e| bad_signature(&inrelease_url, ring_path, e))?;
+                    (content, Some(fpr))
+                }
+                None => (strip_clearsign(&text), None),
+            })
+        }
+        Err(e) if e.is_not_found() => {
+            let path = fetcher
+                .fetch_index(&source.dist_url("Release"))
+                .map_err(fetch_err)?;
+            let text = read_string(&path, &repo)?;
+            let Some((ring, ring_path)) = keyring else {
+                return Ok((text, None));
+            };
+            let sig_url = source.dist_url("Release.gpg");
+            let sig = match fetcher.fetch_index(&sig_url) {
+                Ok(p) => std::fs::read(&p).map_err(|e| UpstreamError::Parse {
+                    repo: repo.clone(),
+                    path: p.display().to_string(),
+                    source: e.into(),
+                })?,
+                Err(e) if e.is_not_found() => {
+                    return Err(UpstreamError::Unsigned {
+                        repo: repo.clone(),
+                        missing: format!("InRelease or Release.gpg at {sig_url}"),
+                    })
+                }
+                Err(e) => return Err(fetch_err(e)),
+            };
+            let fpr = ring
+                .verify_detached(text.as_bytes(), &sig)
+                .map_err(|e| bad_signature(&sig_url, ring_path, e))?;
+            Ok((text, Some(fpr)))
+        }
+        Err(e) => Err(fetch_err(e)),
+    }
+}
+
+/// Reads the `Packages` indexes a checked `Release` lists.
+struct IndexReader<'a> {
+    fetcher: &'a Fetcher,
+    source: &'a AptSource,
+    release: &'a Release,
+    arch: &'a str,
+    /// Fetch indexes by their hash (`Acquire-By-Hash`): a mirror sync cannot race us.
+    by_hash: bool,
+}
+
+impl IndexReader<'_> {
+    /// The packages of one index folder (`main/binary-amd64/`) for the arch and `all`, the
+    /// index fetched (never more than `Release` says it is) and checked against `Release`.
+    fn packages(&self, dir: &str) -> Result<Vec<PackageEntry>, UpstreamError> {
+        let repo = &self.source.name;
+        let (entry, compression) = ["Packages.xz", "Packages.gz", "Packages"]
+            .iter()
+            .find_map(|name| {
+                self.release
+                    .file(&format!("{dir}{name}"))
+                    .map(|f| (f.clone(), *name))
+            })
+            .ok_or_else(|| UpstreamError::NotListed {
+                repo: repo.clone(),
+                what: format!("{dir}Packages"),
+                url: self.source.dist_url("InRelease"),
+            })?;
+        // By-hash paths never change under a mirror sync, as apt knows.
+        let url = if self.by_hash {
+            self.source
+                .dist_url(&format!("{dir}by-hash/SHA256/{}", entry.sha256))
+        } else {
+            self.source.dist_url(&entry.path)
+        };
+        let mismatch = |what, expected: String, actual: String| UpstreamError::Mismatch {
+            repo: repo.clone(),
+            url: url.clone(),
+            what,
+            index: "Release",
+            expected: expected.into(),
+            actual: actual.into(),
+        };
+        let path =
+            self.fetcher
+                .fetch_index_max(&url, entry.size)
+                .map_err(|source| match source {
+                    FetchError::TooLarge { .. } => mismatch(
+                        "size",
+                        entry.size.to_string(),
+                        format!("more than {}", entry.size),
+                    ),
+                    source => UpstreamError::Fetch {
+                        repo: repo.clone(),
+                        source,
+                    },
+                })?;
+        let parse_err = |e: Box<dyn std::error::Error + Send + Sync>| UpstreamError::Parse {
+            repo: repo.clone(),
+            path: path.display().to_string(),
+            source: e,
+        };
+        let (size, sha) = pigsty_bundle::fs::hash_file(&path).map_err(|e| parse_err(e.into()))?;
+        if size != entry.size {
+            return Err(mismatch("size", entry.size.to_string(), size.to_string()));
+        }
+        if sha != entry.sha256 {
+            return Err(mismatch("sha256", entry.sha256.clone(), sha));
+        }
+        let file = std::fs::File::open(&path).map_err(|e| parse_err(e.into()))?;
+        let reader = index::decompress(
+            std::io::BufReader::with_capacity(1 << 16, file),
+            compression,
+        );
+        let parsed = index::read_packages(reader).map_err(|e| parse_err(e.into()))?;
+        Ok(parsed
+            .into_iter()
+            .filter(|p| p.architecture() == self.arch || p.architecture() == "all")
+            .collect())
+    }
 }
 
 fn read_string(path: &Path, repo: &str) -> Result<String, UpstreamError> {
