@@ -46,8 +46,8 @@ pub(super) type Provided<'a> = (Cand, Option<&'a (Op, Evr)>);
 /// All repositories' packages, indexed by name, provide and file.
 pub(super) struct Universe<'a> {
     pub(super) repos: &'a [DnfIndex],
-    /// (repository index, package), repository by repository in metadata order: libsolv's
-    /// solvable order.
+    /// (repository index, package), repository by repository (best priority first) in
+    /// metadata order: libsolv's solvable order.
     pub(super) pkgs: Vec<(usize, &'a RpmPackage)>,
     by_name: FxMap<&'a str, Vec<Cand>>,
     provides: FxMap<&'a str, Vec<Provided<'a>>>,
@@ -75,7 +75,13 @@ impl<'a> Universe<'a> {
             filelists_loaded: false,
             weak: false,
         };
-        for (r, repo) in repos.iter().enumerate() {
+        // dnf loads repositories best priority first (its RepoDict iterates them sorted by
+        // priority, then in the order they were added): that order is libsolv's solvable
+        // order, which decides the order of its rules.
+        let mut order: Vec<usize> = (0..repos.len()).collect();
+        order.sort_by_key(|&r| repos[r].source.priority);
+        for r in order {
+            let repo = &repos[r];
             for p in &repo.packages {
                 let c = u.pkgs.len() as Cand;
                 u.pkgs.push((r, p));
