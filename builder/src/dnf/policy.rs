@@ -113,12 +113,11 @@ impl Policy<'_, '_> {
         }
         let direct = reach.clone();
         for k in 0..n {
-            for i in 0..n {
-                if reach[i][k] {
-                    for j in 0..n {
-                        if reach[k][j] {
-                            reach[i][j] = true;
-                        }
+            let via = reach[k].clone();
+            for row in reach.iter_mut() {
+                if row[k] {
+                    for (to, &r) in row.iter_mut().zip(&via) {
+                        *to |= r;
                     }
                 }
             }

@@ -14,19 +14,23 @@
 //! the top level makes the jobs involved a problem: they are set aside, with the rules that
 //! prove it, and solving goes on with the others.
 //!
-//! Why not `resolvo` (the CDCL solver of rattler/pixi, also modelled on libsolv): it was
-//! evaluated for this closure. resolvo 0.10 models one candidate per name chosen from
-//! version sets of that name, with "constrains" on other names; rpm's virtual provides (a
-//! soname offered by packages of many names), obsoletes matched by name and range, conflicts
-//! with provides and the rich-dependency algebra (`if`/`else`/`unless` turned into clauses
-//! with negative literals) would all have to be encoded around it, and its decision order
-//! (its own candidate sorting and requirement order) is not libsolv's, so the set it picks
-//! differs from dnf's wherever there is a choice: the very property the closure exists for
-//! (the bundle must hold what the node's dnf installs). It would also add an async runtime
-//! abstraction, `itertools`, `elsa`, `event-listener` and others to the lock file for a
-//! solver that is about 600 lines here. Measured against real dnf on the property test's
-//! random worlds (`builder/tests/dnf_solver.rs`), this core agrees with dnf on every seed
-//! run; the in-house greedy closure it replaces disagreed on most of them.
+//! Why not `resolvo` (the CDCL solver of rattler/pixi, also modelled on libsolv): evaluated,
+//! not taken. resolvo 0.12.2 (rust-version 1.85.1: builds with our rustc 1.95, though above
+//! the workspace's declared 1.85) models one candidate per *name*, chosen from version sets
+//! of that name, plus "constrains" on other names and conditional requirements on version
+//! sets. rpm's virtual provides (a soname offered by packages of many names), obsoletes
+//! matched by name and range, conflicts on provides and the rich-dependency algebra
+//! (`if`/`else`/`unless` become clauses with negative literals, see `dnf::rules`) would all
+//! have to be encoded around that model, and above all its decision order (its own
+//! candidate sorting and requirement order, async `DependencyProvider` callbacks) is not
+//! libsolv's, so wherever there is a choice it can pick a different, equally valid set than
+//! dnf: the very property the closure exists for (the bundle holds what the node's dnf
+//! installs). It would also bring ahash, elsa, event-listener, futures, indexmap,
+//! itertools 0.15, petgraph 0.8 and tracing into the lock file. This core is ~800 lines,
+//! follows libsolv's `solver.c`/`policy.c`/`rules.c` function by function, and is measured
+//! against real dnf by `builder/tests/dnf_solver.rs`: on 3,000 random worlds (about 200
+//! packages each, two repositories) it picks dnf's set, or fails where dnf fails, on every
+//! one; the greedy closure it replaced disagreed with dnf on 489 of the first 600.
 
 mod rules;
 
