@@ -4,7 +4,8 @@
 //! The pieces, each in its own module: the extension [`catalog`], the per-OS [`distro`]
 //! manifests, [`mirrors`] (what `${mirror.NAME}` stands for), the [`plan`] that turns a
 //! request into packages, and the [`fetch`]er that downloads them into a shared cache.
-//! [`matrix`] lists every target; [`sign`] signs release files.
+//! [`matrix`] lists every target; [`sign`] signs release files; [`solver`] is the solving core
+//! of the closures.
 
 pub mod apt;
 pub mod build;
@@ -20,6 +21,7 @@ pub mod mirrors;
 pub mod plan;
 pub mod sbom;
 pub mod sign;
+pub mod solver;
 pub mod upstream;
 
 pub use catalog::Catalog;

@@ -8,7 +8,9 @@
 //! - [`filelists`]: streaming `filelists.xml` parser, keeping only wanted paths.
 //! - [`chunks`]: either document parsed on several threads, in document order.
 //! - [`upstream`]: one verified upstream repository, its packages for the target arch.
-//! - [`closure`]: which packages a set of requested ones pulls in, and why.
+//! - [`closure`]: which packages a set of requested ones pulls in, and why; solved by
+//!   [`crate::solver`] over the [`universe`]'s packages, with the [`rules`] and [`policy`]
+//!   of libsolv, problems told by [`problems`].
 //! - [`pkgsig`]: an rpm's own header signature, checked with its repo's keyring.
 
 mod build;
@@ -16,10 +18,14 @@ pub mod chunks;
 pub mod closure;
 pub mod filelists;
 pub mod pkgsig;
+mod policy;
 pub mod primary;
+mod problems;
 pub mod repo;
 pub mod repomd;
 pub mod rich;
+mod rules;
+mod universe;
 pub mod upstream;
 pub mod version;
 

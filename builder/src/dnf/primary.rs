@@ -4,7 +4,8 @@
 //! [`PrimaryReader`] pulls events from `quick-xml`'s streaming reader and yields one
 //! [`RpmPackage`] per `<package type="rpm">`, so a 100 MB primary is never held whole: only the
 //! fields the resolver needs are kept (name, arch, EVR, checksum, size, location, the
-//! `rpm:provides` / `requires` / `conflicts` / `obsoletes` entries and the `<file>` list);
+//! `rpm:provides` / `requires` / `conflicts` / `obsoletes` entries, the weak ones, and the
+//! `<file>` list);
 //! summary, description and the rest are skipped.
 
 use std::borrow::Cow;
@@ -115,6 +116,12 @@ pub struct RpmPackage {
     pub requires: Vec<DepEntry>,
     pub conflicts: Vec<DepEntry>,
     pub obsoletes: Vec<DepEntry>,
+    /// Weak dependencies: never followed (`install_weak_deps=False`), but, as in libsolv,
+    /// they steer a choice among candidates.
+    pub recommends: Vec<DepEntry>,
+    pub suggests: Vec<DepEntry>,
+    pub supplements: Vec<DepEntry>,
+    pub enhances: Vec<DepEntry>,
     pub files: Vec<FileEntry>,
 }
 
@@ -131,6 +138,10 @@ enum List {
     Requires,
     Conflicts,
     Obsoletes,
+    Recommends,
+    Suggests,
+    Supplements,
+    Enhances,
 }
 
 /// Streams the packages of a `primary.xml`.
@@ -224,14 +235,19 @@ impl<R: BufRead> PrimaryReader<R> {
                             p.location = attr(e, b"href")?.unwrap_or_default().into_owned();
                             p.location_base = attr(e, b"base")?.map(Cow::into_owned);
                         }
-                        b"provides" | b"requires" | b"conflicts" | b"obsoletes"
+                        b"provides" | b"requires" | b"conflicts" | b"obsoletes" | b"recommends"
+                        | b"suggests" | b"supplements" | b"enhances"
                             if matches!(event, Event::Start(_)) =>
                         {
                             list = Some(match name {
                                 b"provides" => List::Provides,
                                 b"requires" => List::Requires,
                                 b"conflicts" => List::Conflicts,
-                                _ => List::Obsoletes,
+                                b"obsoletes" => List::Obsoletes,
+                                b"recommends" => List::Recommends,
+                                b"suggests" => List::Suggests,
+                                b"supplements" => List::Supplements,
+                                _ => List::Enhances,
                             });
                         }
                         b"entry" => {
@@ -245,6 +261,10 @@ impl<R: BufRead> PrimaryReader<R> {
                                     List::Requires => p.requires.push(entry),
                                     List::Conflicts => p.conflicts.push(entry),
                                     List::Obsoletes => p.obsoletes.push(entry),
+                                    List::Recommends => p.recommends.push(entry),
+                                    List::Suggests => p.suggests.push(entry),
+                                    List::Supplements => p.supplements.push(entry),
+                                    List::Enhances => p.enhances.push(entry),
                                 }
                             }
                         }
@@ -294,7 +314,8 @@ impl<R: BufRead> PrimaryReader<R> {
                             path: std::mem::take(&mut self.text),
                             kind: file_kind,
                         }),
-                        b"provides" | b"requires" | b"conflicts" | b"obsoletes" => list = None,
+                        b"provides" | b"requires" | b"conflicts" | b"obsoletes" | b"recommends"
+                        | b"suggests" | b"supplements" | b"enhances" => list = None,
                         b"package" => {
                             let Some(p) = pkg.take() else { continue };
                             for (field, empty) in [

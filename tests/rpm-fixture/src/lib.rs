@@ -9,11 +9,16 @@
 //! by the real `rpmsign`. Tests then serve the folder on a loopback HTTP server and point
 //! `pigsty-build --mirror NAME=URL` at it.
 //!
+//! [`solver`] holds small worlds where resolving needs dnf's solver semantics (obsoletes,
+//! backtracking, rich conditionals).
+//!
 //! This is test tooling: errors are `anyhow`, and it shells out to `createrepo_c`, `gpg` and
 //! `rpmsign` (from Debian's createrepo-c, gnupg and rpm packages).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+pub mod solver;
 
 use anyhow::{bail, Context, Result};
 use pigsty_bundle::sign::SecretKey;
