@@ -208,101 +208,12 @@ impl<R: BufRead> PrimaryReader<R> {
                         continue;
                     }
                     let Some(p) = pkg.as_mut() else { continue };
-                    let index = self.index;
-                    let bad = |p: &RpmPackage, field, value: &str| PrimaryError::Bad {
-                        index,
-                        name: p.name.clone(),
-                        field,
-                        value: value.to_string(),
-                    };
-                    match name {
-                        b"version" => {
-                            let epoch = attr(e, b"epoch")?.unwrap_or_default();
-                            p.evr.epoch =
-                                parse_epoch(&epoch).ok_or_else(|| bad(p, "epoch", &epoch))?;
-                            p.evr.version = attr(e, b"ver")?.unwrap_or_default().into_owned();
-                            p.evr.release = attr(e, b"rel")?.unwrap_or_default().into_owned();
-                        }
-                        b"checksum" => {
-                            p.checksum.kind = attr(e, b"type")?.unwrap_or_default().into_owned();
-                            p.pkgid = attr(e, b"pkgid")?.is_some_and(|v| v == "YES");
-                        }
-                        b"size" => {
-                            let size = attr(e, b"package")?.unwrap_or_default();
-                            p.size = size.parse().map_err(|_| bad(p, "size", &size))?;
-                        }
-                        b"location" => {
-                            p.location = attr(e, b"href")?.unwrap_or_default().into_owned();
-                            p.location_base = attr(e, b"base")?.map(Cow::into_owned);
-                        }
-                        b"provides" | b"requires" | b"conflicts" | b"obsoletes" | b"recommends"
-                        | b"suggests" | b"supplements" | b"enhances"
-                            if matches!(event, Event::Start(_)) =>
-                        {
-                            list = Some(match name {
-                                b"provides" => List::Provides,
-                                b"requires" => List::Requires,
-                                b"conflicts" => List::Conflicts,
-                                b"obsoletes" => List::Obsoletes,
-                                b"recommends" => List::Recommends,
-                                b"suggests" => List::Suggests,
-                                b"supplements" => List::Supplements,
-                                _ => List::Enhances,
-                            });
-                        }
-                        b"entry" => {
-                            if let Some(l) = list {
-                                let entry = dep_entry(e).map_err(|e| match e {
-                                    EntryError::Xml(x) => x,
-                                    EntryError::Bad(field, value) => bad(p, field, &value),
-                                })?;
-                                match l {
-                                    List::Provides => p.provides.push(entry),
-                                    List::Requires => p.requires.push(entry),
-                                    List::Conflicts => p.conflicts.push(entry),
-                                    List::Obsoletes => p.obsoletes.push(entry),
-                                    List::Recommends => p.recommends.push(entry),
-                                    List::Suggests => p.suggests.push(entry),
-                                    List::Supplements => p.supplements.push(entry),
-                                    List::Enhances => p.enhances.push(entry),
-                                }
-                            }
-                        }
-                        b"file" => {
-                            file_kind = match attr(e, b"type")?.as_deref() {
-                                Some("dir") => FileKind::Dir,
-                                Some("ghost") => FileKind::Ghost,
-                                _ => FileKind::File,
-                            };
-                        }
-                        _ => {}
-                    }
+                    let start = matches!(event, Event::Start(_));
+                    on_field(e, start, p, self.index, &mut list, &mut file_kind)?;
                 }
                 Event::Text(t) if self.capture => self.text.push_str(&t.decode()?),
                 Event::CData(t) if self.capture => self.text.push_str(&t.decode()?),
-                Event::GeneralRef(r) if self.capture => {
-                    if let Some(c) = r.resolve_char_ref()? {
-                        self.text.push(c);
-                    } else {
-                        let name = r.decode()?;
-                        let c = match name.as_ref() {
-                            "lt" => '<',
-                            "gt" => '>',
-                            "amp" => '&',
-                            "apos" => '\'',
-                            "quot" => '"',
-                            _ => {
-                                return Err(PrimaryError::Xml(quick_xml::Error::Escape(
-                                    quick_xml::escape::EscapeError::UnrecognizedEntity(
-                                        0..0,
-                                        name.into_owned(),
-                                    ),
-                                )))
-                            }
-                        };
-                        self.text.push(c);
-                    }
-                }
+                Event::GeneralRef(r) if self.capture => push_ref(&mut self.text, &r)?,
                 Event::End(ref e) => {
                     self.capture = false;
                     let Some(p) = pkg.as_mut() else { continue };
@@ -491,6 +402,110 @@ pub fn open_metadata(path: &Path) -> io::Result<Box<dyn BufRead>> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     decompress(BufReader::with_capacity(1 << 16, file), &name)
+}
+
+/// One element's attributes, inside a package: what they say about it.
+fn on_field(
+    e: &quick_xml::events::BytesStart,
+    start: bool,
+    p: &mut RpmPackage,
+    index: usize,
+    list: &mut Option<List>,
+    file_kind: &mut FileKind,
+) -> Result<(), PrimaryError> {
+    let local = e.local_name();
+    let name = local.as_ref();
+    let bad = |p: &RpmPackage, field, value: &str| PrimaryError::Bad {
+        index,
+        name: p.name.clone(),
+        field,
+        value: value.to_string(),
+    };
+    match name {
+        b"version" => {
+            let epoch = attr(e, b"epoch")?.unwrap_or_default();
+            p.evr.epoch = parse_epoch(&epoch).ok_or_else(|| bad(p, "epoch", &epoch))?;
+            p.evr.version = attr(e, b"ver")?.unwrap_or_default().into_owned();
+            p.evr.release = attr(e, b"rel")?.unwrap_or_default().into_owned();
+        }
+        b"checksum" => {
+            p.checksum.kind = attr(e, b"type")?.unwrap_or_default().into_owned();
+            p.pkgid = attr(e, b"pkgid")?.is_some_and(|v| v == "YES");
+        }
+        b"size" => {
+            let size = attr(e, b"package")?.unwrap_or_default();
+            p.size = size.parse().map_err(|_| bad(p, "size", &size))?;
+        }
+        b"location" => {
+            p.location = attr(e, b"href")?.unwrap_or_default().into_owned();
+            p.location_base = attr(e, b"base")?.map(Cow::into_owned);
+        }
+        b"provides" | b"requires" | b"conflicts" | b"obsoletes" | b"recommends" | b"suggests"
+        | b"supplements" | b"enhances"
+            if start =>
+        {
+            *list = Some(match name {
+                b"provides" => List::Provides,
+                b"requires" => List::Requires,
+                b"conflicts" => List::Conflicts,
+                b"obsoletes" => List::Obsoletes,
+                b"recommends" => List::Recommends,
+                b"suggests" => List::Suggests,
+                b"supplements" => List::Supplements,
+                _ => List::Enhances,
+            });
+        }
+        b"entry" => {
+            if let Some(l) = *list {
+                let entry = dep_entry(e).map_err(|e| match e {
+                    EntryError::Xml(x) => x,
+                    EntryError::Bad(field, value) => bad(p, field, &value),
+                })?;
+                match l {
+                    List::Provides => p.provides.push(entry),
+                    List::Requires => p.requires.push(entry),
+                    List::Conflicts => p.conflicts.push(entry),
+                    List::Obsoletes => p.obsoletes.push(entry),
+                    List::Recommends => p.recommends.push(entry),
+                    List::Suggests => p.suggests.push(entry),
+                    List::Supplements => p.supplements.push(entry),
+                    List::Enhances => p.enhances.push(entry),
+                }
+            }
+        }
+        b"file" => {
+            *file_kind = match attr(e, b"type")?.as_deref() {
+                Some("dir") => FileKind::Dir,
+                Some("ghost") => FileKind::Ghost,
+                _ => FileKind::File,
+            };
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A character or entity reference in text: the character it stands for.
+fn push_ref(text: &mut String, r: &quick_xml::events::BytesRef) -> Result<(), PrimaryError> {
+    if let Some(c) = r.resolve_char_ref()? {
+        text.push(c);
+        return Ok(());
+    }
+    let name = r.decode()?;
+    let c = match name.as_ref() {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => {
+            return Err(PrimaryError::Xml(quick_xml::Error::Escape(
+                quick_xml::escape::EscapeError::UnrecognizedEntity(0..0, name.into_owned()),
+            )))
+        }
+    };
+    text.push(c);
+    Ok(())
 }
 
 #[cfg(test)]
