@@ -312,54 +312,41 @@ impl<'a> Universe<'a> {
     }
 }
 
-/// Adds a package to the selection and queues it for its dependencies.
-fn select<'a>(
-    universe: &Universe<'a>,
-    cand: Cand,
-    why: Why,
-    chain: Vec<String>,
-    selected: &mut Lookup<'a>,
-    nodes: &mut Vec<Node>,
-    queue: &mut VecDeque<usize>,
-) {
-    let i = selected.add(universe.entry(cand));
-    nodes.push(Node {
-        cand,
-        why: vec![why],
-        chain,
-    });
-    queue.push_back(i);
-}
-
+/// A selected package and how it was reached.
 struct Node {
     cand: Cand,
     why: Vec<Why>,
     chain: Vec<String>,
 }
 
-/// Resolves the dependency closure of `requested` over `repos` (highest priority first) for
-/// architecture `arch` (e.g. `amd64`).
-pub fn resolve(
-    repos: &[Repo],
-    arch: &str,
-    requested: &[Requested],
-    opts: &ClosureOptions,
-) -> Result<Closure, ClosureError> {
-    let universe = Universe::new(repos, arch);
-    let mut installed = Lookup::new();
-    if let Some(inst) = &opts.installed {
-        for e in &inst.packages {
-            installed.add(e);
-        }
-    }
-    let mut selected = Lookup::new();
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut queue = VecDeque::new();
-    let mut problems = Vec::new();
-    let mut missing = Vec::new();
-    let mut choices = Vec::new();
+/// One resolution under way: what is selected, what is left to follow, what went wrong.
+struct Walk<'a, 'o> {
+    universe: Universe<'a>,
+    arch: &'a str,
+    opts: &'o ClosureOptions,
+    installed: Lookup<'o>,
+    selected: Lookup<'a>,
+    nodes: Vec<Node>,
+    queue: VecDeque<usize>,
+    problems: Vec<Problem>,
+    missing: Vec<Missing>,
+    choices: Vec<Choice>,
+}
 
-    for req in requested {
+impl<'a> Walk<'a, '_> {
+    /// Selects a candidate, to be followed.
+    fn select(&mut self, cand: Cand, why: Why, chain: Vec<String>) {
+        let i = self.selected.add(self.universe.entry(cand));
+        self.nodes.push(Node {
+            cand,
+            why: vec![why],
+            chain,
+        });
+        self.queue.push_back(i);
+    }
+
+    /// A package asked for: selected, unless it is already.
+    fn request(&mut self, req: &Requested) {
         let label = req.wanted_by.clone();
         let why = Why::Requested {
             label: label.clone(),
@@ -370,113 +357,143 @@ pub fn resolve(
             constraint: None,
             arches: Vec::new(),
         };
-        if let Some(&i) = selected
+        if let Some(&i) = self
+            .selected
             .by_name
             .get(req.name.as_str())
             .and_then(|v| v.first())
         {
-            nodes[i].why.push(why);
-            continue;
+            self.nodes[i].why.push(why);
+            return;
         }
+        let selected = &self.selected;
         let blocked = |n: &str| selected.by_name.contains_key(n);
-        match universe.find(&rel, &blocked) {
-            Some(c) => {
-                let chain = vec![label, req.name.clone()];
-                select(
-                    &universe,
-                    c,
-                    why,
-                    chain,
-                    &mut selected,
-                    &mut nodes,
-                    &mut queue,
-                );
-            }
-            None if opts.allow_missing => missing.push(Missing {
+        match self.universe.find(&rel, &blocked) {
+            Some(c) => self.select(c, why, vec![label, req.name.clone()]),
+            None if self.opts.allow_missing => self.missing.push(Missing {
                 name: req.name.clone(),
                 wanted_by: label,
             }),
-            None => problems.push(Problem {
+            None => self.problems.push(Problem {
                 chain: vec![label],
                 message: format!("no package named {}", req.name),
             }),
         }
     }
 
-    while let Some(i) = queue.pop_front() {
-        let entry = universe.entry(nodes[i].cand);
+    /// Follows the dependencies of selected package `i`.
+    fn follow(&mut self, i: usize) {
+        let entry = self.universe.entry(self.nodes[i].cand);
         let mut fields = vec![
             (DepKind::PreDepends, entry.pre_depends()),
             (DepKind::Depends, entry.depends()),
         ];
-        if opts.with_recommends {
+        if self.opts.with_recommends {
             fields.push((DepKind::Recommends, entry.recommends()));
         }
         for (kind, field) in fields {
             let Some(field) = field else { continue };
-            let groups = match parse_relations_for_arch(field, arch) {
-                Ok(g) => g,
-                Err(e) => {
-                    problems.push(Problem {
-                        chain: nodes[i].chain.clone(),
-                        message: format!("{}: {e}", kind.as_str()),
-                    });
-                    continue;
-                }
-            };
-            for group in groups {
-                let text = group_to_string(&group);
-                let why = Why::Dependency {
-                    of: entry.package().to_string(),
-                    kind,
-                    relation: text.clone(),
-                };
-                // Already satisfied by a selected package?
-                if let Some(j) = group.iter().find_map(|r| selected.find(r, arch)) {
-                    if j != i && !nodes[j].why.contains(&why) {
-                        nodes[j].why.push(why);
+            match parse_relations_for_arch(field, self.arch) {
+                Ok(groups) => {
+                    for group in groups {
+                        self.group(i, entry, kind, &group);
                     }
-                    continue;
                 }
-                if group.iter().any(|r| installed.find(r, arch).is_some()) {
-                    continue;
-                }
-                let blocked = |n: &str| selected.by_name.contains_key(n);
-                let found = group
-                    .iter()
-                    .find_map(|r| universe.find(r, &blocked).map(|c| (r, c)));
-                match found {
-                    Some((rel, c)) => {
-                        if group.len() > 1 {
-                            choices.push(Choice {
-                                package: entry.package().to_string(),
-                                group: text.clone(),
-                                chosen: universe.entry(c).package().to_string(),
-                            });
-                        }
-                        let mut chain = nodes[i].chain.clone();
-                        chain.push(rel.to_string());
-                        select(
-                            &universe,
-                            c,
-                            why,
-                            chain,
-                            &mut selected,
-                            &mut nodes,
-                            &mut queue,
-                        );
-                    }
-                    None if kind == DepKind::Recommends => {}
-                    None => problems.push(unsatisfied(&nodes[i].chain, &group, &text, &selected)),
-                }
+                Err(e) => self.problems.push(Problem {
+                    chain: self.nodes[i].chain.clone(),
+                    message: format!("{}: {e}", kind.as_str()),
+                }),
             }
         }
     }
 
-    if !problems.is_empty() {
-        return Err(ClosureError { problems });
+    /// One group of alternatives of package `i` (`entry`): left alone when a selected or
+    /// installed package meets it, else the first alternative with a candidate is taken.
+    fn group(&mut self, i: usize, entry: &'a PackageEntry, kind: DepKind, group: &Group) {
+        let arch = self.arch;
+        let text = group_to_string(group);
+        let why = Why::Dependency {
+            of: entry.package().to_string(),
+            kind,
+            relation: text.clone(),
+        };
+        // Already satisfied by a selected package?
+        if let Some(j) = group.iter().find_map(|r| self.selected.find(r, arch)) {
+            if j != i && !self.nodes[j].why.contains(&why) {
+                self.nodes[j].why.push(why);
+            }
+            return;
+        }
+        if group.iter().any(|r| self.installed.find(r, arch).is_some()) {
+            return;
+        }
+        let selected = &self.selected;
+        let blocked = |n: &str| selected.by_name.contains_key(n);
+        let found = group
+            .iter()
+            .find_map(|r| self.universe.find(r, &blocked).map(|c| (r, c)));
+        match found {
+            Some((rel, c)) => {
+                if group.len() > 1 {
+                    self.choices.push(Choice {
+                        package: entry.package().to_string(),
+                        group: text,
+                        chosen: self.universe.entry(c).package().to_string(),
+                    });
+                }
+                let mut chain = self.nodes[i].chain.clone();
+                chain.push(rel.to_string());
+                self.select(c, why, chain);
+            }
+            None if kind == DepKind::Recommends => {}
+            None => {
+                let problem = unsatisfied(&self.nodes[i].chain, group, &text, &self.selected);
+                self.problems.push(problem);
+            }
+        }
     }
-    let mut packages: Vec<Selected> = nodes
+}
+
+/// Resolves the dependency closure of `requested` over `repos` (highest priority first) for
+/// architecture `arch` (e.g. `amd64`).
+pub fn resolve(
+    repos: &[Repo],
+    arch: &str,
+    requested: &[Requested],
+    opts: &ClosureOptions,
+) -> Result<Closure, ClosureError> {
+    let mut installed = Lookup::new();
+    if let Some(inst) = &opts.installed {
+        for e in &inst.packages {
+            installed.add(e);
+        }
+    }
+    let mut walk = Walk {
+        universe: Universe::new(repos, arch),
+        arch,
+        opts,
+        installed,
+        selected: Lookup::new(),
+        nodes: Vec::new(),
+        queue: VecDeque::new(),
+        problems: Vec::new(),
+        missing: Vec::new(),
+        choices: Vec::new(),
+    };
+    for req in requested {
+        walk.request(req);
+    }
+    while let Some(i) = walk.queue.pop_front() {
+        walk.follow(i);
+    }
+    if !walk.problems.is_empty() {
+        return Err(ClosureError {
+            problems: walk.problems,
+        });
+    }
+    let universe = &walk.universe;
+    let mut packages: Vec<Selected> = walk
+        .nodes
         .into_iter()
         .map(|n| {
             let entry = universe.entry(n.cand);
@@ -496,8 +513,8 @@ pub fn resolve(
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Closure {
         packages,
-        choices,
-        missing,
+        choices: walk.choices,
+        missing: walk.missing,
     })
 }
 
