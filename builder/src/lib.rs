@@ -10,19 +10,19 @@
 pub mod apt;
 pub mod build;
 pub mod catalog;
-pub mod closure;
+mod closure;
 mod date;
 pub mod distro;
 pub mod dnf;
-pub mod family;
+mod family;
 pub mod fetch;
 pub mod matrix;
 pub mod mirrors;
 pub mod plan;
-pub mod sbom;
+mod sbom;
 pub mod sign;
-pub mod solver;
-pub mod upstream;
+mod solver;
+mod upstream;
 
 pub use catalog::Catalog;
 pub use distro::Distro;

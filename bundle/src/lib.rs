@@ -7,7 +7,7 @@ pub mod archive;
 pub mod fs;
 pub mod manifest;
 pub mod sign;
-pub mod target;
+mod target;
 
 pub use archive::{BundleError, BundleFormat, SignedManifest};
 pub use manifest::Manifest;

@@ -10,11 +10,11 @@
 pub mod install;
 pub mod mirror;
 pub mod node;
-pub mod origin;
+mod origin;
 mod pm;
 pub mod serve;
 pub mod stage;
-pub mod trust;
+mod trust;
 
 pub use install::{install, InstallError, InstallOptions, Report, Status, Ui};
 pub use node::Node;

@@ -9,10 +9,10 @@
 mod build;
 pub mod closure;
 pub mod index;
-pub mod relation;
+mod relation;
 pub mod repo;
 pub mod upstream;
-pub mod version;
+mod version;
 
 pub use build::Apt;
 pub use closure::{

@@ -178,13 +178,13 @@ impl From<crate::upstream::UpstreamError> for BuildError {
     }
 }
 
-impl From<crate::dnf::closure::DnfClosureError> for BuildError {
-    fn from(e: crate::dnf::closure::DnfClosureError) -> Self {
+impl From<crate::dnf::DnfClosureError> for BuildError {
+    fn from(e: crate::dnf::DnfClosureError) -> Self {
         match e {
-            crate::dnf::closure::DnfClosureError::Unresolvable { problems } => {
+            crate::dnf::DnfClosureError::Unresolvable { problems } => {
                 BuildError::Closure(ClosureError { problems })
             }
-            crate::dnf::closure::DnfClosureError::FileLists(e) => BuildError::Upstream(e),
+            crate::dnf::DnfClosureError::FileLists(e) => BuildError::Upstream(e),
         }
     }
 }

@@ -94,12 +94,6 @@ pub fn read_filelists(
     Ok(out)
 }
 
-/// Whether `primary.xml` (as createrepo writes it) lists every package owning `path`: paths
-/// under `/etc/`, with `bin/` in them, and `/usr/lib/sendmail`.
-pub fn primary_lists(path: &str) -> bool {
-    path.starts_with("/etc/") || path.contains("bin/") || path == "/usr/lib/sendmail"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,15 +138,5 @@ mod tests {
             .is_empty());
         let no_id = FILELISTS.replace("pkgid=\"bb22\" ", "");
         assert!(read_filelists(no_id.as_bytes(), &wanted).is_err());
-    }
-
-    #[test]
-    fn primary_file_rule() {
-        assert!(primary_lists("/etc/passwd"));
-        assert!(primary_lists("/usr/bin/sh"));
-        assert!(primary_lists("/usr/pgsql-17/sbin/x"));
-        assert!(primary_lists("/usr/lib/sendmail"));
-        assert!(!primary_lists("/usr/lib64/libfoo.so.1"));
-        assert!(!primary_lists("/etc"));
     }
 }

@@ -14,20 +14,20 @@
 //! - [`pkgsig`]: an rpm's own header signature, checked with its repo's keyring.
 
 mod build;
-pub mod chunks;
-pub mod closure;
-pub mod filelists;
+mod chunks;
+mod closure;
+mod filelists;
 pub mod pkgsig;
 mod policy;
-pub mod primary;
+mod primary;
 mod problems;
 pub mod repo;
-pub mod repomd;
-pub mod rich;
+mod repomd;
+mod rich;
 mod rules;
 mod universe;
 pub mod upstream;
-pub mod version;
+mod version;
 
 pub use build::Dnf;
 pub use closure::{

@@ -274,6 +274,7 @@ impl<R: BufRead> Iterator for PrimaryReader<R> {
 }
 
 /// Reads a whole `primary.xml`.
+#[cfg(test)]
 pub fn read_primary(reader: impl BufRead) -> Result<Vec<RpmPackage>, PrimaryError> {
     PrimaryReader::new(reader).collect()
 }

@@ -71,12 +71,10 @@ impl Default for RuleSet {
 }
 
 impl RuleSet {
+    /// How many rules there are (rule 0, the empty one, counted).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.info.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.info.len() <= 1
     }
 
     pub fn lits(&self, r: usize) -> &[Lit] {
