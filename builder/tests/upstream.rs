@@ -557,3 +557,143 @@ fn tar_names(bundle: &str) -> Vec<String> {
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect()
 }
+
+/// The build arguments for `--packages alpha` from the fixture, into `out` with `cache`.
+fn alpha_build(f: &Fixture, base: &str, out: &Path, cache: &Path) -> Vec<String> {
+    [
+        "--os",
+        "d12",
+        "--arch",
+        "x86_64",
+        "--pg",
+        "15",
+        "--packages",
+        "alpha",
+        "--only-repo",
+        &format!("fixture={base} test main"),
+        "--key",
+        &format!("fixture={}", f.keyring.display()),
+        "--sign-key",
+        f.secret_path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The fixture's index replaced by `packages`, signed again.
+fn republish(f: &Fixture, packages: &str) {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(packages.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(f.root.join("dists/test/main/binary-amd64/Packages.gz"), &gz).unwrap();
+    let release = format!(
+        "Origin: Test\nSHA256:\n {} {} main/binary-amd64/Packages.gz\n",
+        sha(&gz),
+        gz.len()
+    );
+    std::fs::write(
+        f.root.join("dists/test/InRelease"),
+        f.key.clearsign(&release).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn two_packages_with_one_file_name_are_refused_and_the_cache_stays_whole() {
+    let f = fixture();
+    // beta's file has alpha's name (another folder, other bytes of the same size).
+    let alpha = std::fs::read(f.root.join("pool/alpha_1.0_amd64.deb")).unwrap();
+    let mut other = alpha.clone();
+    other[0] ^= 0x20;
+    std::fs::create_dir_all(f.root.join("pool/other")).unwrap();
+    std::fs::write(f.root.join("pool/other/alpha_1.0_amd64.deb"), &other).unwrap();
+    let packages = format!(
+        "Package: alpha\nVersion: 1.0\nArchitecture: amd64\nDepends: beta\nFilename: pool/alpha_1.0_amd64.deb\nSize: {}\nSHA256: {}\n\nPackage: beta\nVersion: 1.0\nArchitecture: amd64\nFilename: pool/other/alpha_1.0_amd64.deb\nSize: {}\nSHA256: {}\n",
+        alpha.len(),
+        sha(&alpha),
+        other.len(),
+        sha(&other)
+    );
+    republish(&f, &packages);
+    let base = serve(f.root.clone()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let args = alpha_build(&f, &base, out.path(), cache.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pigsty_build(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("two packages with the file name alpha_1.0_amd64.deb")
+            && err.contains("pool/alpha_1.0_amd64.deb")
+            && err.contains("pool/other/alpha_1.0_amd64.deb"),
+        "{err}"
+    );
+    // Neither cache entry was written through the other's name.
+    for data in [&alpha, &other] {
+        let h = sha(data);
+        let entry = cache.path().join("sha256").join(&h[..2]).join(&h);
+        assert_eq!(
+            sha(&std::fs::read(&entry).unwrap()),
+            h,
+            "{}",
+            entry.display()
+        );
+    }
+    assert!(std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .all(|e| !e.file_name().to_string_lossy().ends_with(".tgz")));
+}
+
+#[test]
+fn a_damaged_cache_entry_is_never_signed() {
+    let f = fixture();
+    let base = serve(f.root.clone()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let first = tempfile::tempdir().unwrap();
+    let args = alpha_build(&f, &base, first.path(), cache.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pigsty_build(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Bad luck (or a write through a link) changes a cached package, same size.
+    let alpha = std::fs::read(f.root.join("pool/alpha_1.0_amd64.deb")).unwrap();
+    let h = sha(&alpha);
+    let entry = cache.path().join("sha256").join(&h[..2]).join(&h);
+    let mut bytes = std::fs::read(&entry).unwrap();
+    bytes[10] ^= 1;
+    std::fs::remove_file(&entry).unwrap();
+    std::fs::write(&entry, &bytes).unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let args = alpha_build(&f, &base, second.path(), cache.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pigsty_build(&args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a bundle was signed over bytes not checked:\n{err}"
+    );
+    assert!(
+        err.contains("alpha_1.0_amd64.deb") && err.contains("not the ones the manifest lists"),
+        "{err}"
+    );
+    assert!(err.contains(&entry.display().to_string()), "{err}");
+    assert!(!second.path().join("pigsty").exists());
+    // The damaged entry is gone: the next build downloads it again, and signs good bytes.
+    assert!(!entry.exists());
+    let third = tempfile::tempdir().unwrap();
+    let args = alpha_build(&f, &base, third.path(), cache.path());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = pigsty_build(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(sha(&std::fs::read(&entry).unwrap()), h);
+    assert!(std::fs::read_dir(second.path())
+        .unwrap()
+        .flatten()
+        .all(|e| !e.file_name().to_string_lossy().ends_with(".tgz")));
+}

@@ -304,7 +304,10 @@ impl Run<'_, '_> {
             local,
             format!("would install {}", self.bootstrap_set().join(" ")),
             match self.handoff_cmd() {
-                Some((c, _)) => format!("would hand off to `{c}`"),
+                Some((c, false)) => format!("would hand off to `{c}`"),
+                Some((c, true)) => format!(
+                    "would not run the hand-off the bundle proposes, `{c}`, unless confirmed at a terminal (pass --then to run a command)"
+                ),
                 None => "would stop after the bootstrap (no applier)".to_string(),
             },
         ];

@@ -139,6 +139,12 @@ pub enum BuildError {
         first: String,
         second: String,
     },
+    #[error("the cached copy of {name} ({}) is damaged: {reason}; it was removed from the cache, run the build again to download it", cache.display())]
+    CacheDamaged {
+        name: String,
+        cache: PathBuf,
+        reason: String,
+    },
     #[error("target {target}")]
     InTarget {
         target: String,

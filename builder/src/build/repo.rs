@@ -42,7 +42,8 @@ pub(super) fn finish(
     let manifest = write_repo(catalog, prepared, cached, &repo_dir)?;
     let json = manifest.to_json()?;
     let sig = secret.sign_detached(json.as_bytes())?;
-    let info = pack(prepared, &repo_dir, &manifest, &json, &sig)?;
+    let info = pack(prepared, &repo_dir, &manifest, &json, &sig)
+        .map_err(|e| damaged_cache(e, &repo_dir, &resolved.chosen, cached))?;
     // The local repo carries the manifest too, for the installer and mirrors.
     write_small(&repo_dir.join(MANIFEST_NAME), json.as_bytes())?;
     write_small(&repo_dir.join(SIGNATURE_NAME), sig.as_bytes())?;
@@ -269,6 +270,31 @@ fn pack(
         expect: Some(manifest),
     };
     Ok(archive::pack_bundle(repo_dir, &opts.out.join(name), &pack)?)
+}
+
+/// A package that changed between its download and the pack is a damaged cache entry: it is
+/// removed from the cache (the next build downloads it again) and named.
+fn damaged_cache(
+    e: BuildError,
+    repo_dir: &Path,
+    chosen: &[Chosen],
+    cached: &[PathBuf],
+) -> BuildError {
+    let BuildError::Bundle(pigsty_bundle::BundleError::FileChanged { path, reason }) = &e else {
+        return e;
+    };
+    let Some(i) = chosen
+        .iter()
+        .position(|c| repo_dir.join(&c.item.name) == *path)
+    else {
+        return e;
+    };
+    let _ = std::fs::remove_file(&cached[i]);
+    BuildError::CacheDamaged {
+        name: chosen[i].item.name.clone(),
+        cache: cached[i].clone(),
+        reason: reason.clone(),
+    }
 }
 
 /// What a delta against the base manifest at `path` carries over: every file of `manifest`
