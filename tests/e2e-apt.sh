@@ -81,6 +81,35 @@ check "nothing is written for a failed build" bash -c "! ls '$work'/outm/*.tgz >
   --out "$work/outm" --cache "$cache_dir/pkgs" --json >"$work/allow.json" 2>"$work/allow.err"
 check "--allow-missing builds and reports the missing package" bash -c "grep -q 'no-such-package-xyz' '$work/allow.json'"
 
+echo "# availability from the repos, not the catalog's matrix"
+# pgagent: the matrix predicts it missing on Debian, Debian's archive ships it.
+"$bin" --os d12 --arch x86_64 --pg 15 --modules node --mirror "debian=$mirror" \
+  --packages none --ext pgagent --sign-key "$work/key/pigsty.key" --out "$work/outa" \
+  --cache "$cache_dir/pkgs" --json >"$work/avail.json" 2>"$work/avail.err"
+rc=$?
+check "--ext pgagent builds on d12/pg15 (exit $rc)" test $rc -eq 0 || tail -5 "$work/avail.err"
+check "pgagent is in the bundle" python3 -c "
+import json; r=json.load(open('$work/avail.json'))
+m=json.load(open(r['repo']+'/MANIFEST.json'))
+assert any(p['name']=='pgagent' for p in m['packages']), 'no pgagent'
+assert not any(u['extension']=='pgagent' for u in r['unavailable']), r['unavailable']
+"
+check "the report says the catalog's prediction was wrong" grep -q "pgagent: the catalog predicts it unavailable" "$work/avail.json"
+# timescaledb: no package for PG 15 at all; asked for by name, the build fails saying why.
+"$bin" --os d12 --arch x86_64 --pg 15 --modules node --mirror "debian=$mirror" \
+  --packages none --ext timescaledb --sign-key "$work/key/pigsty.key" --out "$work/outt" \
+  --cache "$cache_dir/pkgs" >/dev/null 2>"$work/tsdb.err"
+rc=$?
+check "--ext timescaledb on pg15 fails naming it and why (exit $rc)" bash -c \
+  "test $rc -ne 0 && grep -q 'timescaledb: no package for PG 15' '$work/tsdb.err' && grep -q -- '--allow-missing' '$work/tsdb.err'"
+"$bin" --os d12 --arch x86_64 --pg 15 --modules node --mirror "debian=$mirror" \
+  --packages none --ext pgagent,timescaledb --allow-missing --sign-key "$work/key/pigsty.key" \
+  --out "$work/outt" --cache "$cache_dir/pkgs" --json >"$work/tsdb.json" 2>"$work/tsdb2.err"
+check "with --allow-missing it builds and reports it unavailable" python3 -c "
+import json; r=json.load(open('$work/tsdb.json'))
+assert any(u['extension']=='timescaledb' for u in r['unavailable']), r['unavailable']
+"
+
 echo "# air-gapped bookworm chroot"
 root=$work/d12
 make_chroot bookworm "$root" || fail "debootstrap bookworm"

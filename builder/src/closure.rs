@@ -9,6 +9,8 @@ use std::fmt;
 pub struct Requested {
     pub name: String,
     pub wanted_by: String,
+    /// If no repository has it, it is [`Missing`], not a problem.
+    pub optional: bool,
 }
 
 impl Requested {
@@ -16,7 +18,14 @@ impl Requested {
         Requested {
             name: name.into(),
             wanted_by: wanted_by.into(),
+            optional: false,
         }
+    }
+
+    /// A package the build goes on without if no repository has it.
+    pub fn optional(mut self, optional: bool) -> Self {
+        self.optional = optional;
+        self
     }
 }
 

@@ -43,7 +43,7 @@ impl ResolveInput<'_> {
             .iter()
             .map(|p| {
                 let why: Vec<String> = p.wanted_by.iter().map(|w| w.to_string()).collect();
-                Requested::new(p.name.clone(), why.join(", "))
+                Requested::new(p.name.clone(), why.join(", ")).optional(p.optional)
             })
             .collect()
     }
@@ -108,8 +108,8 @@ pub struct Chosen {
 pub struct Resolution {
     pub chosen: Vec<Chosen>,
     pub repos: Vec<RepoReport>,
-    /// Requested packages absent upstream (only with `--allow-missing`).
-    pub missing: Vec<String>,
+    /// Requested packages absent upstream: optional ones, and any with `--allow-missing`.
+    pub missing: Vec<crate::closure::Missing>,
     /// Alternatives chosen: `package: requirement -> choice`.
     pub choices: Vec<String>,
     /// What the node's package manager may object to.

@@ -188,8 +188,10 @@ struct RequestArgs {
 }
 
 impl RequestArgs {
-    fn request(&self) -> Request {
+    /// The request; `probe` for a build, where the repos decide what is available.
+    fn request(&self, probe: bool) -> Request {
         Request {
+            probe,
             extensions: items(&self.ext),
             packages: match items(&self.packages).as_slice() {
                 [] => None,
@@ -469,6 +471,9 @@ fn build(a: BuildArgs) -> Result<ExitCode> {
         for u in &report.unavailable {
             writeln!(out, "  unavailable {}: {}", u.extension, u.message)?;
         }
+        for d in &report.disagreements {
+            writeln!(out, "  note       {d}")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -520,7 +525,7 @@ fn build_options(
     let opts = BuildOptions {
         target,
         config: a.sources.config.clone(),
-        request: a.request.request(),
+        request: a.request.request(true),
         modules: (!modules.is_empty()).then_some(modules),
         repo_urls: pairs(&a.repo, "--repo")?,
         no_repo: items(&a.no_repo),
@@ -627,7 +632,7 @@ fn plan(a: PlanArgs) -> Result<ExitCode> {
     let target = a.target.target()?;
     let catalog = a.sources.catalog()?;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
-    let plan = Plan::make(&catalog, &distro, &a.request.request())?;
+    let plan = Plan::make(&catalog, &distro, &a.request.request(false))?;
     if a.json {
         print_json(&plan)?;
         return Ok(ExitCode::SUCCESS);

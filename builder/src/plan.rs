@@ -26,7 +26,8 @@
 //! }
 //! ```
 //!
-//! `packages` is sorted by name. `wanted_by` kinds: `alias` (a package alias, `name`),
+//! `packages` is sorted by name; a package has `"optional": true` when it is only for
+//! extensions asked for by `all` or a category (a build goes on without it). `wanted_by` kinds: `alias` (a package alias, `name`),
 //! `package` (named directly), `extension` (asked for with `--ext`), `requires` (an extension
 //! pulled in by `required_by`'s `requires`), `deps` (an extra dependency of extension `name`).
 //! `reason.reason` is one of `no_package_for_family`, `no_package_for_pg`, `excluded_on_os`,
@@ -76,6 +77,10 @@ pub struct PlannedPackage {
     /// The repo module the package is expected from.
     pub module: String,
     pub wanted_by: Vec<WantedBy>,
+    /// A build goes on without it if the repos lack it: it is only for extensions asked for
+    /// by `all` or a category, or for one the availability matrix predicts missing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 /// Why an extension cannot be served, in the plan.
@@ -86,6 +91,9 @@ pub struct UnavailableExtension {
     pub extension: String,
     /// Asked for directly (else only pulled in by another's `requires`).
     pub requested: bool,
+    /// Asked for by name (not by `all` or a category): a build fails without it.
+    #[serde(skip)]
+    pub named: bool,
     pub reason: PlanReason,
     /// The reason as a sentence.
     pub message: String,
@@ -119,6 +127,22 @@ pub struct Plan {
     pub target: TargetInfo,
     pub packages: Vec<PlannedPackage>,
     pub unavailable: Vec<UnavailableExtension>,
+    /// For a build ([`Request::probe`]): extensions the availability matrix predicts missing
+    /// here, planned anyway (optional) so that the repos themselves decide.
+    #[serde(skip)]
+    pub predicted: Vec<Predicted>,
+}
+
+/// An extension the availability matrix predicts missing, left for the repos to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Predicted {
+    pub extension: String,
+    /// Its package on the target.
+    pub package: String,
+    /// What the matrix says.
+    pub reason: PlanReason,
+    /// Asked for by name.
+    pub named: bool,
 }
 
 /// What to plan for.
@@ -128,6 +152,9 @@ pub struct Request {
     pub extensions: Vec<String>,
     /// `--packages` items: aliases or package names. `None`: the target's default sets.
     pub packages: Option<Vec<String>>,
+    /// For a build: the availability matrix is a prediction, the repos decide; extensions it
+    /// predicts missing are planned as optional packages ([`Plan::predicted`]).
+    pub probe: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,14 +181,17 @@ impl Plan {
     pub fn make(catalog: &Catalog, distro: &Distro, request: &Request) -> Result<Plan, PlanError> {
         let target = distro.target;
         let mut packages: BTreeMap<String, PlannedPackage> = BTreeMap::new();
-        let mut add = |name: String, module: &str, why: WantedBy| {
+        let mut add = |name: String, module: &str, why: WantedBy, optional: bool| {
             let p = packages
                 .entry(name.clone())
                 .or_insert_with(|| PlannedPackage {
                     name,
                     module: module.to_string(),
                     wanted_by: Vec::new(),
+                    optional,
                 });
+            // Needed by anything: needed.
+            p.optional &= optional;
             if !p.wanted_by.contains(&why) {
                 p.wanted_by.push(why);
             }
@@ -192,27 +222,57 @@ impl Plan {
                 } else {
                     WantedBy::Package
                 };
-                add(pkg, &module, why);
+                add(pkg, &module, why, false);
             }
         }
 
-        // 2. Extensions: the requested set, then the requires closure of each.
-        let requested = select(catalog, &request.extensions)?;
+        // 2. Extensions: the requested set, then the requires closure of each. For a build,
+        //    the matrix does not decide (the repos do): extensions it alone rules out are
+        //    planned as optional, and remembered as predicted missing.
+        let (requested, named) = select(catalog, &request.extensions)?;
         let mut unavailable: BTreeMap<String, UnavailableExtension> = BTreeMap::new();
         let mut verdicts: BTreeMap<String, Result<String, PlanReason>> = BTreeMap::new();
+        let mut predictions: BTreeMap<String, Result<String, PlanReason>> = BTreeMap::new();
+        let mut predicted = Vec::new();
+        let matrix = !request.probe;
         for ext in &requested {
-            let verdict = check(catalog, ext, &target, &mut verdicts, &mut Vec::new());
+            let is_named = named.contains(ext.name.as_str());
+            let verdict = check(
+                catalog,
+                ext,
+                &target,
+                matrix,
+                &mut verdicts,
+                &mut Vec::new(),
+            );
             match verdict {
-                Ok(_) => {
-                    add_extension(
+                Ok(package) => {
+                    let prediction = match request.probe {
+                        true => check(
+                            catalog,
+                            ext,
+                            &target,
+                            true,
+                            &mut predictions,
+                            &mut Vec::new(),
+                        ),
+                        false => Ok(package.clone()),
+                    };
+                    if let Err(reason) = &prediction {
+                        predicted.push(Predicted {
+                            extension: ext.name.clone(),
+                            package,
+                            reason: reason.clone(),
+                            named: is_named,
+                        });
+                    }
+                    let planning = Planning {
                         catalog,
-                        ext,
-                        &target,
-                        None,
-                        &verdicts,
-                        &mut add,
-                        &mut BTreeSet::new(),
-                    );
+                        target: &target,
+                        verdicts: &verdicts,
+                    };
+                    let optional = !is_named || prediction.is_err();
+                    planning.add_extension(ext, None, optional, &mut add, &mut BTreeSet::new());
                 }
                 Err(reason) => {
                     unavailable.insert(
@@ -220,6 +280,7 @@ impl Plan {
                         UnavailableExtension {
                             extension: ext.name.clone(),
                             requested: true,
+                            named: is_named,
                             message: reason.to_string(),
                             reason,
                         },
@@ -240,6 +301,7 @@ impl Plan {
                             UnavailableExtension {
                                 extension: name.clone(),
                                 requested: false,
+                                named: false,
                                 message: reason.to_string(),
                                 reason: reason.clone(),
                             },
@@ -253,6 +315,7 @@ impl Plan {
             target: TargetInfo::from(&target),
             packages: packages.into_values().collect(),
             unavailable: unavailable.into_values().collect(),
+            predicted,
         })
     }
 
@@ -271,9 +334,14 @@ impl Plan {
     }
 }
 
-/// Resolves `--ext` items to catalog extensions, in catalog order, each once.
-fn select<'a>(catalog: &'a Catalog, items: &[String]) -> Result<Vec<&'a Extension>, PlanError> {
+/// Resolves `--ext` items to catalog extensions, in catalog order, each once; and the names
+/// of those asked for by name (not by `all` or a category).
+fn select<'a>(
+    catalog: &'a Catalog,
+    items: &[String],
+) -> Result<(Vec<&'a Extension>, BTreeSet<&'a str>), PlanError> {
     let mut chosen: BTreeSet<&str> = BTreeSet::new();
+    let mut named: BTreeSet<&str> = BTreeSet::new();
     for item in items {
         if item == "all" {
             chosen.extend(catalog.extensions().iter().map(|e| e.name.as_str()));
@@ -299,13 +367,15 @@ fn select<'a>(catalog: &'a Catalog, items: &[String]) -> Result<Vec<&'a Extensio
                     suggestion: suggest(catalog, item),
                 })?;
             chosen.insert(ext.name.as_str());
+            named.insert(ext.name.as_str());
         }
     }
-    Ok(catalog
+    let list = catalog
         .extensions()
         .iter()
         .filter(|e| chosen.contains(e.name.as_str()))
-        .collect())
+        .collect();
+    Ok((list, named))
 }
 
 fn suggest(catalog: &Catalog, name: &str) -> String {
@@ -339,6 +409,7 @@ fn check(
     catalog: &Catalog,
     ext: &Extension,
     target: &Target,
+    matrix: bool,
     verdicts: &mut BTreeMap<String, Result<String, PlanReason>>,
     stack: &mut Vec<String>,
 ) -> Result<String, PlanReason> {
@@ -347,10 +418,10 @@ fn check(
     }
     if stack.contains(&ext.name) {
         // A requires cycle: judge the members by their own packages.
-        return catalog.resolve(ext, target);
+        return catalog.resolve_with(ext, target, matrix);
     }
     stack.push(ext.name.clone());
-    let mut verdict = catalog.resolve(ext, target);
+    let mut verdict = catalog.resolve_with(ext, target, matrix);
     if verdict.is_ok() {
         for req in &ext.requires {
             let Some(r) = catalog.get(req) else {
@@ -359,7 +430,7 @@ fn check(
                 });
                 break;
             };
-            if check(catalog, r, target, verdicts, stack).is_err() {
+            if check(catalog, r, target, matrix, verdicts, stack).is_err() {
                 verdict = Err(Unavailable::Requires {
                     extension: req.clone(),
                 });
@@ -372,48 +443,55 @@ fn check(
     verdict
 }
 
-/// Adds an (available) extension's package, its extra deps and, transitively, its requirements.
-fn add_extension(
-    catalog: &Catalog,
-    ext: &Extension,
-    target: &Target,
-    required_by: Option<&str>,
-    verdicts: &BTreeMap<String, Result<String, PlanReason>>,
-    add: &mut impl FnMut(String, &str, WantedBy),
-    seen: &mut BTreeSet<String>,
-) {
-    let Some(Ok(package)) = verdicts
-        .get(&ext.name)
-        .cloned()
-        .or_else(|| Some(catalog.resolve(ext, target)))
-    else {
-        return;
-    };
-    let why = match required_by {
-        None => WantedBy::Extension {
-            name: ext.name.clone(),
-        },
-        Some(by) => WantedBy::Requires {
-            name: ext.name.clone(),
-            required_by: by.to_string(),
-        },
-    };
-    add(package, "pgsql", why);
-    if !seen.insert(ext.name.clone()) {
-        return;
-    }
-    for dep in &ext.family(target.family()).deps {
-        add(
-            expand_v(dep, target.pg),
-            "pgsql",
-            WantedBy::Deps {
+/// What adding an extension to a plan reads.
+struct Planning<'a> {
+    catalog: &'a Catalog,
+    target: &'a Target,
+    verdicts: &'a BTreeMap<String, Result<String, PlanReason>>,
+}
+
+impl Planning<'_> {
+    /// Adds an extension's package, its extra dependencies and (recursively) the extensions
+    /// it requires; all `optional` if it is.
+    fn add_extension(
+        &self,
+        ext: &Extension,
+        required_by: Option<&str>,
+        optional: bool,
+        add: &mut impl FnMut(String, &str, WantedBy, bool),
+        seen: &mut BTreeSet<String>,
+    ) {
+        let Some(Ok(package)) = self
+            .verdicts
+            .get(&ext.name)
+            .cloned()
+            .or_else(|| Some(self.catalog.resolve(ext, self.target)))
+        else {
+            return;
+        };
+        let why = match required_by {
+            None => WantedBy::Extension {
                 name: ext.name.clone(),
             },
-        );
-    }
-    for req in &ext.requires {
-        if let Some(r) = catalog.get(req) {
-            add_extension(catalog, r, target, Some(&ext.name), verdicts, add, seen);
+            Some(by) => WantedBy::Requires {
+                name: ext.name.clone(),
+                required_by: by.to_string(),
+            },
+        };
+        add(package, "pgsql", why, optional);
+        if !seen.insert(ext.name.clone()) {
+            return;
+        }
+        for dep in &ext.family(self.target.family()).deps {
+            let why = WantedBy::Deps {
+                name: ext.name.clone(),
+            };
+            add(expand_v(dep, self.target.pg), "pgsql", why, optional);
+        }
+        for req in &ext.requires {
+            if let Some(r) = self.catalog.get(req) {
+                self.add_extension(r, Some(&ext.name), optional, add, seen);
+            }
         }
     }
 }
@@ -429,12 +507,63 @@ mod tests {
         let req = Request {
             extensions: ext.iter().map(|s| s.to_string()).collect(),
             packages: packages.map(|p| p.iter().map(|s| s.to_string()).collect()),
+            probe: false,
         };
         Plan::make(&catalog, &distro, &req).unwrap()
     }
 
     fn has(p: &Plan, name: &str) -> bool {
         p.packages.iter().any(|x| x.name == name)
+    }
+
+    fn probed(os: Os, pg: u32, ext: &[&str]) -> Plan {
+        let catalog = Catalog::builtin().unwrap();
+        let distro = Distro::load(Target::new(os, Arch::X86_64, pg), None).unwrap();
+        let req = Request {
+            extensions: ext.iter().map(|s| s.to_string()).collect(),
+            packages: Some(Vec::new()),
+            probe: true,
+        };
+        Plan::make(&catalog, &distro, &req).unwrap()
+    }
+
+    #[test]
+    fn a_build_leaves_the_matrix_prediction_to_the_repos() {
+        // The matrix predicts pgagent missing on Debian: a plan says so...
+        let p = plan(Os::D12, 15, &["pgagent"], Some(&[]));
+        assert!(!has(&p, "pgagent"));
+        assert!(p
+            .unavailable
+            .iter()
+            .any(|u| u.extension == "pgagent" && u.named));
+        // ...a build plans it, optional, and remembers the prediction.
+        let b = probed(Os::D12, 15, &["pgagent"]);
+        let pkg = b.packages.iter().find(|x| x.name == "pgagent").unwrap();
+        assert!(pkg.optional);
+        assert!(b.unavailable.is_empty(), "{:?}", b.unavailable);
+        assert_eq!(b.predicted.len(), 1);
+        assert!(b.predicted[0].named && b.predicted[0].package == "pgagent");
+        // Facts stand: no package for PG 15 is no package, build or not.
+        let t = probed(Os::D12, 15, &["timescaledb"]);
+        assert!(t
+            .unavailable
+            .iter()
+            .any(|u| u.extension == "timescaledb" && u.named));
+        assert!(t.predicted.is_empty());
+        // Asked for by name: needed; by a category: optional.
+        let named = probed(Os::D12, 15, &["pg_cron"]);
+        assert!(
+            named.packages.iter().all(|x| !x.optional),
+            "{:?}",
+            named.packages
+        );
+        let cat = probed(Os::D12, 15, &["category:GIS"]);
+        assert!(
+            cat.packages.iter().all(|x| x.optional),
+            "{:?}",
+            cat.packages
+        );
+        assert!(cat.unavailable.iter().all(|u| !u.named));
     }
 
     #[test]
@@ -527,6 +656,7 @@ mod tests {
         let req = Request {
             extensions: vec!["pgrouting".into()],
             packages: Some(vec![]),
+            probe: false,
         };
         let p = Plan::make(&catalog, &distro, &req).unwrap();
         assert!(p.packages.is_empty());
@@ -579,6 +709,7 @@ mod tests {
             &Request {
                 extensions: vec!["postgiss".into()],
                 packages: None,
+                probe: false,
             },
         )
         .unwrap_err()
@@ -590,6 +721,7 @@ mod tests {
             &Request {
                 extensions: vec!["category:nope".into()],
                 packages: None,
+                probe: false,
             },
         )
         .unwrap_err()

@@ -370,7 +370,7 @@ impl<'a> Walk<'a, '_> {
         let blocked = |n: &str| selected.by_name.contains_key(n);
         match self.universe.find(&rel, &blocked) {
             Some(c) => self.select(c, why, vec![label, req.name.clone()]),
-            None if self.opts.allow_missing => self.missing.push(Missing {
+            None if self.opts.allow_missing || req.optional => self.missing.push(Missing {
                 name: req.name.clone(),
                 wanted_by: label,
             }),

@@ -8,6 +8,7 @@
 //! place (`OUT/pigsty`) only when complete; the bundle is written to a temporary name and
 //! renamed. A failure at any step leaves the previous output as it was.
 
+mod availability;
 mod repo;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use crate::fetch::{FetchItem, Fetcher};
 use crate::mirrors::Mirrors;
 use crate::plan::{Plan, Request};
 
+pub use availability::Availability;
 pub use repo::SBOM_NAME;
 
 /// Everything a build needs to know.
@@ -76,6 +78,8 @@ pub struct BuildReport {
     pub key_fingerprint: String,
     pub repos: Vec<RepoReport>,
     pub unavailable: Vec<crate::plan::UnavailableExtension>,
+    /// Where the catalog's availability prediction and the repos disagree.
+    pub disagreements: Vec<String>,
     /// Requested packages absent upstream (only with `--allow-missing`).
     pub missing: Vec<String>,
     /// Alternatives chosen among `a | b` dependencies: `dependency -> choice`.
@@ -144,6 +148,11 @@ pub enum BuildError {
         name: String,
         cache: PathBuf,
         reason: String,
+    },
+    #[error("{target}: {} asked for by name cannot be had (pass --allow-missing to build without):{}", if extensions.len() == 1 { "an extension" } else { "extensions" }, extensions.iter().map(|e| format!("\n  {e}")).collect::<String>())]
+    Unavailable {
+        target: String,
+        extensions: Vec<String>,
     },
     #[error("target {target}")]
     InTarget {
@@ -315,8 +324,8 @@ pub fn build_many(
 struct Prepared {
     opts: BuildOptions,
     distro: Distro,
-    plan: Plan,
     resolved: Resolution,
+    availability: Availability,
     secret: SecretKey,
 }
 
@@ -350,11 +359,12 @@ fn prepare(
         opts,
     };
     let resolved = family::for_family(opts.target.family()).resolve(&input)?;
+    let availability = availability::settle(&plan, &resolved.missing, opts.allow_missing)?;
     Ok(Prepared {
         opts: opts.clone(),
         distro,
-        plan,
         resolved,
+        availability,
         secret,
     })
 }

@@ -28,8 +28,8 @@ pub(super) fn finish(
 ) -> Result<BuildReport, BuildError> {
     let Prepared {
         opts,
-        plan,
         resolved,
+        availability,
         secret,
         ..
     } = prepared;
@@ -63,8 +63,9 @@ pub(super) fn finish(
         packages_size: resolved.chosen.iter().map(|c| c.item.size).sum(),
         key_fingerprint: secret.fingerprint(),
         repos: resolved.repos.clone(),
-        unavailable: plan.unavailable.clone(),
-        missing: resolved.missing.clone(),
+        unavailable: availability.unavailable.clone(),
+        disagreements: availability.disagreements.clone(),
+        missing: availability.missing.clone(),
         choices: resolved.choices.clone(),
         warnings: resolved.warnings.clone(),
     })

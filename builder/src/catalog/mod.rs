@@ -181,6 +181,8 @@ pub enum Unavailable {
     Requires { extension: String },
     /// It requires an extension the catalog does not know.
     UnknownRequirement { extension: String },
+    /// A build found its package in none of the configured repos.
+    NotInRepos { package: String },
 }
 
 impl fmt::Display for Unavailable {
@@ -216,6 +218,12 @@ impl fmt::Display for Unavailable {
             }
             Unavailable::UnknownRequirement { extension } => {
                 write!(f, "requires `{extension}`, which the catalog does not know")
+            }
+            Unavailable::NotInRepos { package } => {
+                write!(
+                    f,
+                    "its package {package} is in none of the configured repos"
+                )
             }
         }
     }
@@ -319,6 +327,17 @@ impl Catalog {
 
     /// The package an extension needs on a target (with `$v` expanded), or why there is none.
     pub fn resolve(&self, ext: &Extension, target: &Target) -> Result<String, Unavailable> {
+        self.resolve_with(ext, target, true)
+    }
+
+    /// [`Catalog::resolve`], the availability matrix (a prediction of what the upstream
+    /// repos carry) consulted only if `matrix`: a build asks the repos themselves.
+    pub fn resolve_with(
+        &self,
+        ext: &Extension,
+        target: &Target,
+        matrix: bool,
+    ) -> Result<String, Unavailable> {
         let fam = ext.family(target.family());
         if fam.package.is_empty() {
             return Err(Unavailable::NoPackageForFamily {
@@ -335,7 +354,7 @@ impl Catalog {
         if ext.os_exclude.contains(&os_arch) {
             return Err(Unavailable::ExcludedOnOs { os_arch });
         }
-        if let Some(avail) = self.availability_of(ext) {
+        if let Some(avail) = self.availability_of(ext).filter(|_| matrix) {
             let state = avail.state(&os_arch, target.pg);
             if state != State::Available && state != State::Hidden {
                 return Err(Unavailable::Matrix {

@@ -233,7 +233,7 @@ pub fn resolve(
         let cands = job_candidates(&mut lk, &req.name)?;
         if !cands.is_empty() {
             jobs.push((ri, cands.into_iter().map(id).collect()));
-        } else if opts.allow_missing {
+        } else if opts.allow_missing || req.optional {
             missing.push(Missing {
                 name: req.name.clone(),
                 wanted_by: req.wanted_by.clone(),
