@@ -248,6 +248,10 @@ struct BuildArgs {
     /// Use exactly these repos, first one highest priority: NAME=URL; repeatable
     #[arg(long, value_name = "NAME=URL")]
     only_repo: Vec<String>,
+    /// A repo's priority, lower wins over any version elsewhere (as dnf's priority and apt's
+    /// pins): NAME=N; repeatable [default: the manifests' priorities, else equal]
+    #[arg(long, value_name = "NAME=N")]
+    repo_priority: Vec<String>,
     /// Set a mirror: NAME=URL (repeatable), e.g. debian=http://HOST/debian
     #[arg(long, value_name = "NAME=URL")]
     mirror: Vec<String>,
@@ -530,6 +534,14 @@ fn build_options(
         repo_urls: pairs(&a.repo, "--repo")?,
         no_repo: items(&a.no_repo),
         only_repo: pairs(&a.only_repo, "--only-repo")?,
+        repo_priorities: pairs(&a.repo_priority, "--repo-priority")?
+            .into_iter()
+            .map(|(n, v)| {
+                v.parse()
+                    .map(|p| (n, p))
+                    .with_context(|| format!("bad --repo-priority `{v}`: a number such as 10"))
+            })
+            .collect::<Result<_>>()?,
         keys: pairs(&a.key, "--key")?
             .into_iter()
             .map(|(k, v)| (k, PathBuf::from(v)))

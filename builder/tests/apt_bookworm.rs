@@ -73,7 +73,7 @@ fn bookworm_postgis_closure() {
     let repos = vec![Repo {
         name: "bookworm".into(),
         packages,
-        pinned_first: false,
+        priority: pigsty_build::apt::closure::DEFAULT_PRIORITY,
     }];
 
     let requested: Vec<Requested> = [

@@ -697,3 +697,84 @@ fn a_damaged_cache_entry_is_never_signed() {
         .flatten()
         .all(|e| !e.file_name().to_string_lossy().ends_with(".tgz")));
 }
+
+#[test]
+fn only_repo_first_one_has_the_highest_priority() {
+    // Two repos with alpha: the first at 1.0, the second at 2.0.
+    let a = fixture();
+    let b = fixture();
+    let alpha = std::fs::read(b.root.join("pool/alpha_1.0_amd64.deb")).unwrap();
+    let beta = std::fs::read(b.root.join("pool/beta_1.0_amd64.deb")).unwrap();
+    let packages = format!(
+        "Package: alpha\nVersion: 2.0\nArchitecture: amd64\nDepends: beta\nFilename: pool/alpha_1.0_amd64.deb\nSize: {}\nSHA256: {}\n\nPackage: beta\nVersion: 1.0\nArchitecture: amd64\nFilename: pool/beta_1.0_amd64.deb\nSize: {}\nSHA256: {}\n",
+        alpha.len(),
+        sha(&alpha),
+        beta.len(),
+        sha(&beta)
+    );
+    republish(&b, &packages);
+    let (base_a, base_b) = (
+        serve(a.root.clone()).unwrap(),
+        serve(b.root.clone()).unwrap(),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let version_of_alpha = |order: [(&str, &str, &Fixture); 2]| {
+        let out = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = [
+            "--os",
+            "d12",
+            "--arch",
+            "x86_64",
+            "--pg",
+            "15",
+            "--packages",
+            "alpha",
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec();
+        for (name, base, f) in order {
+            args.extend([
+                "--only-repo".into(),
+                format!("{name}={base} test main"),
+                "--key".into(),
+                format!("{name}={}", f.keyring.display()),
+            ]);
+        }
+        args.extend([
+            "--sign-key".into(),
+            a.secret_path.display().to_string(),
+            "--out".into(),
+            out.path().display().to_string(),
+            "--cache".into(),
+            cache.path().display().to_string(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = pigsty_build(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.path().join("pigsty/MANIFEST.json")).unwrap(),
+        )
+        .unwrap();
+        let p = m["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "alpha")
+            .unwrap()
+            .clone();
+        (
+            p["version"].as_str().unwrap().to_string(),
+            p["repo"].as_str().unwrap().to_string(),
+        )
+    };
+    // The first repo wins although the second has the higher version; and the other way.
+    assert_eq!(
+        version_of_alpha([("one", &base_a, &a), ("two", &base_b, &b)]),
+        ("1.0".to_string(), "one".to_string())
+    );
+    assert_eq!(
+        version_of_alpha([("two", &base_b, &b), ("one", &base_a, &a)]),
+        ("2.0".to_string(), "two".to_string())
+    );
+}

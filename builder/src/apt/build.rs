@@ -27,7 +27,9 @@ impl PackageFamily for Apt {
             let source = AptSource::parse(&r.name, &line)?;
             let keyring = input.keyring_for(r)?;
             let keyring = keyring.as_ref().map(|(k, p)| (k, p.as_path()));
-            indexes.push(upstream::load(input.fetcher, &source, keyring, arch)?);
+            let mut index = upstream::load(input.fetcher, &source, keyring, arch)?;
+            index.repo.priority = r.priority.unwrap_or(super::closure::DEFAULT_PRIORITY);
+            indexes.push(index);
         }
         let installed = match &opts.exclude_installed {
             Some(p) => {

@@ -3,7 +3,7 @@
 //!
 //! Rules, close to what apt does for a fresh install:
 //! - A name's candidate is its highest version over all repositories (ties: the earlier
-//!   repository), except that packages of a [`Repo::pinned_first`] repository win regardless
+//!   repository), except that packages of a repository with a better [`Repo::priority`] win regardless
 //!   of version. A versioned dependency the candidate does not satisfy takes the best version
 //!   that does.
 //! - `Pre-Depends` and `Depends` are followed transitively, `Recommends` only on request. For
@@ -31,14 +31,18 @@ use super::relation::{
 use super::version::DebVersion;
 pub use crate::closure::{ClosureError, DepKind, Missing, Problem, Requested, Why};
 
+/// The priority of a repository that sets none.
+pub const DEFAULT_PRIORITY: u32 = 500;
+
 /// One repository's packages (for the target architecture and `all`; others are ignored).
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub name: String,
     pub packages: Vec<PackageEntry>,
-    /// Candidates from this repository win over other repositories' regardless of version
-    /// (an apt pin priority above the others').
-    pub pinned_first: bool,
+    /// Lower wins: a package from a repository with a lower priority is taken over any
+    /// version from the others (as apt's pin priorities do); [`DEFAULT_PRIORITY`] for all by
+    /// default, so the highest version wins.
+    pub priority: u32,
 }
 
 /// The packages installed on a system, from its dpkg `status` file.
@@ -258,16 +262,16 @@ impl<'a> Universe<'a> {
         };
         for cands in by_name.values_mut() {
             cands.sort_by(|a, b| {
-                u.pinned(*b)
-                    .cmp(&u.pinned(*a))
+                u.priority(*a)
+                    .cmp(&u.priority(*b))
                     .then_with(|| u.entry(*b).version().cmp(u.entry(*a).version()))
                     .then(a.cmp(b))
             });
         }
         for provs in provides.values_mut() {
             provs.sort_by(|(a, _), (b, _)| {
-                u.pinned(*b)
-                    .cmp(&u.pinned(*a))
+                u.priority(*a)
+                    .cmp(&u.priority(*b))
                     .then(a.0.cmp(&b.0))
                     .then_with(|| u.entry(*a).package().cmp(u.entry(*b).package()))
                     .then_with(|| u.entry(*b).version().cmp(u.entry(*a).version()))
@@ -284,8 +288,8 @@ impl<'a> Universe<'a> {
         &self.repos[c.0].packages[c.1]
     }
 
-    fn pinned(&self, c: Cand) -> bool {
-        self.repos[c.0].pinned_first
+    fn priority(&self, c: Cand) -> u32 {
+        self.repos[c.0].priority
     }
 
     /// The best package satisfying `rel`: a real one first, else a provider. Packages whose
@@ -616,7 +620,7 @@ mod tests {
         Repo {
             name: name.to_string(),
             packages: read_packages(Cursor::new(out)).unwrap(),
-            pinned_first: pinned,
+            priority: if pinned { 1 } else { DEFAULT_PRIORITY },
         }
     }
 
@@ -662,10 +666,7 @@ mod tests {
             &ClosureOptions::default(),
         );
         assert_eq!(versions(&c), ["foo=1:0.9@b", "libc6=2.36-9@a"]);
-        let pinned = Repo {
-            pinned_first: true,
-            ..a
-        };
+        let pinned = Repo { priority: 1, ..a };
         let c = run(&[b, pinned], &["foo"], &ClosureOptions::default());
         assert_eq!(versions(&c), ["foo=1.0-1@a", "libc6=2.36-9@a"]);
         assert_eq!(

@@ -131,7 +131,7 @@ pub fn load(
         repo: Repo {
             name: source.name.clone(),
             packages,
-            pinned_first: false,
+            priority: super::closure::DEFAULT_PRIORITY,
         },
     })
 }

@@ -44,6 +44,8 @@ pub struct BuildOptions {
     pub no_repo: Vec<String>,
     /// `--only-repo NAME=URL`: use exactly these, first one highest priority.
     pub only_repo: Vec<(String, String)>,
+    /// `--repo-priority NAME=N`: a repo's priority (lower wins), over the manifests'.
+    pub repo_priorities: Vec<(String, u32)>,
     /// `--key NAME=FILE`: the keyring a repo's key name stands for.
     pub keys: Vec<(String, PathBuf)>,
     pub insecure_upstream: Vec<String>,
@@ -176,7 +178,7 @@ pub enum BuildError {
     NoKey { repo: String, key: String },
     #[error("no repository left to build from (modules: {modules}); check --modules, --no-repo and --only-repo")]
     NoRepos { modules: String },
-    #[error("unknown repo `{0}` in --repo/--no-repo/--insecure-upstream; the target's repos: {1}")]
+    #[error("unknown repo `{0}` in --repo/--no-repo/--repo-priority/--insecure-upstream; the target's repos: {1}")]
     UnknownRepo(String, String),
     #[error("{what} {}", path.display())]
     Io {
@@ -223,15 +225,17 @@ pub(crate) fn write_small(path: &Path, data: &[u8]) -> Result<(), BuildError> {
 /// The repositories a build uses, in priority order.
 pub fn select_repos(distro: &Distro, opts: &BuildOptions) -> Result<Vec<RepoDef>, BuildError> {
     if !opts.only_repo.is_empty() {
+        // First one highest priority (lowest number, as dnf counts), as --help says.
         return Ok(opts
             .only_repo
             .iter()
-            .map(|(name, url)| RepoDef {
+            .zip(1u32..)
+            .map(|((name, url), priority)| RepoDef {
                 name: name.clone(),
                 module: "only".to_string(),
                 url: url.clone(),
                 key: name.clone(),
-                priority: None,
+                priority: Some(priority),
                 excludepkgs: Vec::new(),
                 module_hotfixes: false,
                 optional: false,
@@ -243,6 +247,7 @@ pub fn select_repos(distro: &Distro, opts: &BuildOptions) -> Result<Vec<RepoDef>
         .no_repo
         .iter()
         .chain(opts.repo_urls.iter().map(|(n, _)| n))
+        .chain(opts.repo_priorities.iter().map(|(n, _)| n))
         .chain(&opts.insecure_upstream)
     {
         if !names.contains(&n.as_str()) {
@@ -259,6 +264,9 @@ pub fn select_repos(distro: &Distro, opts: &BuildOptions) -> Result<Vec<RepoDef>
     for r in &mut repos {
         if let Some((_, url)) = opts.repo_urls.iter().find(|(n, _)| *n == r.name) {
             r.url = url.clone();
+        }
+        if let Some((_, p)) = opts.repo_priorities.iter().find(|(n, _)| *n == r.name) {
+            r.priority = Some(*p);
         }
     }
     if repos.is_empty() {
