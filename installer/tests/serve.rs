@@ -1018,3 +1018,19 @@ fn more_slow_clients_than_the_default_descriptor_limit_and_a_new_one_is_served()
     assert_eq!(p.body, file_bytes(&r, "Packages"));
     drop(slow);
 }
+
+/// The fuzz target's corpus (`fuzz/corpus/serve_request`, seeds and what `cargo fuzz run`
+/// kept) replayed through the same checks, on stable Rust, with every test run.
+#[test]
+fn the_fuzz_corpus_replays_clean() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/serve_request");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = e.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let run = std::panic::catch_unwind(|| pigsty_install::serve::fuzz_request(&data));
+        assert!(run.is_ok(), "{} fails the checks", path.display());
+        n += 1;
+    }
+    assert!(n >= 17, "only {n} inputs in {}", dir.display());
+}

@@ -222,8 +222,13 @@ enum Next {
     End,
 }
 
-/// Why a write failed, for the log and for how the connection ends.
-struct WriteTimeout;
+/// Why an answer was not sent whole.
+enum SendError {
+    /// The client went away (reset, closed), or the file changed under the server.
+    Failed(io::Error),
+    /// The client took no byte for the write timeout.
+    Stalled,
+}
 
 /// One accepted connection.
 pub(super) struct Conn {
@@ -282,12 +287,12 @@ impl Conn {
             match self.send(req.http10, head_only, answer, keep).await {
                 Ok(()) if keep => {}
                 Ok(()) => return self.linger().await,
-                Err(Ok(e)) => {
+                Err(SendError::Failed(e)) => {
                     let what = format!("{} {}", req.method, req.target.escape_debug());
                     (self.shared.log)(&Event::Problem(format!("{} {what}: {e}", self.peer)));
                     return;
                 }
-                Err(Err(WriteTimeout)) => {
+                Err(SendError::Stalled) => {
                     (self.shared.log)(&Event::Problem(format!(
                         "{} {} {}: accepted no bytes for {}: connection reset",
                         self.peer,
@@ -406,15 +411,14 @@ impl Conn {
         }));
     }
 
-    /// Writes `answer` (its head only for HEAD). `Err(Ok(e))`: the client went away;
-    /// `Err(Err(WriteTimeout))`: it took no byte for the write timeout.
+    /// Writes `answer` (its head only for HEAD).
     async fn send(
         &self,
         http10: bool,
         head_only: bool,
         answer: Response,
         keep: bool,
-    ) -> Result<(), Result<io::Error, WriteTimeout>> {
+    ) -> Result<(), SendError> {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nServer: pigsty-install/{}\r\nDate: {}\r\n",
             answer.status.as_u16(),
@@ -449,11 +453,7 @@ impl Conn {
 
     /// Writes all of `data`; `more`: a body follows at once (the kernel may hold the bytes
     /// back to fill a packet with it).
-    async fn write_all(
-        &self,
-        mut data: &[u8],
-        more: bool,
-    ) -> Result<(), Result<io::Error, WriteTimeout>> {
+    async fn write_all(&self, mut data: &[u8], more: bool) -> Result<(), SendError> {
         let flags = if more {
             SendFlags::NOSIGNAL | SendFlags::MORE
         } else {
@@ -469,12 +469,7 @@ impl Conn {
     }
 
     /// Sends `len` bytes of `file` from `start`, from the page cache to the socket.
-    async fn send_file(
-        &self,
-        file: &File,
-        start: u64,
-        len: u64,
-    ) -> Result<(), Result<io::Error, WriteTimeout>> {
+    async fn send_file(&self, file: &File, start: u64, len: u64) -> Result<(), SendError> {
         let (mut offset, end) = (start, start + len);
         while offset < end {
             let count = usize::try_from((end - offset).min(SENDFILE_MAX)).unwrap_or(1 << 20);
@@ -489,7 +484,7 @@ impl Conn {
                 })
                 .await?;
             if n == 0 {
-                return Err(Ok(io::Error::new(
+                return Err(SendError::Failed(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     format!(
                         "the file ended at byte {offset} of {end}: it changed while it was sent"
@@ -502,16 +497,13 @@ impl Conn {
 
     /// Runs a non-blocking write `op` once the socket takes bytes; gives up when it has taken
     /// none for the write timeout.
-    async fn timed(
-        &self,
-        mut op: impl FnMut() -> io::Result<usize>,
-    ) -> Result<usize, Result<io::Error, WriteTimeout>> {
+    async fn timed(&self, mut op: impl FnMut() -> io::Result<usize>) -> Result<usize, SendError> {
         let deadline = Instant::now() + self.shared.write_timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.stream.writable()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(Ok(e)),
-                Err(_) => return Err(Err(WriteTimeout)),
+                Ok(Err(e)) => return Err(SendError::Failed(e)),
+                Err(_) => return Err(SendError::Stalled),
             }
             match self.stream.try_io(Interest::WRITABLE, &mut op) {
                 Ok(n) => return Ok(n),
@@ -520,7 +512,7 @@ impl Conn {
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                     ) => {}
-                Err(e) => return Err(Ok(e)),
+                Err(e) => return Err(SendError::Failed(e)),
             }
         }
     }
@@ -554,7 +546,8 @@ fn seconds(d: Duration) -> String {
 }
 
 /// See [`super::fuzz_request`]: heads parsed one after the other off `data`, as a pipelining
-/// client would send them, each taking at least one byte and no more than are there.
+/// client would send them, each taking at least one byte and no more than are there; each
+/// one's target and range go through the path and range checks too.
 pub(super) fn fuzz_head(data: &[u8]) {
     let mut rest = data;
     while let Head::Complete(req, used) = parse_head(rest) {
@@ -565,6 +558,10 @@ pub(super) fn fuzz_head(data: &[u8]) {
         );
         assert!(!req.method.is_empty() && !req.target.is_empty());
         assert!(!(req.keep_alive && req.body == BodyLen::Unread));
+        super::files::fuzz_path(req.target.as_bytes());
+        if let Some(range) = &req.range {
+            super::range::fuzz_range(range.as_bytes());
+        }
         rest = &rest[used..];
     }
 }

@@ -333,6 +333,9 @@ pub(super) fn fuzz_path(data: &[u8]) {
     let Ok(Named::Repo(segments)) = parse_path(path) else {
         return;
     };
+    if let Some(last) = segments.last() {
+        let _ = content_type(&String::from_utf8_lossy(last));
+    }
     let root = Path::new("/srv/repo");
     let mut joined = root.to_path_buf();
     for s in &segments {
