@@ -266,7 +266,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write_timeout: std::time::Duration::from_secs(write_timeout),
                 max_connections,
             };
-            let log: serve::EventLog = std::sync::Arc::new(|e: &Event| eprintln!("{e}"));
+            // One write per line (stderr is unbuffered; the server logs every request).
+            let log: serve::EventLog = std::sync::Arc::new(|e: &Event| {
+                let _ = std::io::stderr().write_all(format!("{e}\n").as_bytes());
+            });
             let summary = serve::serve(&opts, log, |addr, repo| {
                 if json {
                     let _ = print_json_line(&serde_json::json!({

@@ -128,9 +128,11 @@ pub struct Access {
 }
 
 impl fmt::Display for Access {
+    /// The line is made whole first and written in one piece: written field by field (and
+    /// character by character for the escaped ones) to an unbuffered stderr, it took a system
+    /// call per character, 15% of the server's time under load.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
+        f.write_str(&format!(
             "{} \"{} {} {}\" {} {}",
             self.peer,
             self.method.escape_debug(),
@@ -138,7 +140,7 @@ impl fmt::Display for Access {
             self.version,
             self.status,
             self.bytes
-        )
+        ))
     }
 }
 
@@ -158,7 +160,7 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Event::Access(a) => a.fmt(f),
-            Event::Problem(p) => write!(f, "problem: {p}"),
+            Event::Problem(p) => f.write_str(&format!("problem: {p}")),
             Event::Notice(n) => f.write_str(n),
         }
     }
