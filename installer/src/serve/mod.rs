@@ -14,10 +14,10 @@
 //!
 //! A path is decoded once, then refused if a segment is `..` (`403`), if it decodes to a `/`
 //! or a NUL (`400`), or if the file it names resolves (symlinks followed) to anywhere outside
-//! `DEST/pigsty` (`403`); devices and FIFOs are never opened ([`files`]).
+//! `DEST/pigsty` (`403`); devices and FIFOs are never opened (`files.rs`).
 //!
 //! Files go from the page cache to the socket with `sendfile(2)`: no copy through the
-//! server's memory, no buffer per connection while it sends ([`conn`]). A server's memory
+//! server's memory, no buffer per connection while it sends (`conn.rs`). A server's memory
 //! does not grow with the files it sends, nor with clients that stop reading: a client that
 //! takes no byte for [`ServeOptions::write_timeout`] is dropped (its socket reset). At most
 //! [`ServeOptions::max_connections`] connections are served at once; more wait in the
