@@ -426,6 +426,37 @@ fn escapes_are_refused() {
     s.stop();
 }
 
+#[test]
+fn links_that_stay_inside_the_repo_are_served_however_they_are_written() {
+    let r = repo();
+    let top = r.dest.join("pigsty");
+    // Absolute, to a file of the repo; relative, out of the repo through `..` and back in; a
+    // folder link. The kernel's RESOLVE_BENEATH refuses the first two; the server then checks
+    // the resolved path, as for every link.
+    std::os::unix::fs::symlink(top.join("pool/dep2_1.0_amd64.deb"), top.join("abs.deb")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../pigsty/pool/dep4_1.0_amd64.deb",
+        top.join("pool/round.deb"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("pool", top.join("pool2")).unwrap();
+    let s = start(&r.dest, Duration::from_secs(5));
+    for (target, rel) in [
+        ("/pigsty/abs.deb", "pool/dep2_1.0_amd64.deb"),
+        ("/pigsty/pool/round.deb", "pool/dep4_1.0_amd64.deb"),
+        (
+            "/pigsty/pool2/dep5_1.0_amd64.deb",
+            "pool/dep5_1.0_amd64.deb",
+        ),
+        ("/pigsty/latest.deb", "pool/dep3_1.0_amd64.deb"),
+    ] {
+        let p = get(s.addr, target, "Range: bytes=1-\r\n");
+        assert_eq!(p.status, 206, "{target}");
+        assert_eq!(p.body, file_bytes(&r, rel)[1..], "{target}");
+    }
+    s.stop();
+}
+
 /// Fetches every file of the repo over one keep-alive connection; the sha256 of each.
 fn fetch_all(addr: SocketAddr, files: &[String]) -> Vec<(String, String, u64)> {
     let c = TcpStream::connect(addr).unwrap();

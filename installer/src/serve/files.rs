@@ -2,10 +2,12 @@
 //! encoded `/` or NUL, nothing that resolves outside `DEST/pigsty`), then a file opened (never
 //! a device or a FIFO), a folder listed, or a refusal; conditional requests and ranges.
 
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use http::StatusCode;
@@ -157,6 +159,14 @@ fn answer(repo: &Path, req: &Request) -> Result<Response, Refusal> {
         Named::Top => return Ok(html(top_listing())),
         Named::Repo(segments) => segments,
     };
+    if !path.ends_with('/') {
+        if let Some(file) = open_beneath(repo, &segments)? {
+            return send_file(file, segments.last().map_or(&[][..], Vec::as_slice), req);
+        }
+    }
+    // Not decided by the kernel: a folder, something that is not a regular file, a link
+    // `openat2` does not follow beneath a folder (an absolute one, or one through `..`), or
+    // no `openat2` (Linux before 5.6). The same rule, checked on the resolved path.
     let root = match std::fs::canonicalize(repo) {
         Ok(r) => r,
         // Between the two renames of a new install, or removed.
@@ -208,7 +218,66 @@ fn answer(repo: &Path, req: &Request) -> Result<Response, Refusal> {
     if path.ends_with('/') {
         return Err(refuse(StatusCode::NOT_FOUND, "a file, not a folder"));
     }
-    send_file(&real, req)
+    // O_NONBLOCK: a FIFO put there since the check does not hang the open; O_NOFOLLOW: nor
+    // does a link put there since (the path is resolved already).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(&real)
+        .map_err(|e| {
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot open the file: {e}"),
+            )
+        })?;
+    send_file(file, segments.last().map_or(&[][..], Vec::as_slice), req)
+}
+
+/// The regular file `segments` names under `repo`, opened for reading, with the kernel
+/// checking containment: `openat2(RESOLVE_BENEATH)` refuses any step of the resolution (a
+/// `..` in a link, an absolute link) that leaves the folder, and nothing can be swapped in
+/// between a check and the open. The path is first opened `O_PATH` (which opens nothing) and
+/// only a regular file is then opened for reading, so a device or a FIFO is never opened.
+/// `None`: not decided here (see [`answer`]).
+fn open_beneath(repo: &Path, segments: &[Vec<u8>]) -> Result<Option<File>, Refusal> {
+    use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+    use rustix::io::Errno;
+    if segments.is_empty() {
+        return Ok(None);
+    }
+    let rel: PathBuf = segments.iter().map(|s| OsStr::from_bytes(s)).collect();
+    let root = rustix::fs::open(
+        repo,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        // Between the two renames of a new install, or removed.
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the repo is not there now ({e})"),
+        )
+    })?;
+    let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let open =
+        |flags: OFlags| match openat2(&root, &rel, flags | OFlags::CLOEXEC, Mode::empty(), beneath)
+        {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG) => {
+                Err(refuse(StatusCode::NOT_FOUND, "not found"))
+            }
+            Err(Errno::ACCESS | Errno::PERM) => Err(refuse(StatusCode::FORBIDDEN, "not readable")),
+            // EXDEV (a link this rule does not follow), ENOSYS (no openat2), anything else.
+            Err(_) => Ok(None),
+        };
+    let Some(node) = open(OFlags::PATH)? else {
+        return Ok(None);
+    };
+    if !node.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    // O_NONBLOCK: a FIFO swapped in since does not hang the open (send_file refuses it).
+    open(OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY)
 }
 
 fn display_segments(segments: &[Vec<u8>]) -> String {
@@ -233,23 +302,15 @@ pub(super) fn none_match(value: &str, etag: &str) -> bool {
     })
 }
 
-/// The answer for the regular file at `path` (resolved, inside the repo): opened, then `304`,
+/// The answer for `file` (opened inside the repo; `name` is its last path segment): `304`,
 /// `416`, `206` with its range or `200`; the body is the open file, sent by the connection.
-fn send_file(path: &Path, req: &Request) -> Result<Response, Refusal> {
-    let server_error = |what: &str, e: io::Error| {
+fn send_file(file: File, name: &[u8], req: &Request) -> Result<Response, Refusal> {
+    let meta = file.metadata().map_err(|e| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot {what} the file: {e}"),
+            format!("cannot stat the file: {e}"),
         )
-    };
-    // O_NONBLOCK: a FIFO put there since the check does not hang the open; O_NOFOLLOW: nor
-    // does a link put there since (the path is resolved already).
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| server_error("open", e))?;
-    let meta = file.metadata().map_err(|e| server_error("stat", e))?;
+    })?;
     if !meta.is_file() {
         return Err(refuse(StatusCode::FORBIDDEN, "not a regular file"));
     }
@@ -270,10 +331,7 @@ fn send_file(path: &Path, req: &Request) -> Result<Response, Refusal> {
                     .map_or(true, |d| d < Duration::from_secs(1))
             }),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = String::from_utf8_lossy(name);
     let headed = |status, body| {
         Response::new(status, body)
             .header("ETag", etag.clone())

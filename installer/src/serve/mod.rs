@@ -57,6 +57,8 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The most threads resolving paths and opening files at once (tokio's blocking pool).
 const BLOCKING_THREADS: usize = 64;
+/// How many connections may wait to be accepted.
+const LISTEN_BACKLOG: u32 = 4096;
 /// Descriptors a connection holds at most: its socket and, while it sends, the file.
 const FDS_PER_CONNECTION: u64 = 2;
 /// Descriptors kept for the rest: the listener, the runtime, folders being listed, stdio.
@@ -216,12 +218,10 @@ impl Server {
                 })
             }
         }
-        let listener = TcpListener::bind(opts.listen)
-            .await
-            .map_err(|source| ServeError::Bind {
-                addr: opts.listen,
-                source,
-            })?;
+        let listener = listen(opts.listen).map_err(|source| ServeError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
         let max_connections = connection_cap(opts.max_connections, &log);
         Ok(Server {
             listener,
@@ -314,6 +314,21 @@ impl Server {
             cut,
         }
     }
+}
+
+/// The listening socket, with a backlog deep enough for the clients that wait while the
+/// connection cap is reached (the kernel clamps it to `net.core.somaxconn`, 4,096 by default;
+/// the standard library's listeners ask for 128).
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As the standard library's listeners: a restart binds at once despite connections of
+    // the previous run in TIME_WAIT (another listener on the port still fails).
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// `wanted`, or fewer if the soft descriptor limit cannot hold that many connections.
