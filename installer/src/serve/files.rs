@@ -139,7 +139,8 @@ pub(super) fn percent_decode(s: &str) -> Option<Vec<u8>> {
     well_formed.then(|| percent_encoding::percent_decode(b).collect())
 }
 
-/// The answer to a request (run on the blocking pool: it resolves paths and opens files).
+/// The answer to a request: the path resolved and the file opened (see `Conn::answer` for
+/// why on the runtime's thread).
 pub(super) fn respond(repo: &Path, req: &Request) -> Response {
     match answer(repo, req) {
         Ok(r) => r,

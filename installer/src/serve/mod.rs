@@ -55,8 +55,6 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many connections are served at once, unless told otherwise (and the descriptor limit
 /// allows: see [`Server::bind`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// The most threads resolving paths and opening files at once (tokio's blocking pool).
-const BLOCKING_THREADS: usize = 64;
 /// How many connections may wait to be accepted.
 const LISTEN_BACKLOG: u32 = 4096;
 /// Descriptors a connection holds at most: its socket and, while it sends, the file.
@@ -382,9 +380,6 @@ pub fn serve(
     raise_descriptor_limit(&log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name("pigsty-serve")
-        // Paths are resolved and files opened on the blocking pool; a bound keeps the thread
-        // count (and memory) flat under many clients, who then wait their turn.
-        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| ServeError::Setup(format!("tokio runtime: {e}")))?;
