@@ -267,8 +267,9 @@ fn open_beneath(repo: &Path, segments: &[Vec<u8>]) -> Result<Option<File>, Refus
             Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::NAMETOOLONG) => {
                 Err(refuse(StatusCode::NOT_FOUND, "not found"))
             }
-            Err(Errno::ACCESS | Errno::PERM) => Err(refuse(StatusCode::FORBIDDEN, "not readable")),
-            // EXDEV (a link this rule does not follow), ENOSYS (no openat2), anything else.
+            Err(Errno::ACCESS) => Err(refuse(StatusCode::FORBIDDEN, "not readable")),
+            // EXDEV (a link this rule does not follow), ENOSYS (no openat2), EPERM (a seccomp
+            // filter that does not know openat2, as older container runtimes have), others.
             Err(_) => Ok(None),
         };
     let Some(node) = open(OFlags::PATH)? else {
