@@ -4,7 +4,7 @@
 # `python3 -m http.server` on the same folder. Each client is one curl fetching every file of
 # the repo in turn over one connection (to /dev/null), the 50 in parallel; hyperfine times the
 # whole. Before timing, examples/fetch_repo checks every byte each server sends against the
-# manifest. Prints the means, the ratios, and each server's peak RSS (VmHWM).
+# manifest. Prints the means, the ratios, each server's CPU time per run and peak RSS (VmHWM).
 #
 # Usage: bench/serve.sh [RUNS] [CLIENTS]   (needs hyperfine, nginx, curl; network on first run)
 set -euo pipefail
@@ -75,6 +75,11 @@ for f in json.load(open(sys.argv[1]))["files"]:
 EOF
 done
 client() { echo "seq $clients | xargs -P $clients -I{} curl -sf -K $work/curl-$1.cfg"; }
+# CPU seconds (user + system) a server's processes have used so far: the wall-clock figures
+# swing with whatever else runs on the machine; the servers' own CPU time less so.
+ticks=$(getconf CLK_TCK)
+cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+cpu0_ours=$(cpu "$ours_pid"); cpu0_nginx=$(cpu $nginx_pids); cpu0_python=$(cpu "$python_pid")
 hyperfine --warmup 1 --runs "$runs" --export-json "$work/serve.json" \
   --command-name ours "$(client $ours)" \
   --command-name nginx "$(client $nginx_port)" \
@@ -87,5 +92,10 @@ bytes=$(python3 -c "import json; print(sum(f['size'] for f in json.load(open('$d
 mbs() { python3 -c "import sys; print('%.0f' % (int(sys.argv[1]) / float(sys.argv[2]) / 2**20))" "$bytes" "$1"; }
 echo "mean: ours ${o}s ($(mbs "$o") MiB/s), nginx ${n}s ($(mbs "$n") MiB/s), python3 -m http.server ${p}s ($(mbs "$p") MiB/s)"
 echo "ratio: nginx / ours = $(ratio "$n" "$o")x, python3 -m http.server / ours = $(ratio "$p" "$o")x"
+per_run() { python3 -c "import sys; print('%.2f' % ((int(sys.argv[1]) - int(sys.argv[2])) / $ticks / ($runs + 1)))" "$1" "$2"; }
+co=$(per_run "$(cpu "$ours_pid")" "$cpu0_ours")
+cn=$(per_run "$(cpu $nginx_pids)" "$cpu0_nginx")
+cpy=$(per_run "$(cpu "$python_pid")" "$cpu0_python")
+echo "server CPU per run (user + system): ours ${co}s, nginx ${cn}s, python3 -m http.server ${cpy}s"
 hwm() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 echo "peak RSS (VmHWM): ours $(hwm "$ours_pid") kB; nginx workers $(for w in $nginx_pids; do printf '%s ' "$(hwm "$w")"; done)kB; python3 $(hwm "$python_pid") kB"

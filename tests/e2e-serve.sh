@@ -9,7 +9,7 @@
 # tampered file is refused with the file named and nothing in place; apt pointed at the mirror
 # URL directly (signed-by the bundle key) updates and downloads; 50 clients fetch the whole repo
 # at once over the veth, every byte checked against the manifest, while the server's peak RSS
-# (VmHWM) stays flat; SIGTERM lets a slow download finish, refuses new connections, exits 0.
+# (VmHWM) stays flat; 300 clients that never read add little to its RSS; SIGTERM lets a slow download finish, refuses new connections, exits 0.
 #
 # Usage: tests/e2e-serve.sh [PIGSTY_BUILD] [PIGSTY_INSTALL] [FETCH_REPO]   (root)
 set -uo pipefail
@@ -165,10 +165,36 @@ assert r['failures'] == 0 and r['bytes'] == r['expected_bytes'] > 0 and r['clien
 echo "  ($(cat "$work/load.json"); server VmHWM ${before} kB before, ${after} kB after)"
 check "the server's peak RSS stays under 64 MB (${after} kB)" test "$after" -lt 65536
 
-echo "# SIGTERM: no new connections, the download under way finishes, exit 0"
 big=$(python3 -c "
 import json; m = json.load(open('$repo/MANIFEST.json'))
 print(max(m['files'], key=lambda f: f['size'])['path'])")
+
+echo "# 300 clients that ask for the largest file and never read it"
+rss() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+before=$(rss "$server")
+# Each with a 4 KiB receive buffer, so that the server is stalled a few KiB in.
+in_node python3 - "$big" >"$work/stalled.log" 2>&1 <<'EOF' &
+import socket, sys, time
+socks = []
+for _ in range(300):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("10.77.0.1", 8080))
+    s.sendall(f"GET /pigsty/{sys.argv[1]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    socks.append(s)
+print("connected", len(socks), flush=True)
+time.sleep(6)
+EOF
+stalled=$!
+for _ in $(seq 100); do grep -q connected "$work/stalled.log" && break; sleep 0.1; done
+sleep 3
+during=$(rss "$server")
+check "300 stalled readers add under 16 MB to the server's RSS (${before} kB -> ${during} kB)" \
+  test $((during - before)) -lt 16384
+check "a new client is served meanwhile" in_node curl -sf -o /dev/null --max-time 10 "$url/MANIFEST.json"
+wait "$stalled"
+
+echo "# SIGTERM: no new connections, the download under way finishes, exit 0"
 ip netns exec "$ns_node" curl -s --limit-rate 2M -o "$work/slow" "$url/$big" &
 slow=$!
 for _ in $(seq 100); do [ -s "$work/slow" ] && break; sleep 0.1; done

@@ -73,6 +73,14 @@ enum Command {
         /// Seconds requests under way may take to finish after SIGTERM or SIGINT
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         grace: u64,
+        /// Seconds a client may take no byte of an answer before it is dropped
+        #[arg(long, value_name = "SECS", default_value_t = serve::DEFAULT_WRITE_TIMEOUT.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..))]
+        write_timeout: u64,
+        /// The most connections served at once; more wait until one ends
+        #[arg(long, value_name = "N", default_value_t = serve::DEFAULT_MAX_CONNECTIONS,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        max_connections: usize,
         /// Print the startup line (address, repo, pid) as JSON on stdout
         #[arg(long)]
         json: bool,
@@ -241,14 +249,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             dest,
             grace,
+            write_timeout,
+            max_connections,
             json,
         }) => {
             let opts = ServeOptions {
                 dest,
                 listen,
                 grace: std::time::Duration::from_secs(grace),
+                write_timeout: std::time::Duration::from_secs(write_timeout),
+                max_connections,
             };
-            let log: serve::EventLog = std::sync::Arc::new(|e: &Event| eprintln!("{e}"));
+            // One write per line (stderr is unbuffered; the server logs every request).
+            let log: serve::EventLog = std::sync::Arc::new(|e: &Event| {
+                let _ = std::io::stderr().write_all(format!("{e}\n").as_bytes());
+            });
             let summary = serve::serve(&opts, log, |addr, repo| {
                 if json {
                     let _ = print_json_line(&serde_json::json!({

@@ -52,6 +52,7 @@ pub fn start(dest: &Path, grace: Duration) -> Running {
         dest: dest.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         grace,
+        ..ServeOptions::default()
     };
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
