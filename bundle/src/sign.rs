@@ -400,6 +400,15 @@ struct Candidate<'a> {
     valid: Result<(), String>,
 }
 
+/// When a key must have been valid for a signature to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// Now (apt, gpgv, our own manifests).
+    Now,
+    /// When the signature was made (rpm's package signatures).
+    AtSigning,
+}
+
 /// One or more public keys, e.g. a distribution's archive keyring or our `pigsty.pub`.
 #[derive(Debug, Clone)]
 pub struct PublicKeyring {
@@ -503,8 +512,7 @@ impl PublicKeyring {
 
     /// The primary key and every subkey bound to it for signing, with the primary fingerprint
     /// and whether the key is valid now (not expired, not revoked).
-    fn signing_parts(&self) -> Vec<(SigningPart<'_>, String, Result<(), String>)> {
-        let now = u64::from(Timestamp::now().as_secs());
+    fn signing_parts(&self, now: u64) -> Vec<(SigningPart<'_>, String, Result<(), String>)> {
         let mut parts = Vec::new();
         for key in &self.keys {
             let fp = fingerprint_hex(&key.fingerprint());
@@ -548,17 +556,30 @@ impl PublicKeyring {
     }
 
     /// Match each data signature with the keys that may have made it.
-    fn candidates<'a>(&'a self, sigs: &'a [Signature]) -> Result<Vec<Candidate<'a>>, SignError> {
+    fn candidates<'a>(
+        &'a self,
+        sigs: &'a [Signature],
+        when: When,
+    ) -> Result<Vec<Candidate<'a>>, SignError> {
         if sigs.is_empty() {
             return Err(SignError::NoSignature);
         }
-        let parts = self.signing_parts();
+        let now = u64::from(Timestamp::now().as_secs());
+        let parts_now = self.signing_parts(now);
         let mut found = Vec::new();
         for sig in sigs {
             if !matches!(sig.typ(), Some(SignatureType::Binary | SignatureType::Text)) {
                 continue;
             }
-            for (part, fp, valid) in &parts {
+            let at_signing;
+            let parts = match (when, sig.created()) {
+                (When::AtSigning, Some(t)) => {
+                    at_signing = self.signing_parts(u64::from(t.as_secs()));
+                    &at_signing
+                }
+                _ => &parts_now,
+            };
+            for (part, fp, valid) in parts {
                 if part.matches(sig) {
                     found.push(Candidate {
                         sig,
@@ -596,8 +617,28 @@ impl PublicKeyring {
     /// any signature in it verifies with any key or subkey of the keyring, and returns the
     /// fingerprint of the primary key that owns the signing (sub)key.
     pub fn verify_detached<R: Read>(&self, data: R, signature: &[u8]) -> Result<String, SignError> {
+        self.verify_detached_when(data, signature, When::Now)
+    }
+
+    /// [`PublicKeyring::verify_detached`] with the keys judged as they were when the
+    /// signature was made, as rpm judges package signatures: a package signed in 2011 by a key
+    /// that expired in 2021 is good (a revoked key is not).
+    pub fn verify_detached_at_signing<R: Read>(
+        &self,
+        data: R,
+        signature: &[u8],
+    ) -> Result<String, SignError> {
+        self.verify_detached_when(data, signature, When::AtSigning)
+    }
+
+    fn verify_detached_when<R: Read>(
+        &self,
+        data: R,
+        signature: &[u8],
+        when: When,
+    ) -> Result<String, SignError> {
         let sigs = parse_detached(signature)?;
-        let candidates = self.candidates(&sigs)?;
+        let candidates = self.candidates(&sigs, when)?;
         if let [only] = candidates.as_slice() {
             let mut reader = TrackingReader {
                 inner: data,
@@ -649,7 +690,7 @@ impl PublicKeyring {
         }
         let (msg, _headers) = CleartextSignedMessage::from_string(text)
             .map_err(SignError::malformed("cleartext-signed message"))?;
-        let candidates = self.candidates(msg.signatures())?;
+        let candidates = self.candidates(msg.signatures(), When::Now)?;
         let signed = msg.signed_text();
         let mut first_error = None;
         for cand in &candidates {

@@ -1,11 +1,14 @@
-//! An rpm's own signature, checked as dnf's `gpgcheck` does: the OpenPGP signature in the
-//! signature header over the package's main header, verified with the upstream repo's
-//! keyring. The headers are read by [`crate::dnf::repo::read_signed_header`]; the payload
-//! never is (the header holds every file's digest, so a good header signature plus the
-//! download's sha256 from signed metadata covers the payload).
+//! An rpm's own signature, checked as rpm (and dnf's `gpgcheck`) checks it: the OpenPGP
+//! signature in the signature header over the package's main header, verified with the
+//! upstream repo's keyring, the key judged as it was when the package was signed (rpm does
+//! not apply a key's later expiry to signatures made before it). A package from rpm 4.0 or
+//! older, with only a signature over header and payload, is checked that way, reading the
+//! payload. The headers are read by [`crate::dnf::repo::read_signed_header`]; the payload is
+//! otherwise never read (the header holds every file's digest, so a good header signature
+//! plus the download's sha256 from signed metadata covers the payload).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::dnf::repo::{read_signed_header, HeaderError, SignedHeader};
@@ -23,11 +26,14 @@ pub enum PkgSigError {
     NotRpm { path: PathBuf, reason: String },
     #[error("{path}: the package is not signed; its repo `{repo}` has a key, so its packages must be (or pass --insecure-upstream {repo})")]
     Unsigned { path: PathBuf, repo: String },
-    #[error("{path}: the package's signature does not verify with repo `{repo}`'s key: {reason} (or pass --insecure-upstream {repo})")]
+    #[error("{path}: the package's {what} signature does not verify with repo `{repo}`'s key (or pass --insecure-upstream {repo})")]
     Bad {
         path: PathBuf,
         repo: String,
-        reason: String,
+        /// `header`, or `header+payload` (rpm 4.0 and older).
+        what: &'static str,
+        #[source]
+        source: pigsty_bundle::sign::SignError,
     },
 }
 
@@ -47,17 +53,198 @@ pub fn read(path: &Path) -> Result<SignedHeader, PkgSigError> {
     })
 }
 
-/// Verifies the package's header signature with `ring`; returns the signer's fingerprint.
+/// Verifies the package's signature with `ring` as rpm does; returns the signer's
+/// fingerprint.
 pub fn verify(path: &Path, repo: &str, ring: &PublicKeyring) -> Result<String, PkgSigError> {
     let h = read(path)?;
-    let sig = h.signature.ok_or_else(|| PkgSigError::Unsigned {
+    let bad = |what, source| PkgSigError::Bad {
         path: path.to_path_buf(),
         repo: repo.to_string(),
-    })?;
-    ring.verify_detached(h.header.as_slice(), &sig)
-        .map_err(|e| PkgSigError::Bad {
+        what,
+        source,
+    };
+    if let Some(sig) = &h.signature {
+        return ring
+            .verify_detached_at_signing(h.header.as_slice(), sig)
+            .map_err(|e| bad("header", e));
+    }
+    verify_header_and_payload(path, repo, &h, ring)
+}
+
+/// rpm 4.0's signature: over the header and the payload, as they follow in the file.
+fn verify_header_and_payload(
+    path: &Path,
+    repo: &str,
+    h: &SignedHeader,
+    ring: &PublicKeyring,
+) -> Result<String, PkgSigError> {
+    let Some(sig) = &h.payload_signature else {
+        return Err(PkgSigError::Unsigned {
             path: path.to_path_buf(),
             repo: repo.to_string(),
-            reason: e.to_string(),
+        });
+    };
+    let mut file = File::open(path).map_err(|source| PkgSigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.seek(SeekFrom::Start(h.payload_start))
+        .map_err(|source| PkgSigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let data = h.header.as_slice().chain(io::BufReader::new(file));
+    ring.verify_detached_at_signing(data, sig)
+        .map_err(|source| PkgSigError::Bad {
+            path: path.to_path_buf(),
+            repo: repo.to_string(),
+            what: "header+payload",
+            source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// The real rpms of the reference data (`PIGSTY_REFERENCE`, else `../shared/reference`
+    /// beside the project).
+    pub(crate) fn real_rpms() -> PathBuf {
+        std::env::var_os("PIGSTY_REFERENCE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference")
+            })
+            .join("real-rpms")
+    }
+
+    /// A real package re-signed by the real `rpmsign --rpmv3` (header and header+payload
+    /// signatures) with a fresh RSA key; the key, armored.
+    fn v3_signed(dir: &Path) -> (PathBuf, PublicKeyring) {
+        let home = dir.join("gnupg");
+        std::fs::create_dir(&home).unwrap();
+        let gpg = |args: &[&str]| {
+            let o = Command::new("gpg")
+                .env("GNUPGHOME", &home)
+                .args([
+                    "--batch",
+                    "--quiet",
+                    "--pinentry-mode",
+                    "loopback",
+                    "--passphrase",
+                    "",
+                ])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            o.stdout
+        };
+        gpg(&[
+            "--quick-gen-key",
+            "V3 <v3@example.invalid>",
+            "rsa2048",
+            "sign",
+            "never",
+        ]);
+        let key = gpg(&["--export", "--armor"]);
+        let ring = PublicKeyring::from_bytes(&key).unwrap();
+        let rpm = dir.join("c6.rpm");
+        std::fs::copy(
+            real_rpms().join("c6/centos-release-6-0.el6.centos.5.x86_64.rpm"),
+            &rpm,
+        )
+        .unwrap();
+        let o = Command::new("rpmsign")
+            .env("GNUPGHOME", &home)
+            .args(["--define", "__gpg /usr/bin/gpg"])
+            .arg("--define")
+            .arg(format!("_gpg_path {}", home.display()))
+            .arg("--define")
+            .arg(format!("_gpg_name {}", ring.fingerprints()[0]))
+            .args(["--addsign", "--rpmv3"])
+            .arg(&rpm)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (rpm, ring)
+    }
+
+    #[test]
+    fn a_header_and_payload_signature_covers_the_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let (rpm, ring) = v3_signed(dir.path());
+        let h = read(&rpm).unwrap();
+        assert!(h.signature.is_some() && h.payload_signature.is_some());
+        let fpr = ring.fingerprints()[0].clone();
+        assert_eq!(
+            verify_header_and_payload(&rpm, "r", &h, &ring).unwrap(),
+            fpr
+        );
+        // One payload byte changed: the header signature still holds, this one does not.
+        let mut bytes = std::fs::read(&rpm).unwrap();
+        let last = bytes.len() - 100;
+        bytes[last] ^= 0x01;
+        std::fs::write(&rpm, &bytes).unwrap();
+        assert_eq!(verify(&rpm, "r", &ring).unwrap(), fpr);
+        let e = verify_header_and_payload(&rpm, "r", &h, &ring).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PkgSigError::Bad {
+                    what: "header+payload",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn real_packages_are_judged_as_rpmkeys_judges_them() {
+        let r = real_rpms();
+        // Signed in 2011 by a key that expired in 2021: good for rpm, good here.
+        let centos6 = PublicKeyring::load(&r.join("keys/RPM-GPG-KEY-CentOS-6")).unwrap();
+        let c6 = r.join("c6/centos-release-6-0.el6.centos.5.x86_64.rpm");
+        let fpr = verify(&c6, "centos", &centos6).unwrap();
+        assert!(fpr.ends_with("0946FCA2C105B9DE"), "{fpr}");
+        // rpmkeys -K agrees.
+        let db = tempfile::tempdir().unwrap();
+        let rpmkeys = |args: &[&std::ffi::OsStr]| {
+            Command::new("rpmkeys")
+                .arg("--dbpath")
+                .arg(db.path())
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let key = r.join("keys/RPM-GPG-KEY-CentOS-6");
+        assert!(rpmkeys(&["--import".as_ref(), key.as_os_str()])
+            .status
+            .success());
+        let k = rpmkeys(&["-K".as_ref(), c6.as_os_str()]);
+        assert!(k.status.success(), "{}", String::from_utf8_lossy(&k.stdout));
+        // rpm 4.0: only a header+payload signature, by a key not given: what rpm calls
+        // NOKEY, not "unsigned".
+        let c21 = r.join("c21/centos-release-as-2.1AS-4.noarch.rpm");
+        let e = verify(&c21, "centos", &centos6).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PkgSigError::Bad {
+                    what: "header+payload",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let chain = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+        assert!(
+            chain.contains("2802E89216FF0E46") && chain.contains("not in the keyring"),
+            "{chain}"
+        );
+        let k = rpmkeys(&["-Kv".as_ref(), c21.as_os_str()]);
+        assert!(String::from_utf8_lossy(&k.stdout).contains("NOKEY"));
+    }
 }

@@ -78,6 +78,11 @@ pub(crate) mod tag {
     /// Signature header: an OpenPGP signature over the main header (`RPMSIGTAG_RSA`; rpm 4.18's
     /// `rpmsign` puts EdDSA signatures here too).
     pub const SIG_RSA: u32 = 268;
+    /// Signature header: an OpenPGP signature over the main header and the payload
+    /// (`RPMSIGTAG_PGP`, RSA; rpm 4.0 and older signed only this way).
+    pub const SIG_PGP: u32 = 1002;
+    /// Signature header: as [`SIG_PGP`], DSA (`RPMSIGTAG_GPG`).
+    pub const SIG_GPG: u32 = 1005;
 }
 
 const LEAD_SIZE: usize = 96;
@@ -378,26 +383,37 @@ pub(crate) fn read_headers(file: &mut File) -> Result<RpmHeaders, HeaderError> {
 #[derive(Debug, Clone)]
 pub struct SignedHeader {
     /// The OpenPGP signature over the main header (`RSAHEADER`, else `DSAHEADER`), binary;
-    /// `None` for an unsigned package.
+    /// `None` for a package without one.
     pub signature: Option<Vec<u8>>,
+    /// The OpenPGP signature over the main header and the payload (`PGP`, else `GPG`), as
+    /// rpm 4.0 and older wrote it; rpm checks it when there is no header signature.
+    pub payload_signature: Option<Vec<u8>>,
     /// The main header's bytes. It holds every payload file's digest, so a good signature
     /// over it (plus the file's sha256 from signed metadata) covers the package.
     pub header: Vec<u8>,
+    /// Where the payload starts in the file (right after the main header).
+    pub payload_start: u64,
 }
 
-/// Reads the signature and main header of the rpm open as `file` (the payload is not read).
+/// Reads the signatures and main header of the rpm open as `file` (the payload is not read).
 pub fn read_signed_header(file: &mut File) -> Result<SignedHeader, HeaderError> {
     let raw = read_raw(file)?;
-    let mut signature = None;
-    for t in [tag::SIG_RSA, tag::SIG_DSA] {
-        if let Some(bytes) = raw.signature.binary(t)? {
-            signature = Some(bytes.to_vec());
-            break;
+    let first = |tags: [u32; 2]| -> Result<Option<Vec<u8>>, HeaderError> {
+        for t in tags {
+            if let Some(bytes) = raw.signature.binary(t)? {
+                return Ok(Some(bytes.to_vec()));
+            }
         }
-    }
+        Ok(None)
+    };
+    let signature = first([tag::SIG_RSA, tag::SIG_DSA])?;
+    let payload_signature = first([tag::SIG_PGP, tag::SIG_GPG])?;
+    let payload_start = raw.start + raw.main.len() as u64;
     Ok(SignedHeader {
         signature,
+        payload_signature,
         header: raw.main,
+        payload_start,
     })
 }
 
