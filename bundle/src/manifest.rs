@@ -420,10 +420,9 @@ pub(crate) mod tests {
         m.family = Family::Rpm;
         assert!(refused(&m).contains("`dnf`"));
         let text = sample().to_json().unwrap().replace("\"apt\"", "\"yum\"");
-        let err = Manifest::from_json(text.as_bytes())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`yum`"), "{err}");
+        let err = Manifest::from_json(text.as_bytes()).unwrap_err();
+        let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+        assert!(chain.contains("`yum`"), "{chain}");
 
         assert!(matches!(
             Manifest::from_json(b"{"),
