@@ -843,7 +843,19 @@ fn errors_name_the_file() {
     let err = write_err(src.path(), &outside);
     assert!(matches!(err, DnfRepoError::BadLocation { .. }), "{err}");
 
-    // A control character XML cannot carry: createrepo_c leaves the package out, we stop.
+    // A control character XML cannot carry, in a field dnf reads (the summary): createrepo_c
+    // leaves the package out, we stop.
+    let at = good
+        .windows(12)
+        .position(|w| w == b"<similarity>")
+        .expect("summary text");
+    let mut ctrl = good.clone();
+    ctrl[at] = 0x01;
+    fs::write(&path, &ctrl).unwrap();
+    let err = write_err(src.path(), &files_with_sum(&files, index, &ctrl));
+    assert!(matches!(err, DnfRepoError::ControlChars { .. }), "{err}");
+    check(err, "control character");
+    // In a changelog entry: the entry is left out, the package stays.
     let at = good
         .windows(8)
         .position(|w| w == b"- change")
@@ -851,18 +863,14 @@ fn errors_name_the_file() {
     let mut ctrl = good.clone();
     ctrl[at] = 0x01;
     fs::write(&path, &ctrl).unwrap();
-    let err = write_err(src.path(), &files_with_sum(&files, index, &ctrl));
-    assert!(
-        matches!(
-            err,
-            DnfRepoError::ControlChars {
-                field: "changelog",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    check(err, "control character");
+    write_repodata(
+        src.path(),
+        &files_with_sum(&files, index, &ctrl),
+        &opts(RepodataCompression::Gz, 2),
+    )
+    .unwrap();
+    let other = documents(src.path()).remove("other").unwrap();
+    assert!(other.contains("pgvector_17") && !other.contains('\u{1}'));
 
     // Repaired, it works again.
     fs::write(&path, &good).unwrap();
@@ -886,4 +894,52 @@ fn empty_repository() {
     let (ours, theirs) = (documents(dir.path()), documents(theirs.path()));
     assert_eq!(ours, theirs);
     assert!(ours["primary"].ends_with("packages=\"0\">\n</metadata>"));
+}
+
+/// A real openSUSE package with a control byte (0x04) in its second changelog entry: the
+/// entry is left out, the package is in the repodata, dnf reads it, and the primary metadata
+/// is what createrepo_c writes when its changelog limit stops before that entry.
+#[test]
+fn a_control_byte_in_a_real_changelog_leaves_out_that_entry() {
+    let reference = std::env::var_os("PIGSTY_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference")
+        });
+    let name = "ruby2.6-rubygem-fast_gettext-2.0.1-1.1.x86_64.rpm";
+    let rpm = reference.join("real-rpms/suse-ctrl").join(name);
+    let bytes = fs::read(&rpm).unwrap();
+    let files = vec![RpmFile {
+        location: name.to_string(),
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+    }];
+    let ours = tempfile::tempdir().unwrap();
+    fs::copy(&rpm, ours.path().join(name)).unwrap();
+    write_repodata(ours.path(), &files, &opts(RepodataCompression::Gz, 2)).unwrap();
+    let docs = documents(ours.path());
+    assert!(!docs["other"].contains('\u{4}'));
+    assert!(docs["other"].contains("<changelog"));
+    // createrepo_c refuses the package unless its limit leaves the entry out.
+    let theirs = tempfile::tempdir().unwrap();
+    fs::copy(&rpm, theirs.path().join(name)).unwrap();
+    let out = Command::new("createrepo_c")
+        .args(["--quiet", "--no-database", "--changelog-limit", "1"])
+        .arg(theirs.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, ours_pkgs, _) = split_packages(&docs["primary"]);
+    let (_, theirs_pkgs, _) = split_packages(&documents(theirs.path())["primary"]);
+    assert_eq!(ours_pkgs.len(), 1);
+    assert_eq!(
+        without_time_file(&ours_pkgs[0]),
+        without_time_file(&theirs_pkgs[0])
+    );
+    let listed = dnf(ours.path(), &["--qf", "%{name}"]);
+    assert_eq!(listed, "ruby2.6-rubygem-fast_gettext\n");
 }

@@ -10,8 +10,10 @@
 //!   (it sorts by file name only);
 //! - the compressed bytes differ (another deflate / zstd implementation and level), so the
 //!   file names and `checksum`s differ while `open-checksum`s match;
-//! - a package createrepo_c would leave out with an error (a control character in a field) is
-//!   an error here: a repository silently missing a package is worse than none.
+//! - a package createrepo_c would leave out with an error (a control character in a field dnf
+//!   reads) is an error here: a repository silently missing a package is worse than none. A
+//!   changelog entry with one is left out of `other`, as createrepo_c leaves it out when its
+//!   changelog limit stops before it (openSUSE publishes such packages; dnf installs them).
 //!
 //! The package checksum and size come from the caller, who has them from the download (the
 //! size is checked against the file). Of each rpm only the lead, the signature header and

@@ -512,11 +512,9 @@ impl<'h> Package<'h> {
 
     /// The first field holding an ASCII control character other than tab, newline and
     /// carriage return, which XML 1.0 cannot carry (createrepo_c leaves such packages out).
+    /// Changelog entries with one are left out when they are read (see `changelogs`).
     pub fn control_char_field(&self, location: &str) -> Option<&'static str> {
-        let bad = |s: &[u8]| {
-            s.iter()
-                .any(|&b| b < 32 && !matches!(b, b'\t' | b'\n' | b'\r'))
-        };
+        let bad = forbidden_control;
         let fields: [(&'static str, &[u8]); 14] = [
             ("name", self.name),
             ("arch", self.arch),
@@ -564,6 +562,13 @@ impl<'h> Package<'h> {
         }
         None
     }
+}
+
+/// Whether `s` holds an ASCII control character other than tab, newline and carriage return:
+/// what XML 1.0 cannot carry and createrepo_c refuses.
+fn forbidden_control(s: &[u8]) -> bool {
+    s.iter()
+        .any(|&b| b < 32 && !matches!(b, b'\t' | b'\n' | b'\r'))
 }
 
 /// The uncompressed payload size as librpm reports `LONGARCHIVESIZE` after merging the
@@ -640,7 +645,16 @@ fn changelogs(h: &RpmHeaders) -> Result<Vec<Changelog<'_>>, HeaderError> {
     // The header lists the newest first; the metadata the other way round.
     let mut out: Vec<Changelog> = Vec::new();
     let mut last_time = 0;
-    for ((&date, &author), &text) in times.iter().zip(&names).zip(&texts).take(CHANGELOG_LIMIT) {
+    // An entry with a control character XML cannot carry is left out, as createrepo_c leaves
+    // it out with a changelog limit below it (openSUSE's repos hold such packages; dnf
+    // installs them: changelogs are for reading only). Any other field with one still fails.
+    let entries = times
+        .iter()
+        .zip(&names)
+        .zip(&texts)
+        .filter(|((_, &author), &text)| !forbidden_control(author) && !forbidden_control(text))
+        .take(CHANGELOG_LIMIT);
+    for ((&date, &author), &text) in entries {
         let mut author = author;
         while author.len() > 1 && author.ends_with(b" ") {
             author = &author[..author.len() - 1];
