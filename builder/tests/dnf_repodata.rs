@@ -943,3 +943,111 @@ fn a_control_byte_in_a_real_changelog_leaves_out_that_entry() {
     let listed = dnf(ours.path(), &["--qf", "%{name}"]);
     assert_eq!(listed, "ruby2.6-rubygem-fast_gettext\n");
 }
+
+/// The 79 real rpms of the reference data, as `RpmFile`s relative to `root` (copied there
+/// under their folders).
+fn real_rpms(root: &Path) -> Vec<RpmFile> {
+    let reference = std::env::var_os("PIGSTY_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"))
+        .join("real-rpms");
+    let mut out = Vec::new();
+    for dir in fs::read_dir(&reference).unwrap().flatten() {
+        if !dir.path().is_dir() || dir.file_name() == "keys" {
+            continue;
+        }
+        for f in fs::read_dir(dir.path()).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".rpm") {
+                continue;
+            }
+            let location = format!("{}/{name}", dir.file_name().to_string_lossy());
+            let to = root.join(&location);
+            fs::create_dir_all(to.parent().unwrap()).unwrap();
+            fs::copy(f.path(), &to).unwrap();
+            let bytes = fs::read(&to).unwrap();
+            out.push(RpmFile {
+                location,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                size: bytes.len() as u64,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.location.cmp(&b.location));
+    out
+}
+
+/// Each package of a document by its key: the `pkgid` (filelists, other) or the location.
+fn packages_by_key(doc: &str) -> BTreeMap<String, String> {
+    let (_, packages, _) = split_packages(doc);
+    packages
+        .into_iter()
+        .map(|p| {
+            let after = |open: &str, close: char| {
+                let start = p.find(open).unwrap() + open.len();
+                p[start..start + p[start..].find(close).unwrap()].to_string()
+            };
+            let key = if p.starts_with("<package pkgid=\"") {
+                after("<package pkgid=\"", '"')
+            } else {
+                after("<checksum type=\"sha256\" pkgid=\"YES\">", '<')
+            };
+            (key, without_time_file(&p))
+        })
+        .collect()
+}
+
+/// Every header of the 79 real rpms parses, and the repodata we write for them is what
+/// createrepo_c writes (at the same changelog limit), package for package; the one package
+/// createrepo_c refuses at that limit (a control byte in a changelog entry) we keep.
+#[test]
+fn the_real_rpms_index_as_createrepo_c_indexes_them() {
+    let ours = tempfile::tempdir().unwrap();
+    let files = real_rpms(ours.path());
+    assert_eq!(files.len(), 79, "the reference's real rpms");
+    write_repodata(ours.path(), &files, &opts(RepodataCompression::Gz, 2)).unwrap();
+    let theirs = tempfile::tempdir().unwrap();
+    real_rpms(theirs.path());
+    let out = Command::new("createrepo_c")
+        .args([
+            "--quiet",
+            "--no-database",
+            "--workers",
+            "2",
+            "--changelog-limit",
+        ])
+        .arg(pigsty_build::dnf::repo::CHANGELOG_LIMIT.to_string())
+        .arg(theirs.path())
+        .output()
+        .unwrap();
+    let refused = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (ours_docs, theirs_docs) = (documents(ours.path()), documents(theirs.path()));
+    for kind in ["primary", "filelists", "other"] {
+        let o = packages_by_key(&ours_docs[kind]);
+        let t = packages_by_key(&theirs_docs[kind]);
+        assert_eq!(o.len(), 79, "{kind}: ours");
+        let only_ours: Vec<&String> = o.keys().filter(|k| !t.contains_key(*k)).collect();
+        assert_eq!(only_ours.len(), 79 - t.len(), "{kind}");
+        for k in &only_ours {
+            assert!(
+                o[*k].contains("fast_gettext"),
+                "{kind}: createrepo_c left out {}:\n{refused}",
+                o[*k]
+            );
+        }
+        for (k, theirs_pkg) in &t {
+            let ours_pkg = &o[k];
+            let (ol, tl): (Vec<_>, Vec<_>) =
+                (ours_pkg.lines().collect(), theirs_pkg.lines().collect());
+            for (i, (a, b)) in ol.iter().zip(&tl).enumerate() {
+                assert_eq!(
+                    a,
+                    b,
+                    "{kind}, {}, line {i}",
+                    tl[..3.min(tl.len())].join(" ")
+                );
+            }
+            assert_eq!(ol.len(), tl.len(), "{kind}: {ours_pkg}\nvs\n{theirs_pkg}");
+        }
+    }
+}

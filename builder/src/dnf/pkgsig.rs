@@ -247,4 +247,72 @@ mod tests {
         let k = rpmkeys(&["-Kv".as_ref(), c21.as_os_str()]);
         assert!(String::from_utf8_lossy(&k.stdout).contains("NOKEY"));
     }
+
+    /// Every real rpm of the reference data, checked with every real key: our verdict is
+    /// `rpmkeys -K`'s (Debian's rpm 4.18, all keys imported), package by package.
+    #[test]
+    fn every_real_rpm_is_judged_as_rpmkeys_judges_it() {
+        let r = real_rpms();
+        let db = tempfile::tempdir().unwrap();
+        let mut keys = Vec::new();
+        // Keys Debian's rpm cannot import are left out of our keyring too, so that both
+        // judge with the same keys; which ones is asserted, not skipped silently.
+        let mut refused = Vec::new();
+        for k in std::fs::read_dir(r.join("keys")).unwrap().flatten() {
+            let imported = Command::new("rpmkeys")
+                .arg("--dbpath")
+                .arg(db.path())
+                .arg("--import")
+                .arg(k.path())
+                .output()
+                .unwrap();
+            if !imported.status.success() {
+                refused.push(k.file_name().to_string_lossy().into_owned());
+                continue;
+            }
+            keys.extend(std::fs::read(k.path()).unwrap());
+            keys.push(b'\n');
+        }
+        refused.sort();
+        assert_eq!(
+            refused,
+            ["rpm-rs-v4-ecdsa-nistp256.asc", "rpm.org-alice.asc"],
+            "keys rpm 4.18 refuses"
+        );
+        let ring = PublicKeyring::from_bytes(&keys).unwrap();
+        let mut checked = 0;
+        let mut good = 0;
+        for dir in std::fs::read_dir(&r).unwrap().flatten() {
+            if dir.file_name() == "keys" || !dir.path().is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                let rpm = f.path();
+                if rpm.extension().is_none_or(|e| e != "rpm") {
+                    continue;
+                }
+                let theirs = Command::new("rpmkeys")
+                    .arg("--dbpath")
+                    .arg(db.path())
+                    .arg("-K")
+                    .arg(&rpm)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&theirs.stdout).into_owned();
+                // rpm 4.18 judges a package with no signature "digests OK": that is unsigned.
+                let rpm_good = theirs.status.success() && text.contains("signatures OK");
+                let ours = verify(&rpm, "r", &ring);
+                assert_eq!(
+                    ours.is_ok(),
+                    rpm_good,
+                    "{}: rpmkeys -K says {text:?}, we say {ours:?}",
+                    rpm.display()
+                );
+                checked += 1;
+                good += usize::from(rpm_good);
+            }
+        }
+        assert_eq!(checked, 79);
+        assert!(good >= 10, "{good} of {checked} verified");
+    }
 }
