@@ -37,3 +37,5 @@ bash tests/e2e-serve.sh target/debug/pigsty-build target/debug/pigsty-install ta
 # The dnf side against a generated EL world (no EL mirror is reachable): real rpms, createrepo_c,
 # rpmsign, and Debian's dnf installing from our signed repodata with no network.
 bash tests/e2e-dnf.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/rpm-fixture
+# The release binaries: `bash tools/dist.sh` builds them for glibc 2.28 into dist/bin/.
+bash tests/dist-binaries.sh
