@@ -7,8 +7,8 @@
 #
 #   bash tools/dist.sh [x86_64|aarch64]      (default: this machine's arch)
 #
-# The other arch needs the Rust standard library of its target: with rustup,
-# `rustup target add aarch64-unknown-linux-gnu` (done here when rustup is present).
+# The other arch goes to dist/bin/ARCH/ and needs the Rust standard library of its target: with
+# rustup, `rustup target add aarch64-unknown-linux-gnu` (done here when rustup is present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,12 +58,14 @@ CARGO_ZIGBUILD_PYTHON_PATH=$venv/bin/python3 \
 CARGO_ZIGBUILD_CACHE_DIR=$cache/zigbuild \
   cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p pigsty-build -p pigsty-install
 
-# dist/bin/ gets both binaries or, on a failure, keeps what it had.
-mkdir -p dist/bin
+# The output folder gets both binaries or, on a failure, keeps what it had.
+out=dist/bin
+[ "$arch" = "$(uname -m)" ] || out=dist/bin/$arch
+mkdir -p "$out"
 for bin in pigsty-build pigsty-install; do
-  cp "target/$triple/dist/$bin" "dist/bin/.$bin.tmp"
+  cp "target/$triple/dist/$bin" "$out/.$bin.tmp"
 done
 for bin in pigsty-build pigsty-install; do
-  mv "dist/bin/.$bin.tmp" "dist/bin/$bin"
-  echo "dist/bin/$bin: $triple, glibc >= $glibc, $(stat -c %s "dist/bin/$bin") bytes"
+  mv "$out/.$bin.tmp" "$out/$bin"
+  echo "$out/$bin: $triple, glibc >= $glibc, $(stat -c %s "$out/$bin") bytes"
 done
