@@ -7,6 +7,9 @@
 #
 #   bash tools/dist.sh [x86_64|aarch64]      (default: this machine's arch)
 #
+# PIGSTY_DIST_PROFILE picks another Cargo profile (default `dist`); the test of this script uses
+# `dist-check`, the same settings with fewer optimizations, to link the same way in less time.
+#
 # The other arch goes to dist/bin/ARCH/ and needs the Rust standard library of its target: with
 # rustup, `rustup target add aarch64-unknown-linux-gnu` (done here when rustup is present).
 set -euo pipefail
@@ -23,6 +26,7 @@ case $arch in
   *) echo "dist: no release binaries for arch $arch (x86_64 or aarch64)" >&2; exit 2 ;;
 esac
 triple=$arch-unknown-linux-gnu
+profile=${PIGSTY_DIST_PROFILE:-dist}
 die() { echo "dist: $*" >&2; exit 1; }
 mkdir -p "$cache"
 
@@ -56,14 +60,14 @@ fi
 PATH=$zigbuild_root/bin:$PATH \
 CARGO_ZIGBUILD_PYTHON_PATH=$venv/bin/python3 \
 CARGO_ZIGBUILD_CACHE_DIR=$cache/zigbuild \
-  cargo zigbuild --locked --profile dist --target "$triple.$glibc" -p pigsty-build -p pigsty-install
+  cargo zigbuild --locked --profile "$profile" --target "$triple.$glibc" -p pigsty-build -p pigsty-install
 
 # The output folder gets both binaries or, on a failure, keeps what it had.
 out=dist/bin
 [ "$arch" = "$(uname -m)" ] || out=dist/bin/$arch
 mkdir -p "$out"
 for bin in pigsty-build pigsty-install; do
-  cp "target/$triple/dist/$bin" "$out/.$bin.tmp"
+  cp "target/$triple/$profile/$bin" "$out/.$bin.tmp"
 done
 for bin in pigsty-build pigsty-install; do
   mv "$out/.$bin.tmp" "$out/$bin"
