@@ -51,7 +51,7 @@ pub struct IndexFile {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AptRepoError {
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         path: String,
         #[source]

@@ -93,7 +93,7 @@ impl Default for ServeOptions {
 pub enum ServeError {
     #[error("{}: no repo to serve ({reason}); install one first (pigsty-install BUNDLE --dest {}) or pass --dest DIR", repo.display(), repo.parent().unwrap_or(Path::new("/")).display())]
     NoRepo { repo: PathBuf, reason: String },
-    #[error("cannot listen on {addr}: {source}{}", bind_hint(source))]
+    #[error("cannot listen on {addr}{}", bind_hint(source))]
     Bind {
         addr: SocketAddr,
         #[source]
