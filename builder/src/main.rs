@@ -276,7 +276,8 @@ struct BuildArgs {
     /// Bundle format: tgz or tar.zst
     #[arg(long, default_value = "tgz")]
     format: String,
-    /// Report requested packages that no repo has instead of failing (never unsatisfied dependencies)
+    /// Report requested packages that no repo has, and extensions named in --ext that the
+    /// target cannot serve, instead of failing (never unsatisfied dependencies)
     #[arg(long)]
     allow_missing: bool,
     /// Follow Recommends too
