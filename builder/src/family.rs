@@ -10,7 +10,7 @@ use pigsty_bundle::sign::{PublicKeyring, SecretKey};
 use pigsty_bundle::Family;
 
 use crate::build::{BuildError, BuildOptions, RepoReport};
-use crate::closure::Requested;
+use crate::closure::{Missing, Requested};
 use crate::distro::{Distro, RepoDef};
 use crate::fetch::{FetchItem, Fetcher};
 use crate::mirrors::Mirrors;
@@ -109,7 +109,7 @@ pub struct Resolution {
     pub chosen: Vec<Chosen>,
     pub repos: Vec<RepoReport>,
     /// Requested packages absent upstream (only with `--allow-missing`).
-    pub missing: Vec<String>,
+    pub missing: Vec<Missing>,
     /// Alternatives chosen: `package: requirement -> choice`.
     pub choices: Vec<String>,
     /// What the node's package manager may object to.

@@ -47,6 +47,7 @@ pub fn matrix(catalog: &Catalog, beta: bool) -> Result<Vec<MatrixRow>, PlanError
     let request = Request {
         extensions: vec!["all".to_string()],
         packages: Some(Vec::new()),
+        bootstrap: false,
     };
     let mut rows = Vec::new();
     for target in targets(beta) {

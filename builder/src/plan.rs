@@ -28,7 +28,8 @@
 //!
 //! `packages` is sorted by name. `wanted_by` kinds: `alias` (a package alias, `name`),
 //! `package` (named directly), `extension` (asked for with `--ext`), `requires` (an extension
-//! pulled in by `required_by`'s `requires`), `deps` (an extra dependency of extension `name`).
+//! pulled in by `required_by`'s `requires`), `deps` (an extra dependency of extension `name`),
+//! `bootstrap` (the target's bootstrap set, which `pigsty-install` installs first).
 //! `reason.reason` is one of `no_package_for_family`, `no_package_for_pg`, `excluded_on_os`,
 //! `matrix`, `requires`, `unknown_requirement`.
 
@@ -54,6 +55,9 @@ pub enum WantedBy {
     Requires { name: String, required_by: String },
     /// An extra package an extension depends on.
     Deps { name: String },
+    /// Part of the bootstrap set (`[bootstrap]` of the manifests), which `pigsty-install`
+    /// installs before it hands off to Pigsty.
+    Bootstrap,
 }
 
 impl std::fmt::Display for WantedBy {
@@ -66,6 +70,7 @@ impl std::fmt::Display for WantedBy {
                 write!(f, "ext {name} (required by {required_by})")
             }
             WantedBy::Deps { name } => write!(f, "deps of {name}"),
+            WantedBy::Bootstrap => write!(f, "bootstrap set"),
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct Request {
     pub extensions: Vec<String>,
     /// `--packages` items: aliases or package names. `None`: the target's default sets.
     pub packages: Option<Vec<String>>,
+    /// Add the target's bootstrap set (everything but `--no-bootstrap`).
+    pub bootstrap: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +200,14 @@ impl Plan {
                     WantedBy::Package
                 };
                 add(pkg, &module, why);
+            }
+        }
+
+        // The bootstrap set, whatever else is asked for: what `pigsty-install` installs
+        // first must be in the bundle (its packages come from the base OS repos).
+        if request.bootstrap {
+            for name in &distro.bootstrap {
+                add(expand_v(name, target.pg), "node", WantedBy::Bootstrap);
             }
         }
 
@@ -429,6 +444,7 @@ mod tests {
         let req = Request {
             extensions: ext.iter().map(|s| s.to_string()).collect(),
             packages: packages.map(|p| p.iter().map(|s| s.to_string()).collect()),
+            bootstrap: false,
         };
         Plan::make(&catalog, &distro, &req).unwrap()
     }
@@ -527,6 +543,7 @@ mod tests {
         let req = Request {
             extensions: vec!["pgrouting".into()],
             packages: Some(vec![]),
+            bootstrap: false,
         };
         let p = Plan::make(&catalog, &distro, &req).unwrap();
         assert!(p.packages.is_empty());
@@ -566,6 +583,40 @@ mod tests {
     }
 
     #[test]
+    fn the_bootstrap_set_is_always_planned_unless_left_out() {
+        let catalog = Catalog::builtin().unwrap();
+        let distro = Distro::load(Target::new(Os::D12, Arch::X86_64, 15), None).unwrap();
+        let mut req = Request {
+            extensions: vec!["postgis".into()],
+            packages: Some(vec!["pgsql-mini".into()]),
+            bootstrap: true,
+        };
+        let p = Plan::make(&catalog, &distro, &req).unwrap();
+        for name in ["ansible", "python3-jmespath", "python3-apt"] {
+            let pkg = p.packages.iter().find(|x| x.name == name).unwrap();
+            assert_eq!(pkg.wanted_by, vec![WantedBy::Bootstrap], "{name}");
+            assert_eq!(pkg.module, "node");
+        }
+        // with the default sets, ansible is wanted by its alias and by the bootstrap set
+        req.packages = None;
+        let p = Plan::make(&catalog, &distro, &req).unwrap();
+        let ansible = p.packages.iter().find(|x| x.name == "ansible").unwrap();
+        assert_eq!(
+            ansible.wanted_by,
+            vec![
+                WantedBy::Alias {
+                    name: "node-bootstrap".into()
+                },
+                WantedBy::Bootstrap
+            ]
+        );
+        req.bootstrap = false;
+        req.packages = Some(vec![]);
+        let p = Plan::make(&catalog, &distro, &req).unwrap();
+        assert!(!has(&p, "ansible") && !has(&p, "python3-apt"));
+    }
+
+    #[test]
     fn categories_all_and_unknown_names() {
         let p = plan(Os::El9, 17, &["category:gis"], Some(&[]));
         assert!(has(&p, "postgis36_17"));
@@ -579,6 +630,7 @@ mod tests {
             &Request {
                 extensions: vec!["postgiss".into()],
                 packages: None,
+                bootstrap: true,
             },
         )
         .unwrap_err()
@@ -590,6 +642,7 @@ mod tests {
             &Request {
                 extensions: vec!["category:nope".into()],
                 packages: None,
+                bootstrap: true,
             },
         )
         .unwrap_err()

@@ -102,7 +102,7 @@ impl PackageFamily for Apt {
                     packages: result.packages.iter().filter(|p| p.repo == s.name).count(),
                 })
                 .collect(),
-            missing: result.missing.iter().map(|m| m.to_string()).collect(),
+            missing: result.missing.clone(),
             choices: result
                 .choices
                 .iter()

@@ -63,7 +63,7 @@ impl PackageFamily for Dnf {
                         .count(),
                 })
                 .collect(),
-            missing: result.missing.iter().map(|m| m.to_string()).collect(),
+            missing: result.missing.clone(),
             choices: result
                 .choices
                 .iter()
