@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the project: format, lints, unit and end-to-end tests, and the catalog
-# check against the reference catalog, and the end-to-end apt, install and mirror tests (root:
-# chroots, unshare, network namespaces). Installs the system tools the tests need when they are
-# missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm, gnupg, curl, iproute2.
+# check against the reference catalog, and the end-to-end apt, install, mirror, dnf and Pigsty
+# hand-off tests (root: chroots, unshare, network namespaces). Installs the system tools the
+# tests need when they are missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm,
+# gnupg, curl, iproute2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,3 +76,6 @@ bash tests/e2e-serve.sh target/debug/pigsty-build target/debug/pigsty-install ta
 # The dnf side against a generated EL world (no EL mirror is reachable): real rpms, createrepo_c,
 # rpmsign, and Debian's dnf installing from our signed repodata with no network.
 bash tests/e2e-dnf.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/rpm-fixture
+# Pigsty itself takes over an air-gapped node: its configure and playbooks, unchanged, from the
+# bundle (the reference copy of Pigsty's source, ../shared/reference/pigsty-src.tgz).
+bash tests/e2e-pigsty.sh target/debug/pigsty-build target/debug/pigsty-install
