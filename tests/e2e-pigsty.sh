@@ -267,8 +267,9 @@ printf 'deb http://unreachable.invalid/debian bookworm main\n%s\n' "$boot_line" 
 ip netns exec "$ns" "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node2" -y \
   --no-bootstrap --no-handoff >"$work/variant3.log" 2>&1
 rc=$?
-check_or_show "$work/variant3.log" "a mixed file naming the repo with other options fails the install, naming apt's error (exit $rc)" \
-  bash -c "test $rc -ne 0 && grep -q 'Conflicting values' '$work/variant3.log'"
+check_or_show "$work/variant3.log" "a mixed file naming the repo with other options fails the install, naming apt's error and the files (exit $rc)" \
+  bash -c "test $rc -ne 0 && grep -q 'Conflicting values' '$work/variant3.log' \
+    && grep -q '/etc/apt/sources.list and /etc/apt/sources.list.d/pigsty-local.list name one repo' '$work/variant3.log'"
 
 phase ""
 echo "# run times"

@@ -94,6 +94,35 @@ fn entries(name: &str, text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The node's source files that hold the source apt's `Conflicting values ... regarding
+/// source URI SUITE` lines name.
+fn conflicting_files(node: &Node, problems: &[&str]) -> Vec<String> {
+    let norm = |u: &str| u.trim_end_matches('/').replace("file:///", "file:/");
+    let named: Vec<(String, String)> = problems
+        .iter()
+        .filter_map(|l| l.split_once("regarding source "))
+        .filter_map(|(_, rest)| {
+            let mut w = rest.split_whitespace();
+            Some((norm(w.next()?), w.next()?.to_string()))
+        })
+        .collect();
+    let mut files = Apt.other_sources(node);
+    files.push(node.path(SOURCE_FILE));
+    files
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            entries(name, &text)
+                .iter()
+                .any(|(u, su)| named.iter().any(|(nu, ns)| *nu == norm(u) && ns == su))
+        })
+        .map(|p| {
+            format!("/{}", p.strip_prefix(&node.root).unwrap_or(&p).display()).replace("//", "/")
+        })
+        .collect()
+}
+
 /// Whether an entry names the local repo at `repo_dir`: `file:DIR` or `file://DIR`, with or
 /// without the last slash, suite `./`.
 fn names_repo(entry: &(String, String), repo_dir: &str) -> bool {
@@ -347,10 +376,23 @@ impl PackageManager for Apt {
             .filter(|l| l.starts_with("E:") || l.contains("Conflicting values"))
             .collect();
         if !out.status.success() || !problems.is_empty() {
+            let files = conflicting_files(node, &problems);
+            let problem = if files.is_empty() {
+                "apt refuses the node's sources".to_string()
+            } else {
+                format!(
+                    "apt refuses the node's sources: {} name one repo with other options; keep one entry for it (ours is {SOURCE_FILE}, the name Pigsty gives it)",
+                    files.join(" and ")
+                )
+            };
             return Err(PmError::NodeSources {
                 manager: "apt",
-                problem: "apt refuses the node's sources; where two files name one repo with other options, keep one (ours is /etc/apt/sources.list.d/pigsty-local.list, the name Pigsty gives it)".into(),
-                output: if problems.is_empty() { text.clone() } else { problems.join("\n") },
+                problem,
+                output: if problems.is_empty() {
+                    text.clone()
+                } else {
+                    problems.join("\n")
+                },
             });
         }
         if let Some(repo) = repo_on_node {
@@ -457,6 +499,44 @@ mod tests {
             &("file:/www/pigsty".into(), "bookworm".into()),
             repo
         ));
+    }
+
+    #[test]
+    fn apts_conflict_is_traced_to_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let d = root.join("etc/apt/sources.list.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            root.join("etc/os-release"),
+            "ID=debian\nVERSION_ID=\"12\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("pigsty-local.list"),
+            source_line("/www/pigsty", KEY_FILE),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/apt/sources.list"),
+            "deb http://x.invalid/debian bookworm main\ndeb [trusted=yes] file:/www/pigsty ./\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("other.list"),
+            "deb [trusted=yes] http://10.10.10.10/pigsty ./\n",
+        )
+        .unwrap();
+        let node = Node::detect(root).unwrap();
+        let line =
+            "E: Conflicting values set for option Trusted regarding source file:/www/pigsty/ ./";
+        assert_eq!(
+            conflicting_files(&node, &[line, "E: The list of sources could not be read."]),
+            [
+                "/etc/apt/sources.list",
+                "/etc/apt/sources.list.d/pigsty-local.list"
+            ]
+        );
     }
 
     #[test]
