@@ -523,7 +523,10 @@ impl Run<'_, '_> {
         }
         self.step(format!("handing off to `{cmd}`"));
         let mut c = self.node.command("sh", &["-c".to_string(), cmd.clone()]);
-        c.envs(self.handoff_env()).env("HOME", "/root");
+        // from `/`, in the chroot (chroot(1) changes to it) as on the running system
+        c.envs(self.handoff_env())
+            .env("HOME", "/root")
+            .current_dir("/");
         let status = c
             .status()
             .map_err(|source| InstallError::Handoff { cmd, source })?;
