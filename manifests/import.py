@@ -33,11 +33,20 @@ SHARED_MIRRORS = {
     "timescaledb": "packagecloud", "citus": "packagecloud",
     "haproxyd": "haproxy-debian", "haproxyu": "launchpad",
 }
-# The packages pigsty-install installs before it hands off to the config applier.
+# The packages pigsty-install installs before it hands off to Pigsty, per family (and where an
+# OS differs): what Pigsty's own `bootstrap` script installs (`check_utils`: `ansible
+# python3-jmespath`, on el8 `ansible python3.12-jmespath python3-cryptography`), plus, on
+# Debian and Ubuntu, python3-apt, which Ansible's apt module needs and would otherwise try to
+# fetch from the network. Not in pigsty-vars: builder/tests/reference.rs checks it against
+# the `bootstrap` script in pigsty-src.tgz.
 BOOTSTRAP = {
-    "deb": ["ansible-core", "python3-apt", "python3-jmespath", "python3-requests"],
-    "rpm": ["ansible-core", "python3-jmespath", "python3-requests", "python3-cryptography"],
+    "deb": ["ansible", "python3-jmespath", "python3-apt"],
+    "rpm": ["ansible", "python3-jmespath"],
 }
+BOOTSTRAP_OS = {"el8": ["ansible", "python3.12-jmespath", "python3-cryptography"]}
+# The repo modules a build uses unless told otherwise: Pigsty's `repo_modules` default
+# (roles/repo/defaults/main.yml; not in pigsty-vars, checked by builder/tests/reference.rs).
+REPO_MODULES = ["infra", "node", "pgsql"]
 # The repo module each main alias comes from.
 MODULES = {
     "node": ["node-bootstrap", "node-package1", "node-package2", "node-package3"],
@@ -152,6 +161,12 @@ def alias_lines(aliases):
     return ["%s= %s" % ((q(k) + " ").ljust(width), q(v)) for k, v in aliases.items()]
 
 
+def bootstrap_lines(packages):
+    return ["", "# What pigsty-install installs before it hands off to Pigsty (see import.py: BOOTSTRAP);",
+            "# always in the bundle with its closure (pigsty-build --no-bootstrap leaves it out).",
+            "[bootstrap]", "packages = [%s]" % ", ".join(q(x) for x in packages)]
+
+
 def write_packages(fam, data, out):
     oss = FAMILIES[fam]
     first = data[(oss[0], "x86_64")]
@@ -170,20 +185,24 @@ def write_packages(fam, data, out):
     lines.append("extra_packages = [%s]" % ", ".join(q(x) for x in first["repo_extra_packages_default"]))
     lines.append("node_packages = [%s]" % ", ".join(q(x) for x in first["node_packages_default"]))
     lines.append("infra_packages = [%s]" % ", ".join(q(x) for x in first["infra_packages_default"]))
-    lines.append("# What pigsty-install puts on a bare node before handing off to Ansible (ours, not Pigsty's).")
-    lines.append("bootstrap = [%s]" % ", ".join(q(x) for x in BOOTSTRAP[fam]))
+    lines.append("# The repo modules a build uses unless --modules says otherwise (Pigsty's repo_modules).")
+    lines.append("repo_modules = [%s]" % ", ".join(q(x) for x in REPO_MODULES))
     lines += ["", "# The repo module each alias is expected to come from (for grouping plans). Aliases not",
               "# listed: pgsql when their packages name a PG major (`$v`), else extra.", "[modules]"]
     for module, names in MODULES.items():
         lines.append("%s = [%s]" % (module, ", ".join(q(n) for n in names if n in base)))
+    lines += bootstrap_lines(BOOTSTRAP[fam])
     lines += ["", "[aliases]"] + alias_lines(base)
     write(os.path.join(out, fam, "packages.toml"), lines)
     for o in oss:
         m = data[(o, "x86_64")]["package_map"]
         diff = collections.OrderedDict((k, v) for k, v in m.items() if base.get(k) != v)
         path = os.path.join(out, fam, "%s.toml" % o)
-        if diff:
-            write(path, ["# Aliases where %s differs from the %s family." % (o, fam), "", "[aliases]"] + alias_lines(diff))
+        boot = bootstrap_lines(BOOTSTRAP_OS[o]) if o in BOOTSTRAP_OS else []
+        if diff or boot:
+            head = "Aliases" + (" and the bootstrap set" if boot else "")
+            write(path, ["# %s where %s differs from the %s family." % (head, o, fam)] + boot
+                  + ["", "[aliases]"] + alias_lines(diff))
         elif os.path.exists(path):
             os.remove(path)
         for a in ARCHES[1:]:

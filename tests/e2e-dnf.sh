@@ -138,8 +138,8 @@ check "never gpgcheck=0" bash -c "! grep -q 'gpgcheck=0' '$repofile'"
 check "the installed key is the bundle's" cmp -s "$node/etc/pki/rpm-gpg/RPM-GPG-KEY-pigsty-local" "$work/key/pigsty.pub"
 check "the packages' signing key is installed beside it" test -s "$node/etc/pki/rpm-gpg/RPM-GPG-KEY-pigsty-local-1"
 check "--local-only moved rocky.repo aside" bash -c "test ! -e '$node/etc/yum.repos.d/rocky.repo' && test -e '$node/etc/pigsty-backup/yum.repos.d/rocky.repo'"
-check "the bootstrap set is installed from the local repo" \
-  rpm --root "$node" -q ansible-core python3-jmespath python3-requests python3-cryptography
+check "the bootstrap set (Pigsty's: ansible python3-jmespath) is installed from the local repo" \
+  rpm --root "$node" -q ansible python3-jmespath ansible-core python3-cryptography
 check "status shows the el9 bundle" bash -c "'$inst' status --root '$node' --json | grep -q '\"target\": \"el9.x86_64\"'"
 unshare -n "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node" --local-only --no-handoff >"$work/again.log" 2>&1
 rc=$?

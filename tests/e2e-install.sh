@@ -29,6 +29,10 @@ trap cleanup EXIT
   --ext postgis,pg_cron,hypopg --sign-key "$work/key/pigsty.key" --out "$work/out" \
   --cache "$cache_dir/pkgs" >"$work/build.log" 2>&1
 check "d12 bundle with the bootstrap set builds" test $? -eq 0 || tail -20 "$work/build.log"
+check "the manifest's bootstrap set is Pigsty's, always in the bundle" python3 -c "
+import json; m = json.load(open('$work/out/pigsty/MANIFEST.json'))
+names = {p['name'] for p in m['packages']}
+assert m['bootstrap'] == ['ansible', 'python3-jmespath', 'python3-apt'] and set(m['bootstrap']) <= names, m['bootstrap']"
 bundle=$(ls "$work"/out/pigsty-pkg-*.d12.x86_64.tgz | head -1)
 fpr=$(gpg --show-keys --with-colons "$work/key/pigsty.pub" 2>/dev/null | awk -F: '/^fpr/{print $10; exit}')
 
@@ -41,13 +45,14 @@ echo "deb http://unreachable.invalid/debian bookworm main" >"$root/etc/apt/sourc
 mount_chroot "$root"
 cp "$here/applier/site.yml" "$root/root/site.yml"
 apply="ansible-playbook -i localhost, -c local /root/site.yml -e pg=15"
+# the bundle's bootstrap set is Pigsty's (the full ansible): this applier needs ansible-core only
 unshare -n "$inst" "$bundle" --fingerprint "$fpr" --root "$root" --local-only \
-  --then "$apply" >"$work/install.log" 2>&1
+  --bootstrap ansible-core,python3-apt --then "$apply" >"$work/install.log" 2>&1
 rc=$?
 check "pigsty-install exits 0 (hand-off included)" test $rc -eq 0 || tail -40 "$work/install.log"
 check "it printed the key's fingerprint" grep -q "$fpr" "$work/install.log"
-check "the local source uses signed-by with the bundle key" \
-  grep -qx "Signed-By: /etc/apt/keyrings/pigsty.asc" "$root/etc/apt/sources.list.d/pigsty-local.sources"
+check "the local source uses signed-by with the bundle key, in Pigsty's file" \
+  grep -qx "deb \[signed-by=/etc/apt/keyrings/pigsty.asc\] file:/www/pigsty/ ./" "$root/etc/apt/sources.list.d/pigsty-local.list"
 check "never trusted=yes" bash -c "! grep -rqi trusted '$root/etc/apt/sources.list.d/'"
 check "the installed key is the bundle's" cmp -s "$root/etc/apt/keyrings/pigsty.asc" "$work/key/pigsty.pub"
 check "--local-only moved the other sources aside" bash -c "test ! -e '$root/etc/apt/sources.list' && test -e '$root/etc/apt/pigsty-backup/sources.list'"

@@ -99,7 +99,7 @@ chroots+=("$node")
 echo "deb http://unreachable.invalid/debian bookworm main" >"$node/etc/apt/sources.list"
 mount_chroot "$node"
 in_node "$inst" --from "$url" --key "$work/key/pigsty.pub" --root "$node" --local-only --no-handoff \
-  >"$work/install.log" 2>&1
+  --bootstrap ansible-core,python3-apt >"$work/install.log" 2>&1
 rc=$?
 check "pigsty-install --from exits 0" test $rc -eq 0 || tail -30 "$work/install.log"
 check "it checked the signature with the given key" grep -q "signature: good, key $fpr" "$work/install.log"
@@ -107,7 +107,7 @@ check "it downloaded and verified every file" grep -q "downloaded and verified $
 check "the node's repo is the admin's, byte for byte" diff -r "$repo" "$node/www/pigsty"
 check "no staging folder left" bash -c "! ls -d '$node'/www/.pigsty-* 2>/dev/null"
 check "the local source uses signed-by with the bundle key" \
-  grep -qx "Signed-By: /etc/apt/keyrings/pigsty.asc" "$node/etc/apt/sources.list.d/pigsty-local.sources"
+  grep -qx "deb \[signed-by=/etc/apt/keyrings/pigsty.asc\] file:/www/pigsty/ ./" "$node/etc/apt/sources.list.d/pigsty-local.list"
 check "the bootstrap set is installed" bash -c "$(declare -f in_chroot); ns_node=$ns_node node=$node; in_chroot dpkg -s ansible-core python3-apt >/dev/null"
 check "status names the mirror" bash -c "'$inst' status --root '$node' --json | grep '\"bundle\": \"$url\"' >/dev/null"
 in_chroot apt-get install -y --no-install-recommends postgresql-15 postgresql-15-postgis-3 \

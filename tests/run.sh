@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the project: format, lints, unit and end-to-end tests, and the catalog
-# check against the reference catalog, the end-to-end apt, install and mirror tests (root:
-# chroots, unshare, network namespaces), and the release binaries' check. First installs or
-# provides every tool they use, on a fresh Debian 12 or 13 (tests/lib/setup.sh: Debian's
-# packages, a Rust new enough, PyPI's spdx-tools in a virtualenv, actionlint); a tool that
-# cannot be had stops the run, no check is skipped.
+# check against the reference catalog, the end-to-end apt, install, mirror, dnf and Pigsty
+# hand-off tests (root: chroots, unshare, network namespaces), and the release binaries' check.
+# First installs or provides every tool they use, on a fresh Debian 12 or 13
+# (tests/lib/setup.sh: Debian's packages, a Rust new enough, PyPI's spdx-tools in a virtualenv,
+# actionlint); a tool that cannot be had stops the run, no check is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,5 +37,8 @@ bash tests/e2e-serve.sh target/debug/pigsty-build target/debug/pigsty-install ta
 # The dnf side against a generated EL world (no EL mirror is reachable): real rpms, createrepo_c,
 # rpmsign, and Debian's dnf installing from our signed repodata with no network.
 bash tests/e2e-dnf.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/rpm-fixture
+# Pigsty itself takes over an air-gapped node: its configure and playbooks, unchanged, from the
+# bundle (the reference copy of Pigsty's source, ../shared/reference/pigsty-src.tgz).
+bash tests/e2e-pigsty.sh target/debug/pigsty-build target/debug/pigsty-install
 # The release binaries: `bash tools/dist.sh` builds them for glibc 2.28 into dist/bin/.
 bash tests/dist-binaries.sh

@@ -59,9 +59,19 @@ pub struct Defaults {
     /// Packages installed on infra nodes (`infra_packages_default`).
     #[serde(default)]
     pub infra_packages: Vec<String>,
-    /// What `pigsty-install` installs before handing off to the config applier.
+    /// The repo modules a build uses unless `--modules` says otherwise (Pigsty's
+    /// `repo_modules`); empty: every module the target defines.
     #[serde(default)]
-    pub bootstrap: Vec<String>,
+    pub repo_modules: Vec<String>,
+}
+
+/// `[bootstrap]`: what `pigsty-install` installs before it hands off to Pigsty. Kept apart
+/// from `[defaults]` (Pigsty's package sets, checked against its per-OS vars): an OS file may
+/// change it alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BootstrapToml {
+    packages: Vec<String>,
 }
 
 /// Everything the manifests say about one target.
@@ -74,6 +84,9 @@ pub struct Distro {
     /// Alias name to the repo module it is expected from.
     pub alias_modules: BTreeMap<String, String>,
     pub defaults: Defaults,
+    /// The bootstrap set: always resolved into the bundle with its closure (unless
+    /// `--no-bootstrap`), installed first by `pigsty-install`.
+    pub bootstrap: Vec<String>,
     /// Mirror URLs the user set in `--config` (`[mirrors]`).
     pub config_mirrors: BTreeMap<String, String>,
 }
@@ -122,6 +135,7 @@ struct RepoToml {
 #[serde(deny_unknown_fields)]
 struct PackagesFile {
     defaults: Option<Defaults>,
+    bootstrap: Option<BootstrapToml>,
     #[serde(default)]
     modules: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -143,6 +157,7 @@ struct UserConfig {
     #[serde(default)]
     modules: BTreeMap<String, Vec<String>>,
     defaults: Option<Defaults>,
+    bootstrap: Option<BootstrapToml>,
 }
 
 /// The embedded manifests, each parsed once per process (the matrix loads 96 targets).
@@ -210,6 +225,7 @@ impl Distro {
             aliases: BTreeMap::new(),
             alias_modules: BTreeMap::new(),
             defaults: Defaults::default(),
+            bootstrap: Vec::new(),
             config_mirrors: BTreeMap::new(),
         };
         for r in repos_file.repo {
@@ -229,7 +245,7 @@ impl Distro {
         ];
         for layer in &layers {
             if let Some(file) = cached(&parsed().packages, layer)? {
-                distro.apply_packages(file.defaults, file.modules, file.aliases);
+                distro.apply_packages(file.defaults, file.bootstrap, file.modules, file.aliases);
             }
         }
         if let Some(path) = config {
@@ -251,7 +267,7 @@ impl Distro {
                 }
                 distro.upsert_repo(r, &shown)?;
             }
-            distro.apply_packages(user.defaults, user.modules, user.aliases);
+            distro.apply_packages(user.defaults, user.bootstrap, user.modules, user.aliases);
         }
         Ok(distro)
     }
@@ -259,11 +275,15 @@ impl Distro {
     fn apply_packages(
         &mut self,
         defaults: Option<Defaults>,
+        bootstrap: Option<BootstrapToml>,
         modules: BTreeMap<String, Vec<String>>,
         aliases: BTreeMap<String, String>,
     ) {
         if let Some(d) = defaults {
             self.defaults = d;
+        }
+        if let Some(b) = bootstrap {
+            self.bootstrap = b.packages;
         }
         for (module, names) in modules {
             for n in names {
@@ -472,6 +492,43 @@ mod tests {
         assert_eq!(appstream.excludepkgs, vec!["postgresql*", "libpq*"]);
         let el9a = d(Os::El9, Arch::Aarch64, 17);
         assert!(!el9a.repos.iter().any(|r| r.name == "pgdg17-nonfree"));
+    }
+
+    #[test]
+    fn bootstrap_set_is_pigstys_per_os_and_a_config_may_change_it() {
+        let boot = |os| d(os, Arch::X86_64, 17).bootstrap;
+        assert_eq!(
+            boot(Os::D12),
+            ["ansible", "python3-jmespath", "python3-apt"]
+        );
+        assert_eq!(
+            boot(Os::U24),
+            ["ansible", "python3-jmespath", "python3-apt"]
+        );
+        assert_eq!(boot(Os::El9), ["ansible", "python3-jmespath"]);
+        assert_eq!(
+            boot(Os::El8),
+            ["ansible", "python3.12-jmespath", "python3-cryptography"]
+        );
+        // the OS layer changed the bootstrap set alone: el8's defaults are the family's
+        assert_eq!(
+            d(Os::El8, Arch::X86_64, 17).defaults,
+            d(Os::El9, Arch::X86_64, 17).defaults
+        );
+        assert_eq!(
+            d(Os::D12, Arch::X86_64, 17).defaults.repo_modules,
+            ["infra", "node", "pgsql"]
+        );
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[bootstrap]\npackages = [\"ansible-core\"]").unwrap();
+        let t = Target::new(Os::D12, Arch::X86_64, 16);
+        let dist = Distro::load(t, Some(f.path())).unwrap();
+        assert_eq!(dist.bootstrap, ["ansible-core"]);
+        // the old place is refused by name, not silently ignored
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "[defaults]\nbootstrap = [\"ansible-core\"]").unwrap();
+        let err = Distro::load(t, Some(f.path())).unwrap_err().to_string();
+        assert!(err.contains("bootstrap"), "{err}");
     }
 
     #[test]

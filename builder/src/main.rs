@@ -185,6 +185,11 @@ struct RequestArgs {
     /// target's default package sets]
     #[arg(long, value_name = "PKG")]
     packages: Vec<String>,
+    /// Leave out the bootstrap set (what pigsty-install installs before it hands off to
+    /// Pigsty: `ansible python3-jmespath`, and python3-apt on Debian and Ubuntu), which is
+    /// otherwise always resolved into the bundle with its closure
+    #[arg(long)]
+    no_bootstrap: bool,
 }
 
 impl RequestArgs {
@@ -198,6 +203,7 @@ impl RequestArgs {
                 [none] if none == "none" => Some(Vec::new()),
                 given => Some(given.to_vec()),
             },
+            bootstrap: !self.no_bootstrap,
         }
     }
 }
@@ -236,9 +242,15 @@ struct BuildArgs {
     sources: SourceArgs,
     #[command(flatten)]
     request: RequestArgs,
-    /// Repo modules to build from (comma-separated) [default: all the target defines]
+    /// Repo modules to build from (comma-separated), or `all` for every module the target
+    /// defines [default: infra,node,pgsql, Pigsty's repo_modules]
     #[arg(long, value_name = "MODULE")]
     modules: Vec<String>,
+    /// Put FILE into the bundle as `pigsty/include/NAME` (e.g. Pigsty's source,
+    /// pigsty-v4.5.0.tgz, for `pigsty-install --pigsty`), listed and signed in the manifest
+    /// like every other file; repeatable
+    #[arg(long, value_name = "FILE")]
+    include: Vec<PathBuf>,
     /// Change one repo's URL: NAME=URL (for apt, `URL SUITE COMPONENT...`); repeatable
     #[arg(long, value_name = "NAME=URL")]
     repo: Vec<String>,
@@ -483,6 +495,37 @@ fn build(a: BuildArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The repo modules of a build: those given (each one the target defines), every module for
+/// `all`, else the manifests' default (Pigsty's `repo_modules`, those of it the target
+/// defines). `None`: every module.
+fn build_modules(distro: &Distro, given: &[String]) -> Result<Option<Vec<String>>> {
+    let given = items(given);
+    let defined = distro.modules();
+    if given.iter().any(|m| m == "all") {
+        return Ok(None);
+    }
+    for m in &given {
+        if !defined.contains(&m.as_str()) {
+            bail!(
+                "{} has no repo module `{m}`; modules: {} (or all)",
+                distro.target,
+                defined.join(", ")
+            );
+        }
+    }
+    if !given.is_empty() {
+        return Ok(Some(given));
+    }
+    let default: Vec<String> = distro
+        .defaults
+        .repo_modules
+        .iter()
+        .filter(|m| defined.contains(&m.as_str()))
+        .cloned()
+        .collect();
+    Ok((!default.is_empty()).then_some(default))
+}
+
 /// The options and mirrors of one target of a build.
 fn build_options(
     a: &BuildArgs,
@@ -518,20 +561,12 @@ fn build_options(
             .map(|d| d.as_secs())
             .unwrap_or(0),
     };
-    let modules = items(&a.modules);
-    for m in &modules {
-        if !distro.modules().contains(&m.as_str()) {
-            bail!(
-                "{target} has no repo module `{m}`; modules: {}",
-                distro.modules().join(", ")
-            );
-        }
-    }
     let opts = BuildOptions {
         target,
         config: a.sources.config.clone(),
         request: a.request.request(true),
-        modules: (!modules.is_empty()).then_some(modules),
+        modules: build_modules(&distro, &a.modules)?,
+        include: a.include.clone(),
         repo_urls: pairs(&a.repo, "--repo")?,
         no_repo: items(&a.no_repo),
         only_repo: pairs(&a.only_repo, "--only-repo")?,

@@ -48,6 +48,7 @@ pub fn matrix(catalog: &Catalog, beta: bool) -> Result<Vec<MatrixRow>, PlanError
         extensions: vec!["all".to_string()],
         packages: Some(Vec::new()),
         probe: false,
+        bootstrap: false,
     };
     let mut rows = Vec::new();
     for target in targets(beta) {

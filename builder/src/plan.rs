@@ -29,7 +29,8 @@
 //! `packages` is sorted by name; a package has `"optional": true` when it is only for
 //! extensions asked for by `all` or a category (a build goes on without it). `wanted_by` kinds: `alias` (a package alias, `name`),
 //! `package` (named directly), `extension` (asked for with `--ext`), `requires` (an extension
-//! pulled in by `required_by`'s `requires`), `deps` (an extra dependency of extension `name`).
+//! pulled in by `required_by`'s `requires`), `deps` (an extra dependency of extension `name`),
+//! `bootstrap` (the target's bootstrap set, which `pigsty-install` installs first).
 //! `reason.reason` is one of `no_package_for_family`, `no_package_for_pg`, `excluded_on_os`,
 //! `matrix`, `requires`, `unknown_requirement`.
 
@@ -55,6 +56,9 @@ pub enum WantedBy {
     Requires { name: String, required_by: String },
     /// An extra package an extension depends on.
     Deps { name: String },
+    /// Part of the bootstrap set (`[bootstrap]` of the manifests), which `pigsty-install`
+    /// installs before it hands off to Pigsty.
+    Bootstrap,
 }
 
 impl std::fmt::Display for WantedBy {
@@ -67,6 +71,7 @@ impl std::fmt::Display for WantedBy {
                 write!(f, "ext {name} (required by {required_by})")
             }
             WantedBy::Deps { name } => write!(f, "deps of {name}"),
+            WantedBy::Bootstrap => write!(f, "bootstrap set"),
         }
     }
 }
@@ -155,6 +160,8 @@ pub struct Request {
     /// For a build: the availability matrix is a prediction, the repos decide; extensions it
     /// predicts missing are planned as optional packages ([`Plan::predicted`]).
     pub probe: bool,
+    /// Add the target's bootstrap set (everything but `--no-bootstrap`).
+    pub bootstrap: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +230,19 @@ impl Plan {
                     WantedBy::Package
                 };
                 add(pkg, &module, why, false);
+            }
+        }
+
+        // The bootstrap set, whatever else is asked for: what `pigsty-install` installs
+        // first must be in the bundle (its packages come from the base OS repos).
+        if request.bootstrap {
+            for name in &distro.bootstrap {
+                add(
+                    expand_v(name, target.pg),
+                    "node",
+                    WantedBy::Bootstrap,
+                    false,
+                );
             }
         }
 
@@ -508,6 +528,7 @@ mod tests {
             extensions: ext.iter().map(|s| s.to_string()).collect(),
             packages: packages.map(|p| p.iter().map(|s| s.to_string()).collect()),
             probe: false,
+            bootstrap: false,
         };
         Plan::make(&catalog, &distro, &req).unwrap()
     }
@@ -523,6 +544,7 @@ mod tests {
             extensions: ext.iter().map(|s| s.to_string()).collect(),
             packages: Some(Vec::new()),
             probe: true,
+            bootstrap: false,
         };
         Plan::make(&catalog, &distro, &req).unwrap()
     }
@@ -657,6 +679,7 @@ mod tests {
             extensions: vec!["pgrouting".into()],
             packages: Some(vec![]),
             probe: false,
+            bootstrap: false,
         };
         let p = Plan::make(&catalog, &distro, &req).unwrap();
         assert!(p.packages.is_empty());
@@ -696,6 +719,41 @@ mod tests {
     }
 
     #[test]
+    fn the_bootstrap_set_is_always_planned_unless_left_out() {
+        let catalog = Catalog::builtin().unwrap();
+        let distro = Distro::load(Target::new(Os::D12, Arch::X86_64, 15), None).unwrap();
+        let mut req = Request {
+            extensions: vec!["postgis".into()],
+            packages: Some(vec!["pgsql-mini".into()]),
+            probe: false,
+            bootstrap: true,
+        };
+        let p = Plan::make(&catalog, &distro, &req).unwrap();
+        for name in ["ansible", "python3-jmespath", "python3-apt"] {
+            let pkg = p.packages.iter().find(|x| x.name == name).unwrap();
+            assert_eq!(pkg.wanted_by, vec![WantedBy::Bootstrap], "{name}");
+            assert_eq!(pkg.module, "node");
+        }
+        // with the default sets, ansible is wanted by its alias and by the bootstrap set
+        req.packages = None;
+        let p = Plan::make(&catalog, &distro, &req).unwrap();
+        let ansible = p.packages.iter().find(|x| x.name == "ansible").unwrap();
+        assert_eq!(
+            ansible.wanted_by,
+            vec![
+                WantedBy::Alias {
+                    name: "node-bootstrap".into()
+                },
+                WantedBy::Bootstrap
+            ]
+        );
+        req.bootstrap = false;
+        req.packages = Some(vec![]);
+        let p = Plan::make(&catalog, &distro, &req).unwrap();
+        assert!(!has(&p, "ansible") && !has(&p, "python3-apt"));
+    }
+
+    #[test]
     fn categories_all_and_unknown_names() {
         let p = plan(Os::El9, 17, &["category:gis"], Some(&[]));
         assert!(has(&p, "postgis36_17"));
@@ -710,6 +768,7 @@ mod tests {
                 extensions: vec!["postgiss".into()],
                 packages: None,
                 probe: false,
+                bootstrap: true,
             },
         )
         .unwrap_err()
@@ -722,6 +781,7 @@ mod tests {
                 extensions: vec!["category:nope".into()],
                 packages: None,
                 probe: false,
+                bootstrap: true,
             },
         )
         .unwrap_err()

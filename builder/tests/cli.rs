@@ -520,6 +520,7 @@ fn catalog_from_csv_replaces_the_builtin_one() {
         "postgis",
         "--packages",
         "none",
+        "--no-bootstrap",
         "--json",
         "--catalog",
         path.to_str().unwrap(),

@@ -144,3 +144,81 @@ fn manifests_match_pigsty_vars() {
     }
     assert_eq!(checked, 16);
 }
+
+/// One file of Pigsty's source tree (`pigsty-src.tgz`, unpacking to `pigsty/`), as text.
+fn pigsty_source_file(dir: &std::path::Path, path: &str) -> String {
+    use std::io::Read;
+    let tgz = std::fs::File::open(dir.join("pigsty-src.tgz")).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_str() == Some(&format!("pigsty/{path}")) {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            return text;
+        }
+    }
+    panic!("pigsty-src.tgz has no pigsty/{path}");
+}
+
+/// What is not in the per-OS vars but in Pigsty's source: the default repo modules
+/// (`repo_modules` of the repo role) and the bootstrap set (what its `bootstrap` script
+/// installs: `apt install -y ansible ...`, `dnf install -y ansible ...` per EL major; ours
+/// adds python3-apt on Debian and Ubuntu, which Ansible's apt module needs).
+#[test]
+fn repo_modules_and_bootstrap_set_match_pigsty_source() {
+    let Some(dir) = reference() else { return };
+    if !dir.join("pigsty-src.tgz").exists() {
+        eprintln!("no pigsty-src.tgz in {}: skipped", dir.display());
+        return;
+    }
+    let defaults: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&pigsty_source_file(&dir, "roles/repo/defaults/main.yml")).unwrap();
+    let modules: Vec<String> = defaults["repo_modules"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .collect();
+    assert_eq!(modules, ["infra", "node", "pgsql"]);
+
+    let script = pigsty_source_file(&dir, "bootstrap");
+    let mut deb: Option<Vec<String>> = None;
+    let mut rpm: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    let mut el: Option<u32> = None;
+    for line in script.lines().map(str::trim) {
+        if let Some((_, rest)) = line.split_once("OS_VERSION == \"") {
+            el = rest.split('"').next().and_then(|v| v.parse().ok());
+        }
+        let words = |prefix: &str| -> Option<Vec<String>> {
+            line.strip_prefix(prefix)
+                .map(|rest| rest.split_whitespace().map(str::to_string).collect())
+        };
+        if let Some(w) = words("sudo apt install -y ansible") {
+            deb = Some(std::iter::once("ansible".to_string()).chain(w).collect());
+        }
+        if let (Some(w), Some(v)) = (words("sudo dnf install -y ansible"), el) {
+            rpm.insert(v, std::iter::once("ansible".to_string()).chain(w).collect());
+        }
+    }
+    let deb = deb.expect("the bootstrap script installs ansible with apt");
+    let mut checked = 0;
+    for os in Os::ALL {
+        for arch in Arch::ALL {
+            let distro = Distro::load(Target::new(os, arch, 17), None).unwrap();
+            let label = format!("{}.{}", os.code(), arch.as_str());
+            assert_eq!(distro.defaults.repo_modules, modules, "{label}");
+            let theirs: Vec<String> = match os.family() {
+                pigsty_bundle::Family::Deb => deb
+                    .iter()
+                    .cloned()
+                    .chain(["python3-apt".to_string()])
+                    .collect(),
+                pigsty_bundle::Family::Rpm => rpm[&os.release()].clone(),
+            };
+            assert_eq!(distro.bootstrap, theirs, "{label}: bootstrap set");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+}

@@ -201,6 +201,7 @@ fn only_repo_build_makes_a_verified_bundle() {
         "x86_64",
         "--pg",
         "15",
+        "--no-bootstrap",
         "--packages",
         "alpha",
         "--only-repo",
@@ -313,6 +314,7 @@ fn unsatisfiable_dependency_prints_the_chain() {
         "x86_64",
         "--pg",
         "15",
+        "--no-bootstrap",
         "--packages",
         "alpha",
         "--only-repo",
@@ -352,6 +354,7 @@ fn several_targets_in_one_run() {
         "x86_64",
         "--pg",
         "15,17",
+        "--no-bootstrap",
         "--packages",
         "alpha",
         "--only-repo",
@@ -410,6 +413,7 @@ fn several_targets_in_one_run() {
         "x86_64",
         "--pg",
         "15",
+        "--no-bootstrap",
         "--packages",
         "alpha",
         "--only-repo",
@@ -463,6 +467,7 @@ fn delta_bundle_carries_only_new_files() {
             "x86_64",
             "--pg",
             "15",
+            "--no-bootstrap",
             "--packages",
             packages,
             "--only-repo",
@@ -525,6 +530,7 @@ fn delta_bundle_carries_only_new_files() {
         "x86_64",
         "--pg",
         "15",
+        "--no-bootstrap",
         "--packages",
         "alpha",
         "--only-repo",
@@ -567,6 +573,7 @@ fn alpha_build(f: &Fixture, base: &str, out: &Path, cache: &Path) -> Vec<String>
         "x86_64",
         "--pg",
         "15",
+        "--no-bootstrap",
         "--packages",
         "alpha",
         "--only-repo",
@@ -729,6 +736,7 @@ fn only_repo_first_one_has_the_highest_priority() {
             "15",
             "--packages",
             "alpha",
+            "--no-bootstrap",
             "--json",
         ]
         .map(String::from)
@@ -777,4 +785,111 @@ fn only_repo_first_one_has_the_highest_priority() {
         version_of_alpha([("two", &base_b, &b), ("one", &base_a, &a)]),
         ("2.0".to_string(), "two".to_string())
     );
+}
+
+/// The bootstrap set is resolved into the bundle with its closure whatever `--packages` says,
+/// recorded in the manifest; one of its packages that no repository has is an error naming
+/// it, even with `--allow-missing`; `--no-bootstrap` leaves it out. `--include FILE` puts a
+/// file into the bundle as `pigsty/include/NAME`, listed and signed with the rest.
+#[test]
+fn bootstrap_set_is_always_in_the_bundle_and_include_adds_signed_files() {
+    let f = fixture();
+    let base = serve(f.root.clone()).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("boot.toml");
+    let extra = work.path().join("pigsty-v4.5.0.tgz");
+    std::fs::write(&extra, b"not really Pigsty's source\n".repeat(50)).unwrap();
+    // `--packages alpha` -> `--packages none` (the bootstrap set alone asks for alpha), or
+    // `--packages PACKAGES`
+    let build_with = |out: &Path, packages: &str, extra_args: &[&str]| {
+        let mut args: Vec<String> = alpha_build(&f, &base, out, cache.path())
+            .into_iter()
+            .filter(|a| a != "--no-bootstrap")
+            .collect();
+        let i = args.iter().position(|a| a == "alpha").unwrap();
+        args[i] = packages.into();
+        args.extend(["--config".to_string(), config.display().to_string()]);
+        args.extend(extra_args.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        pigsty_build(&args)
+    };
+    let build = |out: &Path, extra_args: &[&str]| build_with(out, "none", extra_args);
+
+    // a package of the set no repository has: refused by name, --allow-missing or not
+    std::fs::write(&config, "[bootstrap]\npackages = [\"alpha\", \"ghost\"]\n").unwrap();
+    let refused = work.path().join("refused");
+    for extra_args in [&[][..], &["--allow-missing"][..]] {
+        let o = build(&refused, extra_args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{extra_args:?}: {err}");
+        assert!(err.contains("ghost"), "{err}");
+        assert!(err.contains("bootstrap set"), "{err}");
+        assert!(!refused.join("pigsty").exists());
+    }
+    let o = build(&refused, &["--allow-missing"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--no-bootstrap"),
+        "says what to do"
+    );
+
+    // the set alone, with its closure, and an included file
+    std::fs::write(&config, "[bootstrap]\npackages = [\"alpha\"]\n").unwrap();
+    let out = work.path().join("out");
+    let o = build(&out, &["--include", extra.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("pigsty/MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["bootstrap"], serde_json::json!(["alpha"]));
+    let names: Vec<&str> = manifest["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "beta"], "the set with its closure");
+    assert_eq!(
+        manifest["packages"][0]["wanted_by"],
+        serde_json::json!(["bootstrap set"])
+    );
+    let listed = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "include/pigsty-v4.5.0.tgz")
+        .expect("the included file is listed");
+    assert_eq!(listed["sha256"], sha(&std::fs::read(&extra).unwrap()));
+    let bundle = report["bundle"].as_str().unwrap().to_string();
+    assert!(tar_names(&bundle).contains(&"pigsty/include/pigsty-v4.5.0.tgz".to_string()));
+    let pubkey = out.join("pigsty/pigsty.pub");
+    let o = pigsty_build(&["verify", &bundle, "--key", pubkey.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // two includes with one name: refused, naming it
+    let twin_dir = work.path().join("twin");
+    std::fs::create_dir(&twin_dir).unwrap();
+    let twin = twin_dir.join("pigsty-v4.5.0.tgz");
+    std::fs::write(&twin, b"other").unwrap();
+    let o = build(
+        &work.path().join("twice"),
+        &[
+            "--include",
+            extra.to_str().unwrap(),
+            "--include",
+            twin.to_str().unwrap(),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("pigsty-v4.5.0.tgz"), "{err}");
+
+    // --no-bootstrap: the set is neither resolved nor recorded
+    let lean = work.path().join("lean");
+    let o = build_with(&lean, "beta", &["--no-bootstrap"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lean.join("pigsty/MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["bootstrap"], serde_json::json!([]));
+    assert_eq!(manifest["packages"].as_array().unwrap().len(), 1);
 }

@@ -1,9 +1,10 @@
 //! The install, step by step: verify -> stage -> drift check -> put in place -> configure the
-//! package manager -> bootstrap -> hand off. Nothing on the node changes until the repo is
+//! package manager -> bootstrap -> check the node's own sources -> hand off (a command, or
+//! Pigsty itself: [`crate::pigsty`]) -> check the node's sources again. Nothing on the node changes until the repo is
 //! verified, staged beside the destination and the drift check passed; a failure before that
 //! leaves the node as it was. This module orchestrates only: where the repo comes from is
 //! [`crate::origin`], trust is [`crate::trust`], the disk is [`crate::stage`], apt and dnf are
-//! [`crate::pm`].
+//! [`crate::pm`], the Pigsty hand-off is [`crate::pigsty`].
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::{Node, NodeError};
 use crate::origin::{Origin, OriginError, Source};
+use crate::pigsty::{HandOff, PigstyError, PigstyOptions, PigstyReport};
 use crate::pm::{self, Blocker, PackageManager, PmError, StagedRepo};
 use crate::stage::{self, StageError, Staged};
 use crate::trust::{check_trust, Trust, TrustError, Trusted};
@@ -33,6 +35,8 @@ pub struct InstallOptions {
     pub check_all: bool,
     /// The applier command the user gave (`--then`).
     pub then: Option<String>,
+    /// The hand-off to Pigsty itself (`--pigsty`), instead of a command.
+    pub pigsty: Option<PigstyOptions>,
     pub no_handoff: bool,
     pub force: bool,
     pub dry_run: bool,
@@ -61,6 +65,9 @@ pub struct Report {
     pub no_op: bool,
     pub blockers: Vec<Blocker>,
     pub handoff_exit: Option<i32>,
+    /// What the Pigsty hand-off did (`--pigsty`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pigsty: Option<PigstyReport>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +83,8 @@ pub enum InstallError {
     Stage(#[from] StageError),
     #[error(transparent)]
     Pm(#[from] PmError),
+    #[error("the Pigsty hand-off")]
+    Pigsty(#[from] PigstyError),
     #[error(
         "{bundle} is built for {built}, but this node is {node}; pass --force to install it anyway"
     )]
@@ -304,6 +313,7 @@ impl Run<'_, '_> {
             local,
             format!("would install {}", self.bootstrap_set().join(" ")),
             match self.handoff_cmd() {
+                _ if self.opts.pigsty.is_some() => self.pigsty_would(),
                 Some((c, false)) => format!("would hand off to `{c}`"),
                 Some((c, true)) => format!(
                     "would not run the hand-off the bundle proposes, `{c}`, unless confirmed at a terminal (pass --then to run a command)"
@@ -389,6 +399,9 @@ impl Run<'_, '_> {
         for s in self.pm.install(self.node, &repo_on_node, self.m(), &boot)? {
             self.step(s);
         }
+        for s in self.pm.check_sources(self.node, Some(&repo_on_node))? {
+            self.step(s);
+        }
         let status = Status {
             target: self.built(),
             version: self.m().version.clone(),
@@ -417,9 +430,81 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Runs the applier inside the node. A command that comes from the bundle is shown and
-    /// runs only if the user confirms it: a bundle never runs a command as root by itself.
+    /// What the environment of a hand-off holds: the repo, the target, the bundle.
+    fn handoff_env(&self) -> Vec<(&'static str, String)> {
+        let m = self.m();
+        vec![
+            ("PIGSTY_REPO", self.repo_on_node()),
+            (
+                "PIGSTY_TARGET",
+                format!("{}.{}/pg{}", m.target.os, m.target.arch, m.target.pg),
+            ),
+            ("PIGSTY_BUNDLE", self.origin.shown()),
+        ]
+    }
+
+    /// Runs the hand-off inside the node: Pigsty itself (`--pigsty`), else the applier
+    /// command; then, when it succeeded, checks the node's sources as they were left.
     fn handoff(&mut self) -> Result<(), InstallError> {
+        if let Some(opts) = self.opts.pigsty.clone() {
+            let repo = self.node.path(&self.repo_on_node());
+            let handoff = HandOff {
+                node: self.node,
+                opts: &opts,
+                repo: &repo,
+                manifest: self.head.manifest(),
+                env: self.handoff_env(),
+            };
+            let mut lines = Vec::new();
+            let log = &mut self.ui.log;
+            let result = handoff.run(&mut |s: &str| {
+                (log)(s);
+                lines.push(s.to_string());
+            });
+            self.report.steps.extend(lines);
+            let report = result?;
+            self.report.handoff_exit = Some(report.exit);
+            self.report.pigsty = Some(report);
+        } else {
+            self.run_command()?;
+        }
+        if self.report.handoff_exit == Some(0) {
+            for s in self.pm.check_sources(self.node, None)? {
+                self.step(format!("after the hand-off: {s}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// What a dry run says about the Pigsty hand-off.
+    fn pigsty_would(&self) -> String {
+        let Some(p) = &self.opts.pigsty else {
+            return String::new();
+        };
+        let src = match &p.source {
+            crate::pigsty::PigstySource::Bundle => "the bundle".to_string(),
+            crate::pigsty::PigstySource::Path(s) => s.display().to_string(),
+        };
+        let plays: Vec<String> = p
+            .playbooks
+            .iter()
+            .map(|a| format!("`ansible-playbook {a} -e @{}`", crate::pigsty::OFFLINE_VARS))
+            .collect();
+        format!(
+            "would hand off to Pigsty from {src} in {} (unpacked and `./configure -i {} -n -v {}` where it is not yet), write {}/{} and run {}",
+            p.dir,
+            p.ip,
+            self.m().target.pg,
+            p.dir,
+            crate::pigsty::OFFLINE_VARS,
+            if plays.is_empty() { "no playbook".to_string() } else { plays.join(", then ") }
+        )
+    }
+
+    /// Runs the applier command inside the node. A command that comes from the bundle is
+    /// shown and runs only if the user confirms it: a bundle never runs a command as root by
+    /// itself.
+    fn run_command(&mut self) -> Result<(), InstallError> {
         let repo_on_node = self.repo_on_node();
         let Some((cmd, from_bundle)) = self.handoff_cmd() else {
             self.step(format!(
@@ -437,13 +522,11 @@ impl Run<'_, '_> {
             }
         }
         self.step(format!("handing off to `{cmd}`"));
-        let m = self.m();
-        let target = format!("{}.{}/pg{}", m.target.os, m.target.arch, m.target.pg);
         let mut c = self.node.command("sh", &["-c".to_string(), cmd.clone()]);
-        c.env("PIGSTY_REPO", &repo_on_node)
-            .env("PIGSTY_TARGET", target)
-            .env("PIGSTY_BUNDLE", self.origin.shown())
-            .env("HOME", "/root");
+        // from `/`, in the chroot (chroot(1) changes to it) as on the running system
+        c.envs(self.handoff_env())
+            .env("HOME", "/root")
+            .current_dir("/");
         let status = c
             .status()
             .map_err(|source| InstallError::Handoff { cmd, source })?;

@@ -5,12 +5,14 @@
 //! mirror, [`mirror`]), whether it is trusted ([`trust`]), laying it out verified and swapping
 //! it into place ([`stage`]), the node's package manager (`pm`: apt or dnf behind one seam),
 //! and the flow that runs them in order ([`install`]). [`node`] is the system being installed
-//! (or `--root DIR`); [`serve`] serves an installed repo to the other nodes over HTTP.
+//! (or `--root DIR`); [`pigsty`] hands off to Pigsty itself (configure, offline vars,
+//! playbooks); [`serve`] serves an installed repo to the other nodes over HTTP.
 
 pub mod install;
 pub mod mirror;
 pub mod node;
 mod origin;
+pub mod pigsty;
 mod pm;
 pub mod serve;
 pub mod stage;

@@ -8,13 +8,15 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pigsty_install::install::{self, InstallError, InstallOptions, Ui};
 use pigsty_install::node::Node;
+use pigsty_install::pigsty::{PigstyOptions, PigstySource};
 use pigsty_install::serve::{self, Event, ServeOptions};
 use pigsty_install::{Source, Trust};
 
 /// Install a Pigsty bundle on a node with no network: verify it, lay out the local repo,
 /// point apt or dnf at it (signed: never trusted=yes, never gpgcheck=0 for signed packages),
 /// check that the node's packages do not block the bundle's, install the bootstrap set and
-/// hand off to the config applier; a delta bundle only on top of the repo it was made for. With
+/// hand off to the config applier (a command, or Pigsty itself with --pigsty); a delta bundle
+/// only on top of the repo it was made for. With
 /// --from URL, the repo comes from a node that serves its own (`pigsty-install serve`) instead
 /// of a bundle file, with the same checks.
 #[derive(Parser)]
@@ -142,9 +144,29 @@ struct InstallArgs {
     /// Drift check: simulate installing every package of the bundle, not only the bootstrap set
     #[arg(long)]
     check_all: bool,
-    /// The config applier to hand off to [default: the bundle's]
+    /// The config applier to hand off to [default: the bundle's]: `sh -c CMD` inside the node
+    /// (`chroot ROOT sh -c CMD` under --root), with a cleared environment (PATH, LANG,
+    /// HOME=/root, PIGSTY_REPO, PIGSTY_TARGET, PIGSTY_BUNDLE), from `/`
     #[arg(long, value_name = "CMD", conflicts_with = "no_handoff")]
     then: Option<String>,
+    /// Hand off to Pigsty itself: its source from the bundle (no value: the bundle's
+    /// include/pigsty*.tgz, see `pigsty-build --include`) or a tarball or folder here;
+    /// unpacked into --pigsty-dir on the node where that does not exist, configured with
+    /// `./configure -i IP -n -v PG`, then each --playbook run with the offline vars file
+    #[arg(long, value_name = "SRC.tgz|DIR", num_args = 0..=1, default_missing_value = "bundle",
+          conflicts_with_all = ["then", "no_handoff"], requires = "ip")]
+    pigsty: Option<String>,
+    /// The node's address, for Pigsty's `./configure -i IP` (its admin_ip)
+    #[arg(long, value_name = "IP", requires = "pigsty")]
+    ip: Option<String>,
+    /// A playbook for the Pigsty hand-off: what follows `ansible-playbook`, as a shell reads
+    /// it (e.g. 'node.yml -t node_repo,node_pkg'), run in Pigsty's folder with `-e
+    /// @pigsty-offline.yml` added; repeatable, run in order, stopping at the first that fails
+    #[arg(long, value_name = "ARGS", requires = "pigsty")]
+    playbook: Vec<String>,
+    /// Pigsty's folder on the node
+    #[arg(long, value_name = "DIR", default_value = "/root/pigsty")]
+    pigsty_dir: String,
     /// Stop after the bootstrap
     #[arg(long)]
     no_handoff: bool,
@@ -356,6 +378,16 @@ fn install_cmd(a: InstallArgs) -> Result<ExitCode> {
         },
         check_all: a.check_all,
         then: a.then.clone(),
+        pigsty: a.pigsty.as_ref().map(|src| PigstyOptions {
+            source: if src == "bundle" {
+                PigstySource::Bundle
+            } else {
+                PigstySource::Path(PathBuf::from(src))
+            },
+            dir: a.pigsty_dir.clone(),
+            ip: a.ip.clone().unwrap_or_default(),
+            playbooks: a.playbook.clone(),
+        }),
         no_handoff: a.no_handoff,
         force: a.force,
         dry_run: a.dry_run,

@@ -28,7 +28,7 @@ use crate::mirrors::Mirrors;
 use crate::plan::{Plan, Request};
 
 pub use availability::Availability;
-pub use repo::SBOM_NAME;
+pub use repo::{INCLUDE_DIR, SBOM_NAME};
 
 /// Everything a build needs to know.
 #[derive(Debug, Clone)]
@@ -38,6 +38,8 @@ pub struct BuildOptions {
     pub request: Request,
     /// Repo modules to use; `None`: every module the target defines.
     pub modules: Option<Vec<String>>,
+    /// `--include FILE`: extra files for the bundle, as `pigsty/include/NAME`.
+    pub include: Vec<PathBuf>,
     /// `--repo NAME=URL`: change one repo's URL.
     pub repo_urls: Vec<(String, String)>,
     /// `--no-repo NAME`.
@@ -180,6 +182,10 @@ pub enum BuildError {
     NoRepos { modules: String },
     #[error("unknown repo `{0}` in --repo/--no-repo/--repo-priority/--insecure-upstream; the target's repos: {1}")]
     UnknownRepo(String, String),
+    #[error("{target}: the bootstrap set needs {}, which no repository of the build has; pigsty-install installs it before it hands off to Pigsty, so --allow-missing never drops it: add a repository that has it (--modules, --repo, --config), change the set (`[bootstrap]` in --config), or build without it (--no-bootstrap)", names.join(", "))]
+    BootstrapMissing { target: String, names: Vec<String> },
+    #[error("--include {}: {reason}", path.display())]
+    Include { path: PathBuf, reason: String },
     #[error("{what} {}", path.display())]
     Io {
         what: &'static str,
@@ -367,6 +373,7 @@ fn prepare(
         opts,
     };
     let resolved = family::for_family(opts.target.family()).resolve(&input)?;
+    check_bootstrap(&distro, opts, &resolved)?;
     let availability = availability::settle(&plan, &resolved.missing, opts.allow_missing)?;
     Ok(Prepared {
         opts: opts.clone(),
@@ -375,6 +382,37 @@ fn prepare(
         availability,
         secret,
     })
+}
+
+/// The bootstrap set is in the bundle: a package of it that the upstreams lack is an error
+/// naming it, even where `--allow-missing` let other requests go.
+fn check_bootstrap(
+    distro: &Distro,
+    opts: &BuildOptions,
+    resolved: &Resolution,
+) -> Result<(), BuildError> {
+    if !opts.request.bootstrap {
+        return Ok(());
+    }
+    let names: Vec<String> = resolved
+        .missing
+        .iter()
+        .filter(|m| {
+            distro
+                .bootstrap
+                .iter()
+                .any(|b| crate::catalog::expand_v(b, opts.target.pg) == m.name)
+        })
+        .map(|m| m.name.clone())
+        .collect();
+    if names.is_empty() {
+        Ok(())
+    } else {
+        Err(BuildError::BootstrapMissing {
+            target: opts.target.to_string(),
+            names,
+        })
+    }
 }
 
 /// Verifies a bundle: the manifest's signature with a trusted key, then every file against

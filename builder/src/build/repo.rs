@@ -15,9 +15,12 @@ use pigsty_bundle::manifest::{
 use super::{io, write_small, BuildError, BuildReport, Prepared};
 use crate::catalog::Catalog;
 use crate::family::Chosen;
+use crate::plan::WantedBy;
 
 /// The SBOM's file name in the repo and the bundle.
 pub const SBOM_NAME: &str = "sbom.spdx.json";
+/// Where `--include` files go in the repo (and so in the bundle, as `pigsty/include/NAME`).
+pub const INCLUDE_DIR: &str = "include";
 
 /// Writes the repo and the bundle of a prepared target whose packages are in the cache
 /// (`cached`, in `chosen` order).
@@ -95,13 +98,12 @@ fn write_repo(
         secret.public().to_armored()?.as_bytes(),
     )?;
     write_small(&repo_dir.join("repo_complete"), complete.as_bytes())?;
-    let bootstrap = distro
-        .defaults
-        .bootstrap
-        .iter()
-        .filter(|b| packages.iter().any(|e| &e.name == *b))
-        .cloned()
-        .collect();
+    let bootstrap = if opts.request.bootstrap {
+        bootstrap_names(&distro.bootstrap, opts.target.pg, &packages)
+    } else {
+        Vec::new()
+    };
+    let included = include_files(repo_dir, &opts.include)?;
     let mut manifest = Manifest {
         schema: SCHEMA,
         target: opts.target,
@@ -125,7 +127,8 @@ fn write_repo(
     let meta = written
         .files
         .into_iter()
-        .chain(["pigsty.pub", "repo_complete", super::SBOM_NAME].map(String::from));
+        .chain(["pigsty.pub", "repo_complete", super::SBOM_NAME].map(String::from))
+        .chain(included);
     for name in meta {
         let p = repo_dir.join(&name);
         let (size, sha256) = bfs::hash_file(&p).map_err(io("cannot read", &p))?;
@@ -140,6 +143,78 @@ fn write_repo(
         manifest.base = Some(delta_base(base_path, &manifest)?);
     }
     Ok(manifest)
+}
+
+/// The manifest's bootstrap set: each name of the set that is a package of the bundle, and
+/// where a name was resolved through another package that provides it, the packages the
+/// closure chose for the set.
+fn bootstrap_names(set: &[String], pg: u32, packages: &[PackageEntry]) -> Vec<String> {
+    let label = WantedBy::Bootstrap.to_string();
+    let mut names: Vec<String> = Vec::new();
+    for name in set.iter().map(|b| crate::catalog::expand_v(b, pg)) {
+        let found: Vec<&PackageEntry> = if packages.iter().any(|p| p.name == name) {
+            packages.iter().filter(|p| p.name == name).collect()
+        } else {
+            packages
+                .iter()
+                .filter(|p| {
+                    !set.contains(&p.name)
+                        && p.wanted_by
+                            .iter()
+                            .any(|w| w.split(", ").any(|l| l == label))
+                })
+                .collect()
+        };
+        for p in found {
+            if !names.contains(&p.name) {
+                names.push(p.name.clone());
+            }
+        }
+    }
+    names
+}
+
+/// Copies each `--include` file into `include/` of the repo (a new file, streamed); returns
+/// their paths relative to the repo, for the manifest. Two files with one name are refused.
+fn include_files(repo_dir: &Path, files: &[PathBuf]) -> Result<Vec<String>, BuildError> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = repo_dir.join(INCLUDE_DIR);
+    std::fs::create_dir(&dir).map_err(io("cannot create", &dir))?;
+    let mut out = Vec::new();
+    for path in files {
+        let bad = |reason: String| BuildError::Include {
+            path: path.clone(),
+            reason,
+        };
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| bad("not a file name in UTF-8".into()))?;
+        let rel = format!("{INCLUDE_DIR}/{name}");
+        pigsty_bundle::manifest::check_rel_path(&rel).map_err(bad)?;
+        if out.contains(&rel) {
+            return Err(bad(format!(
+                "another --include has the name {name}; each goes into the bundle as {INCLUDE_DIR}/NAME"
+            )));
+        }
+        let meta = std::fs::metadata(path).map_err(io("cannot read", path))?;
+        if !meta.is_file() {
+            return Err(bad("not a regular file".into()));
+        }
+        let mut src = std::fs::File::open(path).map_err(io("cannot read", path))?;
+        let dest = dir.join(name);
+        let mut dst = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&dest)
+            .map_err(io("cannot create", &dest))?;
+        std::io::copy(&mut src, &mut dst).map_err(io("cannot copy into", &dest))?;
+        dst.sync_all().map_err(io("cannot write", &dest))?;
+        out.push(rel);
+    }
+    Ok(out)
 }
 
 /// Links each chosen package from the cache into the flat repo under its file name (copies

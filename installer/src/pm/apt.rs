@@ -1,5 +1,17 @@
-//! apt: the signed deb822 source and its key, the drift check as `apt-get -s install` from the
-//! staged repo, refresh and install restricted to our source, other sources aside and back.
+//! apt: the signed source and its key, the drift check as `apt-get -s install` from the staged
+//! repo, refresh and install restricted to our source, other sources aside and back, and the
+//! check of the node's own apt configuration.
+//!
+//! The source is Pigsty's file, `/etc/apt/sources.list.d/pigsty-local.list`, in Pigsty's
+//! one-line form with `signed-by=` our key: Pigsty's `bootstrap` and infra.yml write their
+//! `[trusted=yes]` line for the same repo into the same file, so the two never sit side by
+//! side (apt refuses every source then: `Conflicting values set for option Trusted`). The key
+//! is also in `/etc/apt/trusted.gpg.d/`, where apt takes it for every source that names no
+//! key: Pigsty's lines (`deb [trusted=yes] http://ADMIN/pigsty ./` from node.yml, or its
+//! `bootstrap` line) then check the repo's signature with it instead of warning `NO_PUBKEY`.
+//! The trade-off: apt trusts the bundle key for any source without `signed-by`, not only
+//! ours; the key signs nothing but bundles, and Pigsty's lines, which name no key, leave no
+//! narrower place for it.
 
 use std::path::{Path, PathBuf};
 
@@ -10,18 +22,116 @@ use super::{checked, io, write_file, Blocker, PackageManager, PmError, StagedRep
 use crate::node::Node;
 
 /// Where our files go on the node.
-pub const SOURCE_FILE: &str = "/etc/apt/sources.list.d/pigsty-local.sources";
+pub const SOURCE_FILE: &str = "/etc/apt/sources.list.d/pigsty-local.list";
 pub const KEY_FILE: &str = "/etc/apt/keyrings/pigsty.asc";
+/// The same key where apt takes it for every source that names none (Pigsty's lines).
+pub const TRUSTED_KEY_FILE: &str = "/etc/apt/trusted.gpg.d/pigsty.asc";
 pub const BACKUP_DIR: &str = "/etc/apt/pigsty-backup";
+/// The source file of older pigsty-install releases, removed when the new one is written.
+pub const OLD_SOURCE_FILE: &str = "/etc/apt/sources.list.d/pigsty-local.sources";
+/// Where other source files that named our repo go (not restored by `restore-repos`: back
+/// beside ours, apt would refuse both).
+pub const REPLACED_DIR: &str = "/etc/apt/pigsty-replaced";
 
 /// apt, on Debian and Ubuntu nodes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Apt;
 
 /// The deb822 source for a flat repository at `repo_dir` (a path on the node), checked with
-/// the key at `key` (never `trusted=yes`).
+/// the key at `key` (never `trusted=yes`); the drift check's private source.
 pub fn source_text(repo_dir: &str, key: &str) -> String {
     format!("Types: deb\nURIs: file:{repo_dir}\nSuites: ./\nSigned-By: {key}\n")
+}
+
+/// The node's source for the repo at `repo_dir`: Pigsty's one-line form (`file:DIR/ ./`, as
+/// its `bootstrap` writes it), checked with the key at `key` (never `trusted=yes`).
+pub fn source_line(repo_dir: &str, key: &str) -> String {
+    format!(
+        "deb [signed-by={key}] file:{}/ ./\n",
+        repo_dir.trim_end_matches('/')
+    )
+}
+
+/// The `deb` entries of an apt source file as (URI, suite): one-line (`.list`) or deb822
+/// (`.sources`) by the file's name.
+fn entries(name: &str, text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if name.ends_with(".sources") {
+        for para in text.split("\n\n") {
+            let field = |key: &str| -> Vec<String> {
+                para.lines()
+                    .filter_map(|l| l.split_once(':'))
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+                    .flat_map(|(_, v)| v.split_whitespace().map(str::to_string))
+                    .collect()
+            };
+            if !field("Types").iter().any(|t| t == "deb") {
+                continue;
+            }
+            for uri in field("URIs") {
+                for suite in field("Suites") {
+                    out.push((uri.clone(), suite));
+                }
+            }
+        }
+        return out;
+    }
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let Some(rest) = line.strip_prefix("deb ") else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let rest = match rest.strip_prefix('[') {
+            Some(opts) => opts.split_once(']').map_or("", |(_, r)| r),
+            None => rest,
+        };
+        let mut words = rest.split_whitespace();
+        if let (Some(uri), Some(suite)) = (words.next(), words.next()) {
+            out.push((uri.to_string(), suite.to_string()));
+        }
+    }
+    out
+}
+
+/// The node's source files that hold the source apt's `Conflicting values ... regarding
+/// source URI SUITE` lines name.
+fn conflicting_files(node: &Node, problems: &[&str]) -> Vec<String> {
+    let norm = |u: &str| u.trim_end_matches('/').replace("file:///", "file:/");
+    let named: Vec<(String, String)> = problems
+        .iter()
+        .filter_map(|l| l.split_once("regarding source "))
+        .filter_map(|(_, rest)| {
+            let mut w = rest.split_whitespace();
+            Some((norm(w.next()?), w.next()?.to_string()))
+        })
+        .collect();
+    let mut files = Apt.other_sources(node);
+    files.push(node.path(SOURCE_FILE));
+    files
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            entries(name, &text)
+                .iter()
+                .any(|(u, su)| named.iter().any(|(nu, ns)| *nu == norm(u) && ns == su))
+        })
+        .map(|p| {
+            format!("/{}", p.strip_prefix(&node.root).unwrap_or(&p).display()).replace("//", "/")
+        })
+        .collect()
+}
+
+/// Whether an entry names the local repo at `repo_dir`: `file:DIR` or `file://DIR`, with or
+/// without the last slash, suite `./`.
+fn names_repo(entry: &(String, String), repo_dir: &str) -> bool {
+    let (uri, suite) = entry;
+    let path = uri
+        .strip_prefix("file://")
+        .or_else(|| uri.strip_prefix("file:"));
+    path.is_some_and(|p| p.trim_end_matches('/') == repo_dir.trim_end_matches('/'))
+        && suite.trim_end_matches('/') == "."
 }
 
 /// apt options that make it read only the given source file (a path on the node) and keep
@@ -162,7 +272,8 @@ impl PackageManager for Apt {
             for p in paths {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
                 if (name.ends_with(".list") || name.ends_with(".sources"))
-                    && name != "pigsty-local.sources"
+                    && node.path(SOURCE_FILE) != p
+                    && node.path(OLD_SOURCE_FILE) != p
                 {
                     out.push(p);
                 }
@@ -172,7 +283,7 @@ impl PackageManager for Apt {
     }
 
     fn would_write(&self, _m: &Manifest) -> String {
-        format!("would write {KEY_FILE} and {SOURCE_FILE}")
+        format!("would write {KEY_FILE}, {TRUSTED_KEY_FILE} and {SOURCE_FILE}")
     }
 
     fn drift_check(
@@ -209,13 +320,98 @@ impl PackageManager for Apt {
         _m: &Manifest,
         key: &[u8],
     ) -> Result<Vec<String>, PmError> {
+        let mut done = Vec::new();
+        // Other files that point apt at this repo: beside ours, apt refuses every source.
+        let same_repo: Vec<PathBuf> = self
+            .other_sources(node)
+            .into_iter()
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let text = std::fs::read_to_string(p).unwrap_or_default();
+                let found = entries(name, &text);
+                !found.is_empty() && found.iter().all(|e| names_repo(e, repo_on_node))
+            })
+            .collect();
+        for p in super::move_aside(node, same_repo, "/etc/apt", REPLACED_DIR)? {
+            done.push(format!(
+                "moved {} to {REPLACED_DIR}: it named the local repo too (apt refuses two sources for one repo)",
+                p.display()
+            ));
+        }
         write_file(&node.path(KEY_FILE), key, 0o644)?;
+        write_file(&node.path(TRUSTED_KEY_FILE), key, 0o644)?;
         write_file(
             &node.path(SOURCE_FILE),
-            source_text(repo_on_node, KEY_FILE).as_bytes(),
+            source_line(repo_on_node, KEY_FILE).as_bytes(),
             0o644,
         )?;
-        Ok(vec![format!("wrote {SOURCE_FILE} (signed-by {KEY_FILE})")])
+        let old = node.path(OLD_SOURCE_FILE);
+        if old.exists() {
+            std::fs::remove_file(&old).map_err(io("remove", &old))?;
+            done.push(format!(
+                "removed {OLD_SOURCE_FILE} (an older pigsty-install's)"
+            ));
+        }
+        done.push(format!(
+            "wrote {SOURCE_FILE} (signed-by {KEY_FILE}; the key also in {TRUSTED_KEY_FILE}, for Pigsty's own lines)"
+        ));
+        Ok(done)
+    }
+
+    /// `apt-cache policy` with the node's own configuration (no network): it reads every
+    /// source as the node's apt does, and refuses them all on `Conflicting values`.
+    fn check_sources(
+        &self,
+        node: &Node,
+        repo_on_node: Option<&str>,
+    ) -> Result<Vec<String>, PmError> {
+        let out = node.run("apt-cache", &["policy".to_string()])?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let problems: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("E:") || l.contains("Conflicting values"))
+            .collect();
+        if !out.status.success() || !problems.is_empty() {
+            let files = conflicting_files(node, &problems);
+            let problem = if files.is_empty() {
+                "apt refuses the node's sources".to_string()
+            } else {
+                format!(
+                    "apt refuses the node's sources: {} name one repo with other options; keep one entry for it (ours is {SOURCE_FILE}, the name Pigsty gives it)",
+                    files.join(" and ")
+                )
+            };
+            return Err(PmError::NodeSources {
+                manager: "apt",
+                problem,
+                output: if problems.is_empty() {
+                    text.clone()
+                } else {
+                    problems.join("\n")
+                },
+            });
+        }
+        if let Some(repo) = repo_on_node {
+            let uri = format!("file:{}", repo.trim_end_matches('/'));
+            if !text.lines().any(|l| l.contains(&uri)) {
+                return Err(PmError::NodeSources {
+                    manager: "apt",
+                    problem: format!("the node's apt does not read the local repo ({uri})"),
+                    output: text,
+                });
+            }
+        }
+        let mut done = vec!["the node's own apt reads its sources (apt-cache policy)".to_string()];
+        done.extend(
+            text.lines()
+                .filter(|l| l.starts_with("W:"))
+                .map(|l| format!("the node's apt says: {l}")),
+        );
+        Ok(done)
     }
 
     fn install(
@@ -267,6 +463,161 @@ mod tests {
             "Types: deb\nURIs: file:/www/pigsty\nSuites: ./\nSigned-By: /etc/apt/keyrings/pigsty.asc\n"
         );
         assert!(!s.contains("trusted"));
+        let line = source_line("/www/pigsty", KEY_FILE);
+        assert_eq!(
+            line,
+            "deb [signed-by=/etc/apt/keyrings/pigsty.asc] file:/www/pigsty/ ./\n"
+        );
+        assert!(!line.contains("trusted"));
+        assert!(SOURCE_FILE.ends_with("/pigsty-local.list"), "Pigsty's name");
+    }
+
+    #[test]
+    fn entries_naming_the_repo_in_both_formats() {
+        let repo = "/www/pigsty";
+        let list =
+            "# Pigsty\ndeb [trusted=yes] file:/www/pigsty/ ./\ndeb-src file:/www/pigsty/ ./\n";
+        let e = entries("pigsty-local.list", list);
+        assert_eq!(e, [("file:/www/pigsty/".to_string(), "./".to_string())]);
+        assert!(names_repo(&e[0], repo));
+        let e = entries("x.list", "deb file:///www/pigsty ./ # plain\n");
+        assert!(names_repo(&e[0], repo));
+        let other = entries("x.list", "deb [trusted=yes] http://10.10.10.10/pigsty ./\n");
+        assert!(
+            !names_repo(&other[0], repo),
+            "another URI is another source for apt"
+        );
+        let deb822 = "Types: deb\nURIs: file:/www/pigsty\nSuites: ./\nSigned-By: /k.asc\n\nTypes: deb-src\nURIs: file:/x\nSuites: ./\n";
+        let e = entries("pigsty-local.sources", deb822);
+        assert_eq!(e.len(), 1);
+        assert!(names_repo(&e[0], repo));
+        assert!(!names_repo(
+            &("file:/www/pigsty2".into(), "./".into()),
+            repo
+        ));
+        assert!(!names_repo(
+            &("file:/www/pigsty".into(), "bookworm".into()),
+            repo
+        ));
+    }
+
+    #[test]
+    fn apts_conflict_is_traced_to_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let d = root.join("etc/apt/sources.list.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            root.join("etc/os-release"),
+            "ID=debian\nVERSION_ID=\"12\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("pigsty-local.list"),
+            source_line("/www/pigsty", KEY_FILE),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/apt/sources.list"),
+            "deb http://x.invalid/debian bookworm main\ndeb [trusted=yes] file:/www/pigsty ./\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("other.list"),
+            "deb [trusted=yes] http://10.10.10.10/pigsty ./\n",
+        )
+        .unwrap();
+        let node = Node::detect(root).unwrap();
+        let line =
+            "E: Conflicting values set for option Trusted regarding source file:/www/pigsty/ ./";
+        assert_eq!(
+            conflicting_files(&node, &[line, "E: The list of sources could not be read."]),
+            [
+                "/etc/apt/sources.list",
+                "/etc/apt/sources.list.d/pigsty-local.list"
+            ]
+        );
+    }
+
+    #[test]
+    fn configure_replaces_pigstys_line_and_the_old_file_and_moves_other_copies_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let d = root.join("etc/apt/sources.list.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(
+            root.join("etc/os-release"),
+            "ID=debian\nVERSION_ID=\"12\"\n",
+        )
+        .unwrap();
+        // Pigsty's bootstrap line, our older deb822 file, a user's copy, a mixed file
+        std::fs::write(
+            d.join("pigsty-local.list"),
+            "deb [trusted=yes] file:/www/pigsty/ ./\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("pigsty-local.sources"),
+            source_text("/www/pigsty", KEY_FILE),
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("local.list"),
+            "deb [trusted=yes] file:/www/pigsty/ ./\n",
+        )
+        .unwrap();
+        let mixed = "deb http://x.invalid/debian bookworm main\ndeb file:/www/pigsty/ ./\n";
+        std::fs::write(d.join("mixed.list"), mixed).unwrap();
+        let node = Node::detect(root).unwrap();
+        let m = Manifest {
+            schema: pigsty_bundle::manifest::SCHEMA,
+            target: pigsty_bundle::Target::new(
+                pigsty_bundle::Os::D12,
+                pigsty_bundle::Arch::X86_64,
+                15,
+            ),
+            version: "1".into(),
+            builder: "t".into(),
+            catalog: "t".into(),
+            created: 0,
+            files: vec![],
+            packages: vec![],
+            bootstrap: vec![],
+            handoff: None,
+            key_fingerprint: None,
+            family: pigsty_bundle::Family::Deb,
+            package_keys: Vec::new(),
+            base: None,
+        };
+        let done = Apt
+            .configure(&node, root, "/www/pigsty", &m, b"KEY")
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("pigsty-local.list")).unwrap(),
+            source_line("/www/pigsty", KEY_FILE)
+        );
+        assert!(!d.join("pigsty-local.sources").exists());
+        assert!(!d.join("local.list").exists());
+        assert!(root
+            .join("etc/apt/pigsty-replaced/sources.list.d/local.list")
+            .exists());
+        assert_eq!(
+            std::fs::read_to_string(d.join("mixed.list")).unwrap(),
+            mixed,
+            "left as it is"
+        );
+        assert_eq!(
+            std::fs::read(root.join("etc/apt/trusted.gpg.d/pigsty.asc")).unwrap(),
+            b"KEY"
+        );
+        assert_eq!(
+            std::fs::read(root.join("etc/apt/keyrings/pigsty.asc")).unwrap(),
+            b"KEY"
+        );
+        assert!(done.iter().any(|l| l.contains("local.list")), "{done:?}");
+        // restore-repos does not bring the copy back
+        assert!(Apt.restore(&node).unwrap().is_empty());
+        assert!(!d.join("local.list").exists());
     }
 
     #[test]
@@ -290,7 +641,7 @@ mod tests {
         )
         .unwrap();
         std::fs::write(
-            root.join("etc/apt/sources.list.d/pigsty-local.sources"),
+            root.join("etc/apt/sources.list.d/pigsty-local.list"),
             "ours",
         )
         .unwrap();
@@ -300,7 +651,7 @@ mod tests {
         assert!(!root.join("etc/apt/sources.list").exists());
         assert!(root.join("etc/apt/pigsty-backup/sources.list").exists());
         assert!(root
-            .join("etc/apt/sources.list.d/pigsty-local.sources")
+            .join("etc/apt/sources.list.d/pigsty-local.list")
             .exists());
         assert!(Apt.other_sources(&node).is_empty());
         let restored = Apt.restore(&node).unwrap();

@@ -307,6 +307,42 @@ impl PackageManager for Dnf {
         Ok(done)
     }
 
+    /// dnf reads its `.repo` files without complaint where apt refuses conflicting sources;
+    /// what it does warn about is one repo id in two files (Pigsty's `local.repo` of
+    /// node.yml names its local repo `pigsty-local` too): the files are named. Pigsty's own
+    /// `.repo` files carry `gpgcheck=0` and no `repo_gpgcheck`, so dnf asks no key of them;
+    /// ours checks with the keys we wrote, and nothing goes into rpm's keyring (the bundle
+    /// key signs repo metadata, never a package).
+    fn check_sources(
+        &self,
+        node: &Node,
+        _repo_on_node: Option<&str>,
+    ) -> Result<Vec<String>, PmError> {
+        let header = format!("[{REPO_ID}]");
+        let mut files: Vec<PathBuf> = self
+            .other_sources(node)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(p)
+                    .unwrap_or_default()
+                    .lines()
+                    .any(|l| l.trim() == header)
+            })
+            .collect();
+        let ours = node.path(REPO_FILE);
+        if files.is_empty() || !ours.exists() {
+            return Ok(vec![format!(
+                "the node's dnf repo files name {REPO_ID} once"
+            )]);
+        }
+        files.insert(0, ours);
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        Ok(vec![format!(
+            "note: the repo id {REPO_ID} is in {}; dnf takes the first and warns about the others",
+            names.join(" and ")
+        )])
+    }
+
     fn advice_items(&self, _blockers: &[Blocker]) -> Vec<&'static str> {
         vec![
             "build the bundle from the same minor release as this node: on a connected machine, point \

@@ -1,6 +1,7 @@
 //! The node's package manager, the seam between the install flow and apt or dnf: point it at
 //! the local repo (signed), check that the node's packages do not block the bundle's (the
-//! drift check), install the bootstrap set, move the node's other sources aside and back.
+//! drift check), install the bootstrap set, move the node's other sources aside and back, and
+//! check the node's own configuration.
 //! [`for_family`] picks the implementation; the flow never asks which one it has.
 
 mod apt;
@@ -86,6 +87,16 @@ pub trait PackageManager: Sync {
         packages: &[String],
     ) -> Result<Vec<String>, PmError>;
 
+    /// Checks the node's own configuration of the package manager (every source, as the
+    /// node's own runs read them, not the installer's private view); `repo_on_node`: the local
+    /// repo must be among them. Returns what was seen, a line each; refuses a configuration
+    /// the package manager would refuse.
+    fn check_sources(
+        &self,
+        node: &Node,
+        repo_on_node: Option<&str>,
+    ) -> Result<Vec<String>, PmError>;
+
     /// What a user can do about `blockers`, an item each.
     fn advice_items(&self, blockers: &[Blocker]) -> Vec<&'static str>;
 
@@ -130,6 +141,13 @@ pub enum PmError {
     Failed {
         cmd: String,
         code: i32,
+        output: String,
+    },
+    /// The node's own configuration of the package manager is not usable.
+    #[error("the node's own {manager} configuration: {problem}:\n{output}")]
+    NodeSources {
+        manager: &'static str,
+        problem: String,
         output: String,
     },
     /// The package manager cannot install the bundle's packages, and names nothing on the

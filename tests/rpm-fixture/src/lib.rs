@@ -348,9 +348,16 @@ pub fn world_repos(el: u32, arch: &str) -> Vec<WorldRepo> {
             .requires("(python3-resolvelib >= 0.5.3 with python3-resolvelib < 0.9)"),
         lib("llvm-libs", "17.0.6", "libLLVM-17.so"),
     ];
-    let epel = vec![Pkg::new("sshpass", "1.09", &format!("4.{d}"), arch)
-        .file("/usr/bin/sshpass")
-        .requires("libc.so.6()(64bit)")];
+    let epel = vec![
+        Pkg::new("sshpass", "1.09", &format!("4.{d}"), arch)
+            .file("/usr/bin/sshpass")
+            .requires("libc.so.6()(64bit)"),
+        // Pigsty's bootstrap set on EL: the full ansible (its collections), from EPEL.
+        noarch("ansible", "7.7.0")
+            .dir("/usr/lib/python3.9/site-packages/ansible_collections")
+            .requires("ansible-core >= 2.14.7")
+            .requires("python(abi) = 3.9"),
+    ];
     let isa = if arch == "aarch64" {
         "aarch-64"
     } else {
