@@ -4,7 +4,8 @@
 //! The pipeline, a module a step: where the repo comes from ([`origin`]: a bundle file or a
 //! mirror, [`mirror`]), whether it is trusted ([`trust`]), laying it out verified and swapping
 //! it into place ([`stage`]), the node's package manager (`pm`: apt or dnf behind one seam),
-//! and the flow that runs them in order ([`install`]). [`node`] is the system being installed
+//! and the flow that runs them in order ([`install`]); [`rollback`] returns to the repo the
+//! last install replaced. [`node`] is the system being installed
 //! (or `--root DIR`); [`serve`] serves an installed repo to the other nodes over HTTP.
 
 pub mod install;
@@ -12,6 +13,7 @@ pub mod mirror;
 pub mod node;
 mod origin;
 mod pm;
+pub mod rollback;
 pub mod serve;
 pub mod stage;
 mod trust;

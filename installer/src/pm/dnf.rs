@@ -68,24 +68,32 @@ pub fn key_paths(n: usize) -> Vec<String> {
 }
 
 /// How dnf is pointed at exactly one repo: a private `reposdir` (a folder as seen from here)
-/// holding one `.repo` file, plus dnf's cache beside it.
+/// holding one `.repo` file, and where dnf keeps its cache, logs and state. Those are paths
+/// as the node sees them: with `--installroot` dnf puts them under the root itself (a path
+/// seen from here would land at `ROOT/ROOT/...`).
 #[derive(Debug, Clone)]
 struct OnlyRepo {
     reposdir: PathBuf,
-    cachedir: PathBuf,
+    /// On the node.
+    cachedir: String,
+    /// On the node: dnf's logs and its persistent state (history, expiry), when they must not
+    /// be the node's own (the drift check leaves nothing behind).
+    private: Option<String>,
 }
 
 impl OnlyRepo {
-    /// Writes `dir/repos/pigsty-local.repo` for `config` with paths seen from here (the node's
-    /// root prefixed when it is not `/`).
-    fn write(node: &Node, dir: &Path, config: &RepoConfig) -> Result<OnlyRepo, PmError> {
+    /// Writes `DIR/repos/pigsty-local.repo` for `config` with paths seen from here (the node's
+    /// root prefixed when it is not `/`), `dir` a folder on the node; dnf's cache, logs and
+    /// state go under it too.
+    fn write(node: &Node, dir: &str, config: &RepoConfig) -> Result<OnlyRepo, PmError> {
         let here = |p: &str| node.path(p).display().to_string();
         let local = RepoConfig {
             repo_dir: here(&config.repo_dir),
             keys: config.keys.iter().map(|k| here(k)).collect(),
             ..config.clone()
         };
-        let reposdir = dir.join("repos");
+        let dir = dir.trim_end_matches('/');
+        let reposdir = node.path(&format!("{dir}/repos"));
         write_file(
             &reposdir.join("pigsty-local.repo"),
             repo_text(&local).as_bytes(),
@@ -93,16 +101,24 @@ impl OnlyRepo {
         )?;
         Ok(OnlyRepo {
             reposdir,
-            cachedir: dir.join("cache"),
+            cachedir: format!("{dir}/cache"),
+            private: Some(dir.to_string()),
         })
     }
 
     fn args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             format!("--setopt=reposdir={}", self.reposdir.display()),
-            format!("--setopt=cachedir={}", self.cachedir.display()),
+            format!("--setopt=cachedir={}", self.cachedir),
             format!("--repo={REPO_ID}"),
-        ]
+        ];
+        if let Some(dir) = &self.private {
+            args.extend([
+                format!("--setopt=logdir={dir}/log"),
+                format!("--setopt=persistdir={dir}/lib"),
+            ]);
+        }
+        args
     }
 }
 
@@ -231,7 +247,7 @@ impl PackageManager for Dnf {
                         .map(|k| format!("{}/{k}", staged.node)),
                 )
                 .collect();
-            let only = OnlyRepo::write(node, &state_local, &config)?;
+            let only = OnlyRepo::write(node, &staged.state, &config)?;
             // The repo's key is imported for repo_gpgcheck here (-y): it is the bundle's, whose
             // signature on the manifest was checked.
             dnf(node, &only, &["-y", "makecache"])?;
@@ -294,8 +310,10 @@ impl PackageManager for Dnf {
         packages: &[String],
     ) -> Result<Vec<String>, PmError> {
         let config = config(node, repo_on_node, m);
-        let mut only = OnlyRepo::write(node, &node.path(STATE_DIR), &config)?;
-        only.cachedir = node.path(CACHE_DIR);
+        let mut only = OnlyRepo::write(node, STATE_DIR, &config)?;
+        // The node's own cache, logs and history: this install is the node's.
+        only.cachedir = CACHE_DIR.to_string();
+        only.private = None;
         dnf(node, &only, &["-y", "makecache"])?;
         let mut done = vec!["dnf makecache (local repo)".to_string()];
         if !packages.is_empty() {
