@@ -2,13 +2,15 @@
 # Runs every test of the project: format, lints, unit and end-to-end tests, and the catalog
 # check against the reference catalog, and the end-to-end apt, install and mirror tests (root:
 # chroots, unshare, network namespaces). Installs the system tools the tests need when they are
-# missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm, gnupg, curl, iproute2.
+# missing (Debian; needs root): debootstrap, createrepo-c, dnf, rpm, gnupg, curl, iproute2,
+# strace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for tool in debootstrap:debootstrap createrepo_c:createrepo-c dnf:dnf rpm:rpm gpg:gnupg gpgv:gpgv \
-            curl:curl ip:iproute2 unshare:util-linux dpkg-scanpackages:dpkg-dev zstd:zstd; do
+            curl:curl ip:iproute2 unshare:util-linux dpkg-scanpackages:dpkg-dev zstd:zstd \
+            strace:strace; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if ((${#need[@]})); then
@@ -71,7 +73,20 @@ rm -rf "$vagrant_dot"
 # End to end against the real Debian archive the host's apt uses, in air-gapped chroots.
 bash tests/e2e-apt.sh target/debug/pigsty-build
 bash tests/e2e-install.sh target/debug/pigsty-build target/debug/pigsty-install
+# kill -9 at every system call of a replace and of a rollback (strace), rollback, downgrade, reruns.
+bash tests/e2e-trust.sh target/debug/pigsty-build target/debug/pigsty-install
 bash tests/e2e-serve.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/examples/fetch_repo
 # The dnf side against a generated EL world (no EL mirror is reachable): real rpms, createrepo_c,
 # rpmsign, and Debian's dnf installing from our signed repodata with no network.
 bash tests/e2e-dnf.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/rpm-fixture
+
+# The fuzz targets (fuzz/, cargo-fuzz on nightly). `cargo test` above replays every kept input
+# of every target (seeds, what the fuzzer kept, each past finding) through the same checks on
+# stable: that is the smoke run of each run of this script. Fuzzing itself is opt-in,
+# PIGSTY_FUZZ_SECONDS=N runs each target for N seconds: the sanitizer build alone takes about
+# 13 minutes on two cores, which would take the suite past its 30 minutes.
+if [ -n "${PIGSTY_FUZZ_SECONDS:-}" ]; then
+  for target in $(cargo +nightly fuzz list); do
+    cargo +nightly fuzz run "$target" -- -max_total_time="$PIGSTY_FUZZ_SECONDS" -malloc_limit_mb=256
+  done
+fi

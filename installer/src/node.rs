@@ -33,6 +33,8 @@ impl Node {
     /// an arm64 root is seen as arm64 from an x86_64 host. Where the database says nothing,
     /// the host's arch.
     pub fn detect(root: &Path) -> Result<Node, NodeError> {
+        // Absolute, so that paths under it are told apart from the node's view of them.
+        let root = &std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let os = Os::detect(&root.join("etc/os-release"))?;
         let found = match os.family() {
             Family::Deb => dpkg_arch(root),

@@ -115,6 +115,57 @@ fn check_signature(
     Ok(())
 }
 
+/// The repo to return to: where it is now, its signed manifest, its record, and whether it
+/// is still to be swapped into place.
+struct Target {
+    dir: PathBuf,
+    head: SignedManifest,
+    record: Box<Status>,
+    swap: bool,
+}
+
+/// Finds the repo to return to: the kept one, if the record of the previous install has its
+/// manifest; or, when a rollback was stopped after its swap (the record of the previous
+/// install has the manifest now in place, and the current record the kept one's), the one
+/// in place, to finish that rollback.
+fn target(
+    dest: &Path,
+    kept_shown: &str,
+    current: &mut Option<Status>,
+) -> Result<Target, RollbackError> {
+    let kept = kept_dir(dest);
+    let kept_head = kept_manifest(&kept)?;
+    let kept_sha = manifest_sha256(kept_head.raw());
+    let previous = current.as_mut().and_then(|c| c.previous.take());
+    let current_sha = current.as_ref().and_then(|c| c.manifest_sha256.clone());
+    let unrecorded = || RollbackError::Unrecorded {
+        kept: kept_shown.to_string(),
+        sha256: kept_sha.clone(),
+    };
+    let record = previous.ok_or_else(unrecorded)?;
+    if record.manifest_sha256.as_deref() == Some(kept_sha.as_str()) {
+        return Ok(Target {
+            dir: kept,
+            head: kept_head,
+            record,
+            swap: true,
+        });
+    }
+    let repo = dest.join(TOP);
+    let in_place = kept_manifest(&repo)?;
+    if record.manifest_sha256.as_deref() == Some(manifest_sha256(in_place.raw()).as_str())
+        && current_sha.as_deref() == Some(kept_sha.as_str())
+    {
+        return Ok(Target {
+            dir: repo,
+            head: in_place,
+            record,
+            swap: false,
+        });
+    }
+    Err(unrecorded())
+}
+
 /// Returns the node to the repo the last install replaced; see the module documentation.
 /// `dest` as the node sees it (`/www`).
 pub fn rollback(
@@ -140,56 +191,61 @@ pub fn rollback(
     if !kept.is_dir() {
         return Err(RollbackError::NothingKept(kept_shown).into());
     }
-    let head = kept_manifest(&kept)?;
-    let m = head.manifest().clone();
-    let sha = manifest_sha256(head.raw());
     let mut current = install::status(node);
-    let record = current
-        .as_mut()
-        .and_then(|c| c.previous.take())
-        .filter(|p| p.manifest_sha256.as_deref() == Some(sha.as_str()))
-        .ok_or(RollbackError::Unrecorded {
-            kept: kept_shown.clone(),
-            sha256: sha.clone(),
-        })?;
+    let Target {
+        dir,
+        head,
+        record,
+        swap,
+    } = target(&dest_here, &kept_shown, &mut current)?;
+    let m = head.manifest().clone();
+    let shown = if swap {
+        kept_shown.clone()
+    } else {
+        format!("{}/{TOP}", dest.trim_end_matches('/'))
+    };
     let (built, here) = (
         format!("{}.{}", m.target.os, m.target.arch),
         format!("{}.{}", node.os, node.arch),
     );
     if built != here && built != record.target {
         return Err(RollbackError::WrongTarget {
-            kept: kept_shown,
+            kept: shown,
             built,
             node: here,
         }
         .into());
     }
-    let pm = pm::for_family(m.family);
     let key = record.key.clone().unwrap_or_default().into_bytes();
     if key.is_empty() {
         return Err(RollbackError::Unrecorded {
-            kept: kept_shown.clone(),
-            sha256: sha.clone(),
+            kept: shown,
+            sha256: manifest_sha256(head.raw()),
         }
         .into());
     }
-    check_signature(&kept, &head, &record)?;
-    archive::verify_tree(&kept, &head).map_err(StageError::from)?;
+    check_signature(&dir, &head, &record)?;
+    archive::verify_tree(&dir, &head).map_err(StageError::from)?;
     step(format!(
-        "{kept_shown}: bundle {} for {built}, signature and every file checked",
+        "{shown}: bundle {} for {built}, signature and every file checked",
         m.version
     ));
     let repo = dest_here.join(TOP);
     let repo_on_node = format!("{}/{TOP}", dest.trim_end_matches('/'));
-    bfs::swap_into_place(&kept, &repo).map_err(|source| StageError::Install {
-        from: kept.clone(),
-        to: repo.clone(),
-        source,
-    })?;
+    if swap {
+        bfs::swap_into_place(&kept, &repo).map_err(|source| StageError::Install {
+            from: kept.clone(),
+            to: repo.clone(),
+            source,
+        })?;
+    } else {
+        step("a rollback stopped after its swap: finishing it".into());
+    }
     step(format!(
         "{repo_on_node} is bundle {} again; the repo it replaced is kept in {kept_shown} (rollback again to return to it)",
         m.version
     ));
+    let pm = pm::for_family(m.family);
     for s in pm.configure(node, &repo, &repo_on_node, &m, &key)? {
         step(s);
     }
