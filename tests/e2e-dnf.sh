@@ -141,6 +141,9 @@ check "--local-only moved rocky.repo aside" bash -c "test ! -e '$node/etc/yum.re
 check "the bootstrap set (Pigsty's: ansible python3-jmespath) is installed from the local repo" \
   rpm --root "$node" -q ansible python3-jmespath ansible-core python3-cryptography
 check "status shows the el9 bundle" bash -c "'$inst' status --root '$node' --json | grep -q '\"target\": \"el9.x86_64\"'"
+check "dnf wrote nothing at ROOT/ROOT (its cache, logs and state are node paths)" test ! -e "$node$node"
+check "the drift check's private dnf state is gone" bash -c "! find '$node' -name '.dnf-state' | grep -q ."
+check "the install's dnf cache is the node's own" test -d "$node/var/cache/dnf"
 unshare -n "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node" --local-only --no-handoff >"$work/again.log" 2>&1
 rc=$?
 check "a second run is a no-op" bash -c "test $rc -eq 0 && grep -q 'nothing to do' '$work/again.log'"
@@ -150,7 +153,9 @@ echo "# drift: a node with a newer PostgreSQL library than the bundle's"
 node2=$work/elnode2
 make_el_node "$node2" rocky-release bash glibc postgresql17-libs
 check "the drift node has postgresql17-libs 17.7" bash -c "rpm --root '$node2' -q postgresql17-libs | grep -q 17.7"
-snapshot() { (cd "$node2" && find etc/yum.repos.d etc/pki www var/lib/pigsty-install 2>/dev/null | sort); }
+# The whole node: a refused drift check writes nothing anywhere in it (no dnf cache, log or
+# state, no ROOT/ROOT/...).
+snapshot() { (cd "$node2" && find . -printf '%p %s\n' 2>/dev/null | sort); }
 snapshot >"$work/before.txt"
 unshare -n "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node2" --check-all --no-handoff >"$work/drift.log" 2>&1
 rc=$?
@@ -159,7 +164,8 @@ check "it names the installed package and its version" grep -q "postgresql17-lib
 check "it names the bundle package it blocks and what it needs" grep -q "from the bundle, which needs postgresql17-libs(x86-64) = 17.6" "$work/drift.log"
 check "it says what to do, for dnf" grep -q "dnf downgrade" "$work/drift.log"
 snapshot >"$work/after.txt"
-check "no repo configuration changed, no repo laid out" cmp -s "$work/before.txt" "$work/after.txt"
+check "nothing changed anywhere in the node (no repo, no dnf cache, log or state)" cmp -s "$work/before.txt" "$work/after.txt" \
+  || diff "$work/before.txt" "$work/after.txt" | head
 
 echo "# delta bundles: base + delta installed equals a full build of the new set"
 v2=(--packages pgsql-mini,ansible-core,python3-jmespath,python3-requests,python3-cryptography,sshpass

@@ -3,9 +3,10 @@
 # the host's apt uses) installed with --root into a debootstrap --variant=minbase bookworm
 # chroot under `unshare -n` (no network): the signed local source is written, apt reads only
 # the local repo, the bootstrap set (ansible-core) installs, the Ansible hand-off installs and
-# starts PostgreSQL and creates extensions; a second run is a no-op. Then the drift test: a
-# chroot with a package of the bundle's closure held at another version is refused with the
-# blocking package named, and nothing changes.
+# starts PostgreSQL and creates extensions; a second run is a no-op for the repo (the bundle
+# read whole, every installed file checked) that still runs a hand-off asked for. Then the
+# drift test: a chroot with a package of the bundle's closure held at another version is
+# refused with the blocking package named, and nothing changes.
 #
 # Usage: tests/e2e-install.sh [PIGSTY_BUILD] [PIGSTY_INSTALL]   (root)
 set -uo pipefail
@@ -62,10 +63,17 @@ check "the hand-off ran the playbook and PostgreSQL answers" bash -c \
   "chroot '$root' runuser -u postgres -- psql -qAt -c \"SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension\" | grep -q 'hypopg,pg_cron,plpgsql,postgis'"
 check "status shows the bundle" bash -c "'$inst' status --root '$root' --json | grep -q '\"target\": \"d12.x86_64\"'"
 start=$(date +%s%N)
-unshare -n "$inst" "$bundle" --fingerprint "$fpr" --root "$root" --local-only --then "false" >"$work/again.log" 2>&1
+unshare -n "$inst" "$bundle" --fingerprint "$fpr" --root "$root" --local-only --no-handoff >"$work/again.log" 2>&1
 rc=$?
-check "a second run is a no-op that says so (exit $rc)" bash -c "test $rc -eq 0 && grep -q 'nothing to do' '$work/again.log'"
+check "a second run is a no-op for the repo that says so (exit $rc)" bash -c "test $rc -eq 0 && grep -q 'nothing to do' '$work/again.log'"
+check "... having read the whole bundle and checked every installed file" \
+  grep -q "verified every file of .* against its manifest" "$work/again.log"
 echo "  (second run took $(( ($(date +%s%N) - start) / 1000000 )) ms)"
+# A rerun still runs the hand-off asked for (after a failed applier, say): here one that fails.
+unshare -n "$inst" "$bundle" --fingerprint "$fpr" --root "$root" --local-only --then "false" >"$work/again2.log" 2>&1
+rc=$?
+check "a rerun with --then runs the hand-off again, and exits with its status (exit $rc)" \
+  bash -c "test $rc -eq 1 && grep -q 'nothing to do' '$work/again2.log' && grep -q 'handing off to \`false\`' '$work/again2.log'"
 check "restore-repos puts the sources back" bash -c "'$inst' restore-repos --root '$root' >/dev/null && test -e '$root/etc/apt/sources.list'"
 chroot "$root" pg_ctlcluster 15 main stop >/dev/null 2>&1
 umount_chroot "$root"

@@ -33,6 +33,8 @@ rm -rf "$vagrant_dot"
 # End to end against the real Debian archive the host's apt uses, in air-gapped chroots.
 bash tests/e2e-apt.sh target/debug/pigsty-build
 bash tests/e2e-install.sh target/debug/pigsty-build target/debug/pigsty-install
+# kill -9 at every system call of a replace and of a rollback (strace), rollback, downgrade, reruns.
+bash tests/e2e-trust.sh target/debug/pigsty-build target/debug/pigsty-install
 bash tests/e2e-serve.sh target/debug/pigsty-build target/debug/pigsty-install target/debug/examples/fetch_repo
 # The dnf side against a generated EL world (no EL mirror is reachable): real rpms, createrepo_c,
 # rpmsign, and Debian's dnf installing from our signed repodata with no network.
@@ -40,5 +42,16 @@ bash tests/e2e-dnf.sh target/debug/pigsty-build target/debug/pigsty-install targ
 # Pigsty itself takes over an air-gapped node: its configure and playbooks, unchanged, from the
 # bundle (the reference copy of Pigsty's source, ../shared/reference/pigsty-src.tgz).
 bash tests/e2e-pigsty.sh target/debug/pigsty-build target/debug/pigsty-install
+
+# The fuzz targets (fuzz/, cargo-fuzz on nightly). `cargo test` above replays every kept input
+# of every target (seeds, what the fuzzer kept, each past finding) through the same checks on
+# stable: that is the smoke run of each run of this script. Fuzzing itself is opt-in,
+# PIGSTY_FUZZ_SECONDS=N runs each target for N seconds: the sanitizer build alone takes about
+# 13 minutes on two cores, which would take the suite past its 30 minutes.
+if [ -n "${PIGSTY_FUZZ_SECONDS:-}" ]; then
+  for target in $(cargo +nightly fuzz list); do
+    cargo +nightly fuzz run "$target" -- -max_total_time="$PIGSTY_FUZZ_SECONDS" -malloc_limit_mb=256
+  done
+fi
 # The release binaries: `bash tools/dist.sh` builds them for glibc 2.28 into dist/bin/.
 bash tests/dist-binaries.sh

@@ -5,8 +5,8 @@
 //!   fsynced, then renamed, so that a reader never sees a half-written file.
 //! - [`Staging`]: a temporary folder beside a target folder, removed unless put in place with
 //!   [`swap_into_place`], which exchanges the two in one `renameat2(RENAME_EXCHANGE)`: there is
-//!   no moment at which the target is missing. [`sweep_stale`] removes staging folders that a
-//!   killed process left behind.
+//!   no moment at which the target is missing. [`remove_staging_now`] removes the live ones
+//!   when the process is told to stop; [`sweep_stale`] removes those a killed process left.
 //! - [`Lock`]: an exclusive `flock` that leaves no file behind.
 //! - [`HashingWriter`], [`hash_file`], [`hash_reader`], [`is_sha256`]: SHA-256 as data passes.
 //! - [`available_space`], [`check_space`]: what a write may still use.
@@ -17,6 +17,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -71,10 +72,46 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
 }
 
 /// A temporary folder beside a target, named `<prefix><pid>-<random>`: removed with all it
-/// holds when dropped, unless [`Staging::keep`] or [`swap_into_place`] took it.
+/// holds when dropped, unless [`Staging::keep`] or [`swap_into_place`] took it. Every live one
+/// is known to [`remove_staging_now`], which a signal handler calls before the process ends.
 #[derive(Debug)]
 pub struct Staging {
     dir: Option<tempfile::TempDir>,
+}
+
+/// The staging folders alive in this process. Held while a folder is made, removed or
+/// swapped, so that [`remove_staging_now`] never meets one half done.
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn live() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while it was held leaves a plain list behind: still usable.
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// For a process that is told to stop (SIGTERM, SIGINT): waits for any swap or removal under
+/// way to end, removes every live staging folder, and keeps every other staging operation of
+/// the process from starting again; the caller then ends the process. Returns what was
+/// removed. A folder already swapped into place is no staging folder any more, and stays.
+pub fn remove_staging_now() -> Vec<PathBuf> {
+    let mut guard = live();
+    let removed: Vec<PathBuf> = guard
+        .drain(..)
+        .filter(|p| fs::remove_dir_all(p).is_ok())
+        .collect();
+    // Never released: the process ends with it held.
+    std::mem::forget(guard);
+    removed
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let mut guard = live();
+        if let Some(dir) = self.dir.take() {
+            let path = dir.path().to_path_buf();
+            drop(dir);
+            guard.retain(|p| *p != path);
+        }
+    }
 }
 
 impl Staging {
@@ -86,6 +123,7 @@ impl Staging {
             .tempdir_in(parent)?;
         // The mode asked for is filtered by the umask: set it again.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        live().push(dir.path().to_path_buf());
         Ok(Staging { dir: Some(dir) })
     }
 
@@ -98,8 +136,13 @@ impl Staging {
 
     /// Leaves the folder where it is, for good; returns its path.
     pub fn keep(mut self) -> PathBuf {
+        let mut guard = live();
         match self.dir.take() {
-            Some(d) => d.keep(),
+            Some(d) => {
+                let path = d.keep();
+                guard.retain(|p| *p != path);
+                path
+            }
             None => PathBuf::new(),
         }
     }
@@ -151,6 +194,8 @@ pub enum Previous {
 /// second rename fails. `target`'s folder is fsynced afterwards.
 pub fn swap_into_place(staged: &Path, target: &Path) -> io::Result<Previous> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
+    // No staging folder is removed on a signal while its content is being swapped.
+    let _guard = live();
     let previous = match renameat_with(CWD, staged, CWD, target, RenameFlags::NOREPLACE) {
         Ok(()) => Previous::None,
         Err(e) if e == rustix::io::Errno::EXIST || e == rustix::io::Errno::NOTEMPTY => {

@@ -1,11 +1,13 @@
 //! What `pigsty-build` and `pigsty-install` share, and only that: build targets ([`target`]),
 //! the bundle manifest ([`manifest`]), signatures ([`sign`]), the bundle file itself
 //! ([`archive`]: writer, reader, and the one verifier every reader goes through) and the
-//! filesystem primitives both sides build on ([`fs`]).
+//! filesystem primitives both sides build on ([`fs`]), and how long a download may take
+//! ([`pace`]).
 
 pub mod archive;
 pub mod fs;
 pub mod manifest;
+pub mod pace;
 pub mod sign;
 mod target;
 

@@ -102,8 +102,9 @@ pub struct DeltaBase {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("the manifest is not valid JSON")]
-    Json(#[from] serde_json::Error),
+    /// serde's message, escaped: it may quote the manifest's own (untrusted) text.
+    #[error("the manifest is not valid JSON: {0}")]
+    Json(String),
     #[error("manifest schema {found} is not supported (this program reads schema {SCHEMA})")]
     Schema { found: u32 },
     #[error("manifest file entry `{path}`: {reason}")]
@@ -114,6 +115,8 @@ pub enum ManifestError {
     BadSha256 { path: String, sha256: String },
     #[error("manifest package `{name}`: {reason}")]
     BadPackage { name: String, reason: String },
+    #[error("manifest field {field} `{value}`: holds a control character")]
+    Control { field: &'static str, value: String },
     #[error("manifest bootstrap package `{name}` is not among the bundle's packages")]
     UnknownBootstrap { name: String },
     #[error(
@@ -136,14 +139,14 @@ impl Manifest {
             (&a.name, &a.version, &a.arch, &a.file).cmp(&(&b.name, &b.version, &b.arch, &b.file))
         });
         sorted.validate()?;
-        let mut text = serde_json::to_string_pretty(&sorted)?;
+        let mut text = serde_json::to_string_pretty(&sorted).map_err(json_error)?;
         text.push('\n');
         Ok(text)
     }
 
     /// Parses and validates a manifest.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = serde_json::from_slice(bytes)?;
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(json_error)?;
         manifest.validate()?;
         Ok(manifest)
     }
@@ -165,24 +168,24 @@ impl Manifest {
         let mut paths = HashSet::with_capacity(self.files.len());
         for f in &self.files {
             check_rel_path(&f.path).map_err(|reason| ManifestError::BadPath {
-                path: f.path.clone(),
+                path: shown(&f.path),
                 reason,
             })?;
             if f.path == MANIFEST_NAME || f.path == SIGNATURE_NAME {
                 return Err(ManifestError::BadPath {
-                    path: f.path.clone(),
+                    path: shown(&f.path),
                     reason: "the manifest and its signature are not listed in the manifest".into(),
                 });
             }
             if !is_sha256(&f.sha256) {
                 return Err(ManifestError::BadSha256 {
-                    path: f.path.clone(),
-                    sha256: f.sha256.clone(),
+                    path: shown(&f.path),
+                    sha256: shown(&f.sha256),
                 });
             }
             if !paths.insert(f.path.as_str()) {
                 return Err(ManifestError::Duplicate {
-                    path: f.path.clone(),
+                    path: shown(&f.path),
                 });
             }
         }
@@ -190,13 +193,13 @@ impl Manifest {
             if !is_sha256(&base.manifest_sha256) {
                 return Err(ManifestError::BadSha256 {
                     path: "base manifest".into(),
-                    sha256: base.manifest_sha256.clone(),
+                    sha256: shown(&base.manifest_sha256),
                 });
             }
             for c in &base.carried {
                 if !paths.contains(c.as_str()) {
                     return Err(ManifestError::BadPath {
-                        path: c.clone(),
+                        path: shown(c),
                         reason: "carried over from the base but not among the files".into(),
                     });
                 }
@@ -206,29 +209,83 @@ impl Manifest {
         let mut names = HashSet::with_capacity(self.packages.len());
         for p in &self.packages {
             let bad = |reason: String| ManifestError::BadPackage {
-                name: p.name.clone(),
+                name: shown(&p.name),
                 reason,
             };
+            let file = shown(&p.file);
             if p.name.is_empty() {
-                return Err(bad(format!("empty name (file `{}`)", p.file)));
+                return Err(bad(format!("empty name (file `{file}`)")));
             }
             if !paths.contains(p.file.as_str()) {
-                return Err(bad(format!("its file `{}` is not listed in files", p.file)));
+                return Err(bad(format!("its file `{file}` is not listed in files")));
             }
             if !package_files.insert(p.file.as_str()) {
                 return Err(bad(format!(
-                    "its file `{}` belongs to another package too",
-                    p.file
+                    "its file `{file}` belongs to another package too"
                 )));
             }
             names.insert(p.name.as_str());
         }
         for b in &self.bootstrap {
             if !names.contains(b.as_str()) {
-                return Err(ManifestError::UnknownBootstrap { name: b.clone() });
+                return Err(ManifestError::UnknownBootstrap { name: shown(b) });
             }
         }
+        self.check_text()
+    }
+
+    /// No string of the manifest holds a control character (a terminal escape, NUL...): each
+    /// may be printed. The hand-off command may span lines (newlines and tabs).
+    fn check_text(&self) -> Result<(), ManifestError> {
+        let check = |field: &'static str, value: &str, allowed: &[char]| {
+            if value
+                .chars()
+                .any(|c| c.is_control() && !allowed.contains(&c))
+            {
+                return Err(ManifestError::Control {
+                    field,
+                    value: shown(value),
+                });
+            }
+            Ok(())
+        };
+        check("version", &self.version, &[])?;
+        check("builder", &self.builder, &[])?;
+        check("catalog", &self.catalog, &[])?;
+        for p in &self.packages {
+            for (field, value) in [
+                ("package name", &p.name),
+                ("package version", &p.version),
+                ("package arch", &p.arch),
+                ("package repo", &p.repo),
+            ] {
+                check(field, value, &[])?;
+            }
+            for w in &p.wanted_by {
+                check("package wanted_by", w, &[])?;
+            }
+        }
+        for b in &self.bootstrap {
+            check("bootstrap", b, &[])?;
+        }
+        if let Some(h) = &self.handoff {
+            check("handoff", h, &['\n', '\t'])?;
+        }
+        if let Some(k) = &self.key_fingerprint {
+            check("key_fingerprint", k, &[])?;
+        }
+        if let Some(b) = &self.base {
+            check("base version", &b.version, &[])?;
+        }
         Ok(())
+    }
+
+    /// Whether this bundle is older than `other`: by version ([`compare_versions`]), then,
+    /// for equal versions, by build time.
+    pub fn is_older_than(&self, other: &Manifest) -> bool {
+        compare_versions(&self.version, &other.version)
+            .then(self.created.cmp(&other.created))
+            .is_lt()
     }
 
     /// The sum of the listed files' sizes.
@@ -248,8 +305,68 @@ impl Manifest {
     }
 }
 
+/// Orders two bundle versions as dpkg orders upstream versions (a leading `v` ignored):
+/// alternating runs of non-digits, compared by character (`~` before everything, even the
+/// end; letters before other characters), and of digits, compared as numbers. So `0.0.9` <
+/// `0.1.0` < `0.1.0-pg15` < `0.10`, `1.0~rc1` < `1.0`, `v2` = `2`. Bundle versions are free text
+/// (`--bundle-version`); this rule orders every scheme in use (dotted numbers, suffixes,
+/// plain integers). The builder's dpkg and rpm comparisons are its own; this one is the
+/// shared crate's, which cannot depend on the builder.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn order(c: Option<u8>) -> i32 {
+        match c {
+            Some(b'~') => -1,
+            None => 0,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => i32::from(c),
+            Some(c) => i32::from(c) + 256,
+        }
+    }
+    let strip = |s: &str| s.strip_prefix(['v', 'V']).unwrap_or(s).as_bytes().to_vec();
+    let (a, b) = (strip(a), strip(b));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        // Non-digits.
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
+            let ca = a.get(i).copied().filter(|c| !c.is_ascii_digit());
+            let cb = b.get(j).copied().filter(|c| !c.is_ascii_digit());
+            let (oa, ob) = (order(ca), order(cb));
+            if oa != ob {
+                return oa.cmp(&ob);
+            }
+            i += usize::from(ca.is_some());
+            j += usize::from(cb.is_some());
+        }
+        // Digits, as numbers: leading zeros skipped, then the longer run is the larger.
+        while a.get(i) == Some(&b'0') {
+            i += 1;
+        }
+        while b.get(j) == Some(&b'0') {
+            j += 1;
+        }
+        let (si, sj) = (i, j);
+        while a.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        let by_len = (i - si).cmp(&(j - sj));
+        if by_len != Ordering::Equal {
+            return by_len;
+        }
+        let by_digits = a[si..i].cmp(&b[sj..j]);
+        if by_digits != Ordering::Equal {
+            return by_digits;
+        }
+    }
+    Ordering::Equal
+}
+
 /// Checks a path relative to the bundle's top folder: not empty, not absolute, `/`-separated
-/// normal components only (no `.`, `..`, empty component, backslash or NUL).
+/// normal components only (no `.`, `..`, empty component, backslash, NUL or other control
+/// character).
 pub fn check_rel_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
         return Err("empty path".into());
@@ -259,6 +376,9 @@ pub fn check_rel_path(path: &str) -> Result<(), String> {
     }
     if path.contains('\0') {
         return Err("NUL in path".into());
+    }
+    if path.chars().any(char::is_control) {
+        return Err("control character in path".into());
     }
     if path.contains('\\') {
         return Err("backslash in path (paths are `/`-separated)".into());
@@ -272,6 +392,16 @@ pub fn check_rel_path(path: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An untrusted string fit for a message.
+fn shown(s: &str) -> String {
+    crate::archive::escape(s.as_bytes())
+}
+
+/// serde's message, escaped.
+fn json_error(e: serde_json::Error) -> ManifestError {
+    ManifestError::Json(shown(&e.to_string()))
 }
 
 /// `"repo_format"` in the JSON: `apt` or `dnf`, the package family's repository format.
@@ -428,5 +558,78 @@ pub(crate) mod tests {
             Manifest::from_json(b"{"),
             Err(ManifestError::Json(_))
         ));
+    }
+
+    #[test]
+    fn versions_order_as_dpkg_does() {
+        use std::cmp::Ordering::*;
+        for (a, b, want) in [
+            ("0.0.9", "0.1.0", Less),
+            ("0.1.0", "0.1.0-pg15", Less),
+            ("0.1.0-pg15", "0.10", Less),
+            ("0.1.0-pg15", "0.1.0-pg17", Less),
+            ("1.0~rc1", "1.0", Less),
+            ("v2", "2", Equal),
+            ("9", "10", Less),
+            ("2.0a", "2.0.1", Less),
+            ("007", "7", Equal),
+            ("test", "test", Equal),
+            ("", "0", Equal),
+            ("1.0", "1.0.0", Less),
+        ] {
+            assert_eq!(compare_versions(a, b), want, "{a} vs {b}");
+            assert_eq!(compare_versions(b, a), want.reverse(), "{b} vs {a}");
+        }
+        let mut old = sample();
+        old.version = "0.0.9".into();
+        old.created = 1_600_000_000;
+        let new = sample();
+        assert!(old.is_older_than(&new) && !new.is_older_than(&old));
+        // Same version: the build time decides.
+        let mut rebuilt = sample();
+        rebuilt.created += 1;
+        assert!(new.is_older_than(&rebuilt) && !new.is_older_than(&new));
+    }
+
+    #[test]
+    fn control_characters_never_pass() {
+        let mut m = sample();
+        m.files[1].path = "dists/\u{1b}[2JRelease".into();
+        let err = refused(&m);
+        assert!(
+            err.contains("control character")
+                && err.contains("\\u{1b}[2J")
+                && !err.contains('\u{1b}'),
+            "{err}"
+        );
+        let mut m = sample();
+        m.version = "1.0\u{1b}]0;owned\u{7}".into();
+        let err = refused(&m);
+        assert!(
+            err.contains("version") && !err.contains('\u{1b}') && !err.contains('\u{7}'),
+            "{err}"
+        );
+        let mut m = sample();
+        m.packages[0].name = "foo\u{0}".into();
+        let err = refused(&m);
+        assert!(!err.contains('\u{0}'), "{err}");
+        // serde's messages quote the manifest: escaped too.
+        let text = sample().to_json().unwrap().replace(
+            "\"repo_format\": \"apt\"",
+            "\"repo_format\": \"\\u001b[31mapt\"",
+        );
+        let err = Manifest::from_json(text.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\\u{1b}[31m") && !err.contains('\u{1b}'),
+            "{err}"
+        );
+        // A hand-off may span lines, but holds no escape.
+        let mut m = sample();
+        m.handoff = Some("a\n\tb".into());
+        assert!(m.to_json().is_ok());
+        m.handoff = Some("a\u{1b}[8mhidden".into());
+        assert!(refused(&m).contains("handoff"));
     }
 }

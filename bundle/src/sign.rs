@@ -97,7 +97,7 @@ impl SignError {
     fn malformed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> SignError {
         move |e| SignError::Malformed {
             what,
-            reason: e.to_string(),
+            reason: crate::archive::escape(e.to_string().as_bytes()),
         }
     }
 
@@ -226,7 +226,7 @@ impl SecretKey {
     pub fn load(path: &Path) -> Result<SecretKey, SignError> {
         let data = std::fs::read(path).map_err(|e| SignError::KeyFile {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: crate::archive::escape(e.to_string().as_bytes()),
         })?;
         Self::from_bytes(&data).map_err(|e| SignError::key_file(path, e))
     }
@@ -458,7 +458,7 @@ impl PublicKeyring {
     pub fn load(path: &Path) -> Result<PublicKeyring, SignError> {
         let data = std::fs::read(path).map_err(|e| SignError::KeyFile {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: crate::archive::escape(e.to_string().as_bytes()),
         })?;
         Self::from_bytes(&data).map_err(|e| SignError::key_file(path, e))
     }
@@ -652,7 +652,7 @@ impl PublicKeyring {
                 Ok(()) => Ok(only.primary_fingerprint.clone()),
                 Err(e) => Err(SignError::BadSignature {
                     key_id: only.part.key_id(),
-                    reason: e.to_string(),
+                    reason: crate::archive::escape(e.to_string().as_bytes()),
                 }),
             };
         }
@@ -669,7 +669,7 @@ impl PublicKeyring {
                 Err(e) => {
                     first_error.get_or_insert_with(|| SignError::BadSignature {
                         key_id: cand.part.key_id(),
-                        reason: e.to_string(),
+                        reason: crate::archive::escape(e.to_string().as_bytes()),
                     });
                 }
             }
@@ -705,7 +705,7 @@ impl PublicKeyring {
                 Err(e) => {
                     first_error.get_or_insert_with(|| SignError::BadSignature {
                         key_id: cand.part.key_id(),
-                        reason: e.to_string(),
+                        reason: crate::archive::escape(e.to_string().as_bytes()),
                     });
                 }
             }

@@ -9,11 +9,14 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pigsty_bundle::archive::SignedManifest;
+use pigsty_bundle::archive::{Problems, SignedManifest};
 use pigsty_bundle::fs::Lock;
+use pigsty_bundle::BundleError;
 use pigsty_bundle::Manifest;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
+use crate::mirror::Limits;
 use crate::node::{Node, NodeError};
 use crate::origin::{Origin, OriginError, Source};
 use crate::pigsty::{HandOff, PigstyError, PigstyOptions, PigstyReport};
@@ -40,6 +43,10 @@ pub struct InstallOptions {
     pub no_handoff: bool,
     pub force: bool,
     pub dry_run: bool,
+    /// Install a bundle older than the installed one.
+    pub allow_downgrade: bool,
+    /// What a mirror's downloads may take.
+    pub limits: Limits,
 }
 
 /// The record of an install, kept on the node for `status`.
@@ -53,6 +60,15 @@ pub struct Status {
     pub installed_at: u64,
     pub packages: usize,
     pub bootstrap: Vec<String>,
+    /// SHA-256 of the repo's `MANIFEST.json`: which repo this record is about.
+    #[serde(default)]
+    pub manifest_sha256: Option<String>,
+    /// The key the node trusts for this repo (armored), for `rollback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The record of the repo kept at `DEST/.pigsty-previous`, if it is known (one generation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Box<Status>>,
 }
 
 pub const STATUS_FILE: &str = "/var/lib/pigsty-install/status.json";
@@ -103,6 +119,11 @@ pub enum InstallError {
     },
     #[error("another pigsty-install is working on the node at {root} (it holds a lock on that folder); wait for it to finish")]
     Busy { root: String },
+    /// Boxed: large, and every `Result` here carries its size.
+    #[error(transparent)]
+    Downgrade(Box<Downgrade>),
+    #[error(transparent)]
+    Rollback(#[from] crate::rollback::RollbackError),
     #[error("the hand-off `{cmd}` could not start")]
     Handoff {
         cmd: String,
@@ -111,13 +132,25 @@ pub enum InstallError {
     },
 }
 
+/// A bundle older than the installed one.
+#[derive(Debug, thiserror::Error)]
+#[error("{bundle}: bundle {version} (built {built}) is older than bundle {installed_version} (built {installed_built}) installed in {repo}; pass --allow-downgrade to install it anyway, or run `pigsty-install rollback` to return to the repo the last install replaced")]
+pub struct Downgrade {
+    pub bundle: String,
+    pub version: String,
+    pub built: String,
+    pub installed_version: String,
+    pub installed_built: String,
+    pub repo: String,
+}
+
 impl From<TrustError> for InstallError {
     fn from(e: TrustError) -> Self {
         InstallError::Trust(Box::new(e))
     }
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -125,8 +158,12 @@ fn now() -> u64 {
 }
 
 /// Verifies a bundle or a mirror fully (signature, then every file) without installing.
-pub fn verify(source: &Source, trust: &Trust) -> Result<(Manifest, Option<String>), InstallError> {
-    let origin = Origin::open(source)?;
+pub fn verify(
+    source: &Source,
+    trust: &Trust,
+    limits: Limits,
+) -> Result<(Manifest, Option<String>), InstallError> {
+    let origin = Origin::open_with(source, limits)?;
     let head = origin.signed_manifest()?;
     let trusted = check_trust(&origin, &head, trust)?;
     origin.verify(&head)?;
@@ -185,7 +222,7 @@ impl Run<'_, '_> {
 
 /// Runs the install.
 pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, InstallError> {
-    let origin = Origin::open(&opts.source)?;
+    let origin = Origin::open_with(&opts.source, opts.limits)?;
     let head = origin.signed_manifest()?;
     let pm = pm::for_family(head.manifest().family);
     let mut run = Run {
@@ -199,20 +236,23 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
     };
     let trusted = run.check()?;
     let dest = node.path(&opts.dest);
-    if let Some(report) = run.no_op(&dest) {
-        return Ok(report);
-    }
     if opts.dry_run {
-        run.dry_run();
+        run.refuse_downgrade(&dest)?;
+        run.dry_run(&dest);
         return Ok(run.report);
     }
     // One install at a time on a node: held until this function returns.
     let _lock = lock(node)?;
+    let rerun = run.refuse_downgrade(&dest)?;
     for stale in stage::sweep_stale(&dest)? {
         run.step(format!(
             "removed {}, left by an install that was stopped",
             stale.display()
         ));
+    }
+    if rerun && run.rerun(&dest)? {
+        run.handoff()?;
+        return Ok(run.report);
     }
     let staged = run.origin.stage(&run.head, &dest)?;
     let what = if run.origin.is_mirror() {
@@ -225,16 +265,22 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
         staged.files, staged.bytes
     ));
     run.drift_check(&staged, &trusted)?;
-    let placed = staged.commit()?;
-    run.step(format!(
-        "{} in place{}",
-        run.repo_on_node(),
-        if placed.replaced_previous {
-            " (replaced the previous repo)"
-        } else {
-            ""
-        }
-    ));
+    // A new bundle keeps the repo it replaces for `rollback`; a repair drops the damaged copy.
+    let placed = if rerun {
+        staged.commit()?
+    } else {
+        staged.commit_keeping_previous()?
+    };
+    let kept = match (placed.replaced_previous, rerun) {
+        (true, false) => format!(
+            " (the repo it replaced is kept in {}/{} for `pigsty-install rollback`)",
+            opts.dest.trim_end_matches('/'),
+            stage::PREVIOUS
+        ),
+        (true, true) => " (repaired: the damaged copy is replaced)".to_string(),
+        (false, _) => String::new(),
+    };
+    run.step(format!("{} in place{kept}", run.repo_on_node()));
     run.configure(&placed.path, &trusted)?;
     run.handoff()?;
     Ok(run.report)
@@ -266,22 +312,88 @@ impl Run<'_, '_> {
         Ok(trusted)
     }
 
-    /// The same bundle again is a no-op.
-    fn no_op(&mut self, dest: &Path) -> Option<Report> {
-        let (_, raw) = stage::installed_manifest(dest)?;
-        if raw != self.head.raw() || !self.node.path(self.pm.source_file()).exists() {
-            return None;
+    /// Refuses a bundle older than the one installed in `dest` (unless allowed); whether the
+    /// installed one is this very bundle (the same signed manifest, byte for byte).
+    fn refuse_downgrade(&mut self, dest: &Path) -> Result<bool, InstallError> {
+        let Some((installed, raw)) = stage::installed_manifest(dest) else {
+            return Ok(false);
+        };
+        if raw == self.head.raw() {
+            return Ok(true);
         }
-        let line = format!(
-            "{} already holds this bundle: nothing to do",
-            self.repo_on_node()
-        );
-        self.step(line);
-        self.report.no_op = true;
-        Some(std::mem::take(&mut self.report))
+        if self.m().is_older_than(&installed) {
+            let downgrade = Downgrade {
+                bundle: self.origin.shown(),
+                version: self.m().version.clone(),
+                built: date(self.m().created),
+                installed_version: installed.version.clone(),
+                installed_built: date(installed.created),
+                repo: self.repo_on_node(),
+            };
+            if !self.opts.allow_downgrade {
+                return Err(InstallError::Downgrade(Box::new(downgrade)));
+            }
+            self.step(format!("--allow-downgrade: {downgrade}"));
+        }
+        Ok(false)
     }
 
-    fn dry_run(&mut self) {
+    /// The bundle installed already, again: it is verified fully all the same (a damaged copy
+    /// with the same manifest is refused, never taken for the installed one), and the
+    /// installed repo is checked against the manifest. Whether there is nothing to do for the
+    /// repo (intact, the package manager pointed at it, the install recorded); else what
+    /// differs is said, and the install runs again (repairing the repo).
+    fn rerun(&mut self, dest: &Path) -> Result<bool, InstallError> {
+        if !self.origin.is_mirror() {
+            self.origin.verify(&self.head)?;
+            let line = format!(
+                "verified every file of {} against its manifest",
+                self.origin.shown()
+            );
+            self.step(line);
+        }
+        let repo = self.repo_on_node();
+        match stage::check_installed(dest, &self.head) {
+            Ok(()) => {}
+            Err(StageError::Bundle(e @ BundleError::Verify { .. })) => {
+                self.step(format!(
+                    "{repo} holds this bundle, but not as its manifest says; repairing it:{}",
+                    Problems {
+                        problems: e.problems(),
+                        received: false
+                    }
+                ));
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let sha = manifest_sha256(self.head.raw());
+        let built = self.built();
+        let recorded = status(self.node).is_some_and(|st| match &st.manifest_sha256 {
+            Some(s) => *s == sha,
+            None => st.version == self.m().version && st.target == built,
+        });
+        if !self.node.path(self.pm.source_file()).exists() || !recorded {
+            self.step(format!(
+                "{repo} holds this bundle, but the install that laid it out did not finish; installing it again"
+            ));
+            return Ok(false);
+        }
+        self.step(format!(
+            "{repo} already holds this bundle, every file checked: nothing to do"
+        ));
+        self.report.no_op = true;
+        Ok(true)
+    }
+
+    fn dry_run(&mut self, dest: &Path) {
+        if stage::installed_manifest(dest).is_some_and(|(_, raw)| raw == self.head.raw()) {
+            let line = format!(
+                "{} holds this bundle already: would verify the bundle and check the installed files against its manifest, repairing what differs",
+                self.repo_on_node()
+            );
+            self.step(line);
+        }
         let m = self.m();
         let fetch = if self.origin.is_mirror() {
             format!(
@@ -411,11 +523,11 @@ impl Run<'_, '_> {
             installed_at: now(),
             packages: self.m().packages.len(),
             bootstrap: boot,
+            manifest_sha256: Some(manifest_sha256(self.head.raw())),
+            key: Some(String::from_utf8_lossy(&key).into_owned()),
+            previous: previous_record(self.node, &self.node.path(&self.opts.dest)),
         };
-        if let Ok(json) = serde_json::to_vec_pretty(&status) {
-            pm::write_file(&self.node.path(STATUS_FILE), &json, 0o644)?;
-        }
-        Ok(())
+        write_status(self.node, &status)
     }
 
     /// The applier to hand off to, and whether it comes from the bundle (not the user).
@@ -550,7 +662,7 @@ fn bundle_key(trusted: &Trusted, repo: &Path) -> Result<Vec<u8>, InstallError> {
 /// An exclusive `flock` on the node's root folder: two installs on one node never
 /// interleave, and the lock leaves no file behind (a refused bundle changes nothing). The
 /// kernel releases it when the process ends, however it ends.
-fn lock(node: &Node) -> Result<Lock, InstallError> {
+pub(crate) fn lock(node: &Node) -> Result<Lock, InstallError> {
     let root = node.root.display().to_string();
     match Lock::take(&node.root, false) {
         Ok(Some(lock)) => Ok(lock),
@@ -563,6 +675,51 @@ fn lock(node: &Node) -> Result<Lock, InstallError> {
 pub fn status(node: &Node) -> Option<Status> {
     let data = std::fs::read(node.path(STATUS_FILE)).ok()?;
     serde_json::from_slice(&data).ok()
+}
+
+/// Writes the install record.
+pub(crate) fn write_status(node: &Node, status: &Status) -> Result<(), InstallError> {
+    if let Ok(json) = serde_json::to_vec_pretty(status) {
+        pm::write_file(&node.path(STATUS_FILE), &json, 0o644)?;
+    }
+    Ok(())
+}
+
+/// Lowercase hex SHA-256 of a manifest's bytes.
+pub(crate) fn manifest_sha256(raw: &[u8]) -> String {
+    hex::encode(Sha256::digest(raw))
+}
+
+/// The record of the repo now at `<dest>/.pigsty-previous`: whichever of the node's records
+/// (the install before, or the one it kept) has that repo's manifest; none if neither has.
+fn previous_record(node: &Node, dest: &Path) -> Option<Box<Status>> {
+    let kept = crate::rollback::kept_manifest_sha256(dest)?;
+    let mut old = status(node)?;
+    let older = old.previous.take();
+    [Some(Box::new(old)), older]
+        .into_iter()
+        .flatten()
+        .find(|s| s.manifest_sha256.as_deref() == Some(kept.as_str()))
+        .map(|mut s| {
+            s.previous = None;
+            s
+        })
+}
+
+/// A Unix time as a UTC date, `2023-11-14`.
+pub(crate) fn date(secs: u64) -> String {
+    // Days to a civil date (Howard Hinnant's algorithm): no date crate for one line.
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Puts back the sources `--local-only` moved aside; returns what was restored.

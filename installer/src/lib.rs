@@ -4,9 +4,10 @@
 //! The pipeline, a module a step: where the repo comes from ([`origin`]: a bundle file or a
 //! mirror, [`mirror`]), whether it is trusted ([`trust`]), laying it out verified and swapping
 //! it into place ([`stage`]), the node's package manager (`pm`: apt or dnf behind one seam),
-//! and the flow that runs them in order ([`install`]). [`node`] is the system being installed
-//! (or `--root DIR`); [`pigsty`] hands off to Pigsty itself (configure, offline vars,
-//! playbooks); [`serve`] serves an installed repo to the other nodes over HTTP.
+//! and the flow that runs them in order ([`install`]); [`rollback`] returns to the repo the
+//! last install replaced. [`node`] is the system being installed (or `--root DIR`);
+//! [`pigsty`] hands off to Pigsty itself (configure, offline vars, playbooks); [`serve`]
+//! serves an installed repo to the other nodes over HTTP.
 
 pub mod install;
 pub mod mirror;
@@ -14,6 +15,7 @@ pub mod node;
 mod origin;
 pub mod pigsty;
 mod pm;
+pub mod rollback;
 pub mod serve;
 pub mod stage;
 mod trust;

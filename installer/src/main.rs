@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pigsty_install::install::{self, InstallError, InstallOptions, Ui};
+use pigsty_install::mirror::Limits;
 use pigsty_install::node::Node;
 use pigsty_install::pigsty::{PigstyOptions, PigstySource};
 use pigsty_install::serve::{self, Event, ServeOptions};
@@ -45,6 +46,8 @@ enum Command {
         from: Option<String>,
         #[command(flatten)]
         trust: TrustArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
         #[arg(long)]
         json: bool,
     },
@@ -52,6 +55,18 @@ enum Command {
     Status {
         #[arg(long, value_name = "DIR", default_value = "/")]
         root: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Return to the repo the last install replaced (kept in DEST/.pigsty-previous): its
+    /// signature and files checked, swapped into place in one step, the package manager
+    /// pointed at it; installed packages are left as they are
+    Rollback {
+        #[arg(long, value_name = "DIR", default_value = "/")]
+        root: PathBuf,
+        /// Where the local repo is (the repo is DEST/pigsty)
+        #[arg(long, default_value = "/www")]
+        dest: String,
         #[arg(long)]
         json: bool,
     },
@@ -87,6 +102,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What a mirror's downloads may take (`--from`).
+#[derive(Args, Clone)]
+struct LimitArgs {
+    /// Give up a file not downloaded after SECS, plus its time at --min-speed
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    file_deadline: u64,
+    /// Give up a download slower than BYTES a second over --speed-window
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    min_speed: u64,
+    /// The window --min-speed is measured over, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    speed_window: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            deadline_floor: std::time::Duration::from_secs(self.file_deadline),
+            min_speed: self.min_speed,
+            window: std::time::Duration::from_secs(self.speed_window.max(1)),
+        }
+    }
 }
 
 #[derive(Args, Clone)]
@@ -126,6 +165,8 @@ struct InstallArgs {
     from: Option<String>,
     #[command(flatten)]
     trust: TrustArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Where the local repo goes (the repo is DEST/pigsty)
     #[arg(long, default_value = "/www")]
     dest: String,
@@ -176,6 +217,9 @@ struct InstallArgs {
     /// Print every step and change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Install a bundle older (by version, then build time) than the installed one
+    #[arg(long)]
+    allow_downgrade: bool,
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
@@ -209,6 +253,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bundle,
             from,
             trust,
+            limits,
             json,
         }) => {
             let source = match (&bundle, &from) {
@@ -217,7 +262,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (None, None) => bail!("give a BUNDLE or --from URL"),
             };
             let shown = source.to_string();
-            let (m, fpr) = install::verify(&source, &trust.trust(&source)?)?;
+            let (m, fpr) = install::verify(&source, &trust.trust(&source)?, limits.limits())?;
             if json {
                 print_json(
                     &serde_json::json!({"bundle": shown, "fingerprint": fpr, "target": m.target, "files": m.files.len(), "packages": m.packages.len()}),
@@ -254,6 +299,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ),
                     None => println!("no bundle installed"),
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Rollback { root, dest, json }) => {
+            let node = Node::detect(&root)?;
+            let mut log = |s: &str| {
+                if !json {
+                    eprintln!("{s}");
+                }
+            };
+            let report = pigsty_install::rollback::rollback(&node, &dest, &mut log)?;
+            if json {
+                print_json(&report)?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -346,6 +404,52 @@ fn print_json_line(value: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+/// On SIGTERM, SIGINT or SIGHUP during an install: the staging folder (a repo half extracted
+/// or downloaded) is removed before the process ends, and nothing else is touched: a swap
+/// under way finishes first, so `DEST/pigsty` is the old repo or the new one, whole. The
+/// exit status is 128 + the signal's number, as the shell's for a killed process. (A kill -9
+/// cannot be caught: the next install sweeps what it left.)
+fn remove_staging_on_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let watch = || -> std::io::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            let mut hup = signal(SignalKind::hangup())?;
+            let number = tokio::select! {
+                _ = term.recv() => libc::SIGTERM,
+                _ = int.recv() => libc::SIGINT,
+                _ = hup.recv() => libc::SIGHUP,
+            };
+            let removed = pigsty_bundle::fs::remove_staging_now();
+            eprintln!(
+                "error: stopped by signal {number}{}",
+                if removed.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; removed {}",
+                        removed
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            );
+            std::process::exit(128 + number);
+        })
+    };
+    std::thread::spawn(move || {
+        if let Err(e) = watch() {
+            eprintln!("warning: cannot watch for signals ({e}): a stopped install leaves its staging folder to the next one's sweep");
+        }
+    });
+}
+
 fn install_cmd(a: InstallArgs) -> Result<ExitCode> {
     let source = match (a.bundle.clone(), a.from.clone()) {
         (Some(bundle), _) => Source::Bundle(bundle),
@@ -355,6 +459,9 @@ fn install_cmd(a: InstallArgs) -> Result<ExitCode> {
         ),
     };
     let trust = a.trust.trust(&source)?;
+    if !a.dry_run {
+        remove_staging_on_signal();
+    }
     let node = Node::detect(&a.root)
         .with_context(|| format!("cannot tell the node's OS under {}", a.root.display()))?;
     let opts = InstallOptions {
@@ -391,6 +498,8 @@ fn install_cmd(a: InstallArgs) -> Result<ExitCode> {
         no_handoff: a.no_handoff,
         force: a.force,
         dry_run: a.dry_run,
+        allow_downgrade: a.allow_downgrade,
+        limits: a.limits.limits(),
     };
     let json = a.json;
     let mut log = |s: &str| {

@@ -8,7 +8,10 @@
 //! staging folder a bundle is extracted into ([`crate::stage::FileStager`]), checking
 //! each file's size and SHA-256 as it streams: a file the mirror sends with other bytes is
 //! refused, named, and nothing is put in place. A broken transfer or a 5xx answer is retried
-//! from the start of that file, twice.
+//! from the start of that file, twice. A server that sends too slowly ([`Limits`]: fewer than
+//! `min_speed` bytes a second over a window, or a file not done by its deadline), or that
+//! announces a longer file than the manifest's, is given up at once, not retried: the same
+//! server would do it again.
 
 use std::time::Duration;
 
@@ -17,6 +20,9 @@ use std::path::Path;
 
 use pigsty_bundle::archive::{SignedManifest, MAX_MANIFEST_SIZE, MAX_SIGNATURE_SIZE};
 use pigsty_bundle::manifest::{FileEntry, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
+pub use pigsty_bundle::pace::Limits;
+use pigsty_bundle::pace::Pace;
+use tokio::time::Instant;
 
 use crate::stage::{FileStager, StageError, Staged};
 
@@ -43,6 +49,14 @@ pub enum MirrorError {
     },
     #[error("{url}: more than {limit} bytes, too large for what it should be")]
     TooLarge { url: String, limit: u64 },
+    #[error("{url}: size mismatch (manifest {expected} bytes, received a Content-Length of {announced}): not the signed file")]
+    WrongLength {
+        url: String,
+        announced: u64,
+        expected: u64,
+    },
+    #[error("{url}: too slow ({reason}); given up (--min-speed, --speed-window and --file-deadline set the limits)")]
+    TooSlow { url: String, reason: String },
     #[error("{url}")]
     Manifest {
         url: String,
@@ -61,7 +75,8 @@ impl MirrorError {
     /// Worth another try: the connection broke or the server had a passing problem.
     fn transient(&self) -> bool {
         match self {
-            MirrorError::Fetch { .. } => true,
+            // A server that stopped sending would stop again.
+            MirrorError::Fetch { source, .. } => !source.is_timeout(),
             MirrorError::Status { status, .. } => *status >= 500,
             _ => false,
         }
@@ -75,6 +90,7 @@ pub struct Mirror {
     url: String,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Mirror {
@@ -86,6 +102,11 @@ impl std::fmt::Debug for Mirror {
 impl Mirror {
     /// A client for the repo at `url` (`http://ADMIN/pigsty`; https works too).
     pub fn new(url: &str) -> Result<Mirror, MirrorError> {
+        Mirror::with_limits(url, Limits::default())
+    }
+
+    /// A client for the repo at `url` whose downloads keep to `limits`.
+    pub fn with_limits(url: &str, limits: Limits) -> Result<Mirror, MirrorError> {
         let lower = url.to_ascii_lowercase();
         let rest = lower
             .strip_prefix("http://")
@@ -105,7 +126,9 @@ impl Mirror {
             reqwest::Client::builder()
                 .user_agent(concat!("pigsty-install/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(30))
-                .read_timeout(Duration::from_secs(60))
+                // No byte for two windows is too slow whatever the rule says (the rule
+                // itself, over the body, says so after one).
+                .read_timeout(limits.window.max(Duration::from_secs(1)) * 2)
                 .build()
                 .map_err(MirrorError::Client)?
         };
@@ -113,6 +136,7 @@ impl Mirror {
             url: url.trim_end_matches('/').to_string(),
             client,
             runtime,
+            limits,
         })
     }
 
@@ -141,7 +165,7 @@ impl Mirror {
     /// have it (404).
     pub fn get_small(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, MirrorError> {
         let url = self.file_url(rel);
-        self.runtime.block_on(async {
+        self.runtime.block_on(self.deadline(&url, 0, async {
             let mut tries = 0;
             loop {
                 match self.get_small_once(&url, limit).await {
@@ -152,7 +176,7 @@ impl Mirror {
                     other => return other,
                 }
             }
-        })
+        }))
     }
 
     async fn get_small_once(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, MirrorError> {
@@ -179,9 +203,8 @@ impl Mirror {
             });
         }
         let mut out = Vec::new();
-        let mut body = resp.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(fetch)?;
+        let mut body = Paced::new(resp, &self.limits, url);
+        while let Some(chunk) = body.next().await? {
             if out.len() as u64 + chunk.len() as u64 > limit {
                 return Err(MirrorError::TooLarge {
                     url: url.to_string(),
@@ -232,16 +255,36 @@ impl Mirror {
 
     async fn download(&self, stager: &FileStager, entry: &FileEntry) -> Result<(), MirrorError> {
         let url = self.file_url(&entry.path);
-        let mut tries = 0;
-        loop {
-            match self.download_once(stager, entry, &url).await {
-                Err(e) if e.transient() && tries < RETRIES => {
-                    tries += 1;
-                    tokio::time::sleep(Duration::from_millis(500 << tries)).await;
+        self.deadline(&url, entry.size, async {
+            let mut tries = 0;
+            loop {
+                match self.download_once(stager, entry, &url).await {
+                    Err(e) if e.transient() && tries < RETRIES => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(500 << tries)).await;
+                    }
+                    other => return other,
                 }
-                other => return other,
             }
-        }
+        })
+        .await
+    }
+
+    /// Runs the fetch of `url` (a file of `size` bytes, its tries included) within its
+    /// deadline.
+    async fn deadline<T>(
+        &self,
+        url: &str,
+        size: u64,
+        work: impl std::future::Future<Output = Result<T, MirrorError>>,
+    ) -> Result<T, MirrorError> {
+        let limit = self.limits.deadline_for(size);
+        tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(MirrorError::TooSlow {
+                url: url.to_string(),
+                reason: format!("not done after {} s, its deadline", limit.as_secs()),
+            })
+        })
     }
 
     async fn download_once(
@@ -267,14 +310,63 @@ impl Mirror {
                 },
             });
         }
+        // Longer than the manifest's: not the file, whatever follows (a shorter one ends
+        // early, and is named when it does).
+        if let Some(announced) = resp.content_length().filter(|n| *n > entry.size) {
+            return Err(MirrorError::WrongLength {
+                url: url.to_string(),
+                announced,
+                expected: entry.size,
+            });
+        }
         // Dropped on any failure below: the partial file is removed.
         let mut file = stager.file(&entry.path)?;
-        let mut body = resp.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            file.write(&chunk.map_err(fetch)?)?;
+        let mut body = Paced::new(resp, &self.limits, url);
+        while let Some(chunk) = body.next().await? {
+            file.write(&chunk)?;
         }
         file.finish()?;
         Ok(())
+    }
+}
+
+/// A response body read under the minimum-speed rule ([`Pace`]).
+struct Paced<'a> {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    pace: Pace,
+    limits: &'a Limits,
+    url: &'a str,
+}
+
+impl<'a> Paced<'a> {
+    fn new(resp: reqwest::Response, limits: &'a Limits, url: &'a str) -> Paced<'a> {
+        Paced {
+            body: resp.bytes_stream().boxed(),
+            pace: Pace::new(limits, Instant::now().into_std()),
+            limits,
+            url,
+        }
+    }
+
+    /// The next bytes, `None` at the end; too slow is an error.
+    async fn next(&mut self) -> Result<Option<bytes::Bytes>, MirrorError> {
+        let too_slow = || MirrorError::TooSlow {
+            url: self.url.to_string(),
+            reason: self.limits.too_slow(),
+        };
+        let wait = self.pace.wait(Instant::now().into_std());
+        let chunk = match tokio::time::timeout(wait, self.body.next()).await {
+            Ok(Some(chunk)) => chunk.map_err(|source| MirrorError::Fetch {
+                url: self.url.to_string(),
+                source,
+            })?,
+            Ok(None) => return Ok(None),
+            Err(_) => return Err(too_slow()),
+        };
+        self.pace
+            .got(chunk.len() as u64, Instant::now().into_std())
+            .map_err(|_| too_slow())?;
+        Ok(Some(chunk))
     }
 }
 

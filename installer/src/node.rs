@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use pigsty_bundle::{Arch, Os};
+use pigsty_bundle::{Arch, Family, Os};
 
 /// The system `pigsty-install` works on.
 #[derive(Debug, Clone)]
@@ -28,10 +28,22 @@ pub enum NodeError {
 }
 
 impl Node {
-    /// Detects the node under `root` from its `etc/os-release`.
+    /// Detects the node under `root`: its OS from `etc/os-release`, its arch from its package
+    /// database (the arch of the installed `dpkg` package, or of rpm's own packages), so that
+    /// an arm64 root is seen as arm64 from an x86_64 host. Where the database says nothing,
+    /// the host's arch.
     pub fn detect(root: &Path) -> Result<Node, NodeError> {
+        // Absolute, so that paths under it are told apart from the node's view of them.
+        let root = &std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let os = Os::detect(&root.join("etc/os-release"))?;
-        let arch = dpkg_arch(root).unwrap_or(Arch::host()?);
+        let found = match os.family() {
+            Family::Deb => dpkg_arch(root),
+            Family::Rpm => rpm_arch(root),
+        };
+        let arch = match found {
+            Some(a) => a,
+            None => Arch::host()?,
+        };
         Ok(Node {
             root: root.to_path_buf(),
             os,
@@ -80,8 +92,51 @@ impl Node {
     }
 }
 
-/// The node's dpkg architecture, if it has dpkg.
+/// The node's dpkg architecture: the `Architecture` of the `dpkg` package in
+/// `var/lib/dpkg/status` (what `dpkg --print-architecture` prints: dpkg is built for the
+/// native arch). `var/lib/dpkg/arch` is not used: a fresh debootstrap has none, and it lists
+/// foreign archs too. Read line by line, the file is not held whole.
 fn dpkg_arch(root: &Path) -> Option<Arch> {
-    let text = std::fs::read_to_string(root.join("var/lib/dpkg/arch")).ok()?;
-    text.lines().next()?.trim().parse().ok()
+    use std::io::BufRead;
+    let file = std::fs::File::open(root.join("var/lib/dpkg/status")).ok()?;
+    let mut in_dpkg = false;
+    let mut line = Vec::new();
+    let mut reader = std::io::BufReader::new(file);
+    loop {
+        line.clear();
+        // A line longer than this is no line of a status file we need.
+        let n = std::io::Read::take(&mut reader, 64 * 1024)
+            .read_until(b'\n', &mut line)
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end();
+        if text.is_empty() {
+            in_dpkg = false;
+        } else if let Some(name) = text.strip_prefix("Package:") {
+            in_dpkg = name.trim() == "dpkg";
+        } else if let (true, Some(arch)) = (in_dpkg, text.strip_prefix("Architecture:")) {
+            return arch.trim().parse().ok();
+        }
+    }
+}
+
+/// The node's rpm architecture: that of its `rpm` package, else `glibc`'s, from its rpm
+/// database (`rpm --root`; noarch never answers).
+fn rpm_arch(root: &Path) -> Option<Arch> {
+    let mut c = Command::new("rpm");
+    if root != Path::new("/") {
+        c.arg("--root").arg(root);
+    }
+    let out = c
+        .args(["-q", "--qf", "%{ARCH}\\n", "rpm", "glibc"])
+        .env_clear()
+        .env("LC_ALL", "C")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
 }

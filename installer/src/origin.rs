@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use pigsty_bundle::archive::{self, SignedManifest};
 
-use crate::mirror::{Mirror, MirrorError};
+use crate::mirror::{Limits, Mirror, MirrorError};
 use crate::stage::{self, StageError, Staged};
 
 /// Where the repo comes from.
@@ -46,9 +46,14 @@ pub enum OriginError {
 
 impl Origin {
     pub fn open(source: &Source) -> Result<Origin, OriginError> {
+        Origin::open_with(source, Limits::default())
+    }
+
+    /// As [`Origin::open`], a mirror's downloads keeping to `limits`.
+    pub fn open_with(source: &Source, limits: Limits) -> Result<Origin, OriginError> {
         Ok(match source {
             Source::Bundle(p) => Origin::Bundle(p.clone()),
-            Source::Mirror(url) => Origin::Mirror(Mirror::new(url)?),
+            Source::Mirror(url) => Origin::Mirror(Mirror::with_limits(url, limits)?),
         })
     }
 

@@ -44,7 +44,7 @@ setup_system_tools() {
   for tool in debootstrap:debootstrap unshare:util-linux mount:mount rpm:rpm rpmbuild:rpm \
               rpmsign:rpm createrepo_c:createrepo-c dnf:dnf gpg:gnupg gpgv:gpgv gpgconf:gpgconf \
               python3:python3 curl:curl ip:iproute2 dpkg-scanpackages:dpkg-dev zstd:zstd \
-              ruby:ruby vagrant:vagrant objdump:binutils cc:gcc; do
+              ruby:ruby vagrant:vagrant objdump:binutils cc:gcc strace:strace; do
     pkg=${tool##*:}
     command -v "${tool%%:*}" >/dev/null 2>&1 || [[ " ${need[*]} " == *" $pkg "* ]] || need+=("$pkg")
   done

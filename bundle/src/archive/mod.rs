@@ -8,11 +8,13 @@
 //! - [`verify`]: the one set of rules a bundle must meet ([`Verifier`]) and the [`Sink`] the
 //!   walk feeds: nothing for `verify` ([`verify_bundle`]), the disk for an install (the
 //!   installer's staging), a file at a time for a mirror.
+//! - [`tree`]: a repo laid out on disk judged by the same rules ([`verify_tree`]).
 //!
 //! Nothing is held whole in memory: files are copied through buffers and hashed as they go.
 
 mod gzip;
 mod read;
+mod tree;
 mod verify;
 mod write;
 
@@ -24,7 +26,8 @@ use crate::fs::SpaceError;
 use crate::manifest::ManifestError;
 
 pub use read::{read_manifest, read_signed_manifest, read_small_file, walk, SignedManifest};
-pub use verify::{verify_bundle, verify_signed, Discard, FileCheck, Sink, Verifier};
+pub use tree::{open_no_follow, verify_tree, walk_tree};
+pub use verify::{verify_bundle, verify_signed, Discard, FileCheck, Sink, Verifier, MAX_PROBLEMS};
 pub use write::{file_entries, pack_bundle, write_bundle, BundleInfo, Pack};
 
 /// The bundle's top folder.
@@ -103,17 +106,23 @@ pub enum Problem {
     Truncated { detail: String },
     /// The compressed stream or the tar structure is damaged; what follows was not checked.
     Corrupt { detail: String },
+    /// So many problems that reading stopped (`after`: where).
+    TooMany { after: String },
 }
 
 impl Problem {
     /// Whether reading can go on after it (the stream itself is intact).
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Problem::Truncated { .. } | Problem::Corrupt { .. })
+        matches!(
+            self,
+            Problem::Truncated { .. } | Problem::Corrupt { .. } | Problem::TooMany { .. }
+        )
     }
 
     /// A stream error as a problem: early end of data is truncation, the rest corruption.
     pub(crate) fn from_stream(e: &io::Error, at: &str) -> Problem {
-        let text = e.to_string();
+        // The tar reader's messages may name the entry: escaped.
+        let text = escape(e.to_string().as_bytes());
         let truncated = e.kind() == io::ErrorKind::UnexpectedEof
             || text.contains("incomplete frame")
             || text.contains("unexpected end")
@@ -136,7 +145,7 @@ impl Problem {
     /// an archive.
     pub fn describe(&self, received: bool) -> String {
         let came = if received { "received" } else { "archive" };
-        match self {
+        let line = match self {
             Problem::Missing { path } => format!("{path}: listed in the manifest but missing"),
             Problem::Unlisted { path } => format!("{path}: not listed in the manifest"),
             Problem::Duplicate { path } if received => format!("{path}: received twice"),
@@ -167,7 +176,14 @@ impl Problem {
             Problem::BadEntry { path, reason } => format!("{path}: {reason}"),
             Problem::Truncated { detail } => format!("truncated archive: {detail}"),
             Problem::Corrupt { detail } => format!("corrupt archive: {detail}"),
-        }
+            Problem::TooMany { after } => format!(
+                "more than {} problems: stopped reading {after}",
+                verify::MAX_PROBLEMS
+            ),
+        };
+        // Paths are escaped already; what else a line holds may come from the archive too
+        // (the tar reader's messages name entries): no control character reaches a terminal.
+        escape(line.as_bytes())
     }
 }
 
@@ -195,10 +211,16 @@ impl fmt::Display for Problems<'_> {
                 _ => None,
             })
             .collect();
+        // What stopped the reading first: it says what the rest is worth.
         let mut lines: Vec<String> = self
             .problems
             .iter()
-            .filter(|p| !matches!(p, Problem::Missing { .. }))
+            .filter(|p| p.is_fatal())
+            .chain(
+                self.problems
+                    .iter()
+                    .filter(|p| !p.is_fatal() && !matches!(p, Problem::Missing { .. })),
+            )
             .map(|p| p.describe(self.received))
             .collect();
         if !missing.is_empty() {

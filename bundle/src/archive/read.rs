@@ -53,12 +53,23 @@ impl SignedManifest {
 /// Opens a bundle and returns its decompressed tar stream; the format is told by the magic
 /// bytes (gzip `1f 8b`, zstd `28 b5 2f fd`), not by the name.
 pub(crate) fn open_bundle(bundle: &Path) -> Result<Box<dyn Read>, BundleError> {
+    let file = File::open(bundle).map_err(|source| BundleError::Read {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    decompress(BufReader::with_capacity(BUF_SIZE, file), bundle)
+}
+
+/// The decompressed tar stream of a bundle's bytes, its format told by the magic bytes;
+/// `bundle` names it in errors.
+pub(crate) fn decompress<'a, R: BufRead + 'a>(
+    mut reader: R,
+    bundle: &Path,
+) -> Result<Box<dyn Read + 'a>, BundleError> {
     let read_err = |source| BundleError::Read {
         path: bundle.to_path_buf(),
         source,
     };
-    let file = File::open(bundle).map_err(read_err)?;
-    let mut reader = BufReader::with_capacity(BUF_SIZE, file);
     let head = reader.fill_buf().map_err(read_err)?;
     if head.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
@@ -227,12 +238,21 @@ fn entry_of<R: Read>(entry: &tar::Entry<R>) -> Entry {
 /// [`Verifier::finish`] and [`Verifier::into_result`]); the error is for what is not the
 /// bundle's fault: it cannot be opened, or the sink fails (a disk error).
 pub fn walk(bundle: &Path, v: &mut Verifier, sink: &mut dyn Sink) -> Result<(), BundleError> {
-    let stream = open_bundle(bundle)?;
+    walk_stream(open_bundle(bundle)?, bundle, v, sink)
+}
+
+/// [`walk`] over a decompressed tar stream; `bundle` names it in errors.
+pub(crate) fn walk_stream(
+    stream: impl Read,
+    bundle: &Path,
+    v: &mut Verifier,
+    sink: &mut dyn Sink,
+) -> Result<(), BundleError> {
     let mut archive = tar::Archive::new(stream);
     let mut buf = vec![0u8; BUF_SIZE];
     let entries = archive.entries().map_err(|e| stream_error(bundle, &e))?;
     for entry in entries {
-        if v.has_problems() && !sink.keep_going() {
+        if v.stopped() || (v.has_problems() && !sink.keep_going()) {
             return Ok(());
         }
         let mut entry = match entry {
@@ -243,37 +263,8 @@ pub fn walk(bundle: &Path, v: &mut Verifier, sink: &mut dyn Sink) -> Result<(), 
             }
         };
         let info = entry_of(&entry);
-        match v.entry(&info) {
-            Err(p) => v.problem(p),
-            Ok(Accepted::Dir { rel, mtime, create }) => {
-                sink.make_dirs(&create)?;
-                sink.dir_mtime(&rel, mtime)?;
-            }
-            Ok(Accepted::File {
-                mut check,
-                exec,
-                mtime,
-                create,
-            }) => {
-                sink.make_dirs(&create)?;
-                sink.file(check.rel(), exec, mtime)?;
-                let outcome = match stream_file(&mut entry, &mut check, sink, &mut buf) {
-                    Err(StreamFailure::Sink(e)) => return Err(e),
-                    Err(StreamFailure::Problem(p)) => Err(p),
-                    Ok(()) => v.end_file(*check),
-                };
-                match outcome {
-                    Ok(()) => sink.keep()?,
-                    Err(p) => {
-                        sink.discard();
-                        let fatal = p.is_fatal();
-                        v.problem(p);
-                        if fatal {
-                            return Ok(());
-                        }
-                    }
-                }
-            }
+        if !feed(v, sink, &info, &mut entry, &mut buf)? {
+            return Ok(());
         }
     }
     if v.has_problems() && !sink.keep_going() {
@@ -291,6 +282,50 @@ pub fn walk(bundle: &Path, v: &mut Verifier, sink: &mut dyn Sink) -> Result<(), 
     Ok(())
 }
 
+/// One entry (`info`, its bytes read from `data`) judged by `v` and, if accepted, given to
+/// `sink`. Whether reading may go on (false after a problem that breaks the stream).
+pub(crate) fn feed(
+    v: &mut Verifier,
+    sink: &mut dyn Sink,
+    info: &Entry,
+    data: &mut dyn Read,
+    buf: &mut [u8],
+) -> Result<bool, BundleError> {
+    match v.entry(info) {
+        Err(p) => v.problem(p),
+        Ok(Accepted::Dir { rel, mtime, create }) => {
+            sink.make_dirs(&create)?;
+            sink.dir_mtime(&rel, mtime)?;
+        }
+        Ok(Accepted::File {
+            mut check,
+            exec,
+            mtime,
+            create,
+        }) => {
+            sink.make_dirs(&create)?;
+            sink.file(check.rel(), exec, mtime)?;
+            let outcome = match stream_file(data, &mut check, sink, buf) {
+                Err(StreamFailure::Sink(e)) => return Err(e),
+                Err(StreamFailure::Problem(p)) => Err(p),
+                Ok(()) => v.end_file(*check),
+            };
+            match outcome {
+                Ok(()) => sink.keep()?,
+                Err(p) => {
+                    sink.discard();
+                    let fatal = p.is_fatal();
+                    v.problem(p);
+                    if fatal {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
 enum StreamFailure {
     /// The sink could not take the bytes: the walk ends with this error.
     Sink(BundleError),
@@ -298,9 +333,9 @@ enum StreamFailure {
     Problem(Problem),
 }
 
-/// Streams one file entry through its check and the sink.
-fn stream_file<R: Read>(
-    entry: &mut tar::Entry<R>,
+/// Streams one file's bytes through its check and the sink.
+fn stream_file(
+    entry: &mut dyn Read,
     check: &mut FileCheck,
     sink: &mut dyn Sink,
     buf: &mut [u8],

@@ -5,8 +5,9 @@
 //!
 //! What a bundle never holds: paths that are absolute, hold `..` or lie outside `pigsty/`,
 //! links, devices, FIFOs, setuid/setgid/sticky bits, duplicates, files the manifest does not
-//! list or lists with another size or digest, listed files that never come, a `MANIFEST.json`
-//! or signature other than the signed ones, and a damaged or cut stream.
+//! list or lists with another size or digest, folders that hold none of the listed files,
+//! listed files that never come, a `MANIFEST.json` or signature other than the signed ones,
+//! and a damaged or cut stream.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -16,6 +17,9 @@ use sha2::{Digest, Sha256};
 
 use super::read::{read_signed_manifest, walk, SignedManifest};
 use super::{escape, BundleError, Problem, TOP};
+
+/// How many problems are collected before reading stops.
+pub const MAX_PROBLEMS: usize = 1000;
 use crate::manifest::{check_rel_path, FileEntry, Manifest, MANIFEST_NAME, SIGNATURE_NAME};
 
 /// What an archive entry is, as the walk saw it.
@@ -200,6 +204,10 @@ pub struct Verifier {
     entries: HashSet<String>,
     /// Folders made so far.
     dirs: HashSet<String>,
+    /// The folders the listed files are in (and their parents): the only folders a bundle
+    /// may have. The signature covers files only; a folder no file needs is content nobody
+    /// signed (thousands of them would eat the node's inodes).
+    implied: HashSet<String>,
     last: Option<String>,
     problems: Vec<Problem>,
     fatal: bool,
@@ -234,6 +242,7 @@ impl Verifier {
             top_seen: false,
             entries: HashSet::new(),
             dirs: HashSet::new(),
+            implied: m.files.iter().flat_map(|f| parents(&f.path)).collect(),
             last: None,
             problems: Vec::new(),
             fatal: false,
@@ -253,10 +262,25 @@ impl Verifier {
         &self.files
     }
 
-    /// Records a problem.
+    /// Records a problem. After [`MAX_PROBLEMS`] the verdict is clear: reading stops there
+    /// (a hostile archive of millions of bad entries costs no more than its first ones).
     pub fn problem(&mut self, p: Problem) {
+        if self.fatal {
+            return;
+        }
         self.fatal |= p.is_fatal();
         self.problems.push(p);
+        if self.problems.len() >= MAX_PROBLEMS && !self.fatal {
+            self.fatal = true;
+            self.problems.push(Problem::TooMany {
+                after: self.after_last(),
+            });
+        }
+    }
+
+    /// Whether reading must stop: the stream broke, or there are too many problems.
+    pub fn stopped(&self) -> bool {
+        self.fatal
     }
 
     pub fn has_problems(&self) -> bool {
@@ -356,6 +380,11 @@ impl Verifier {
             return Err(Problem::Duplicate { path: shown });
         }
         if is_dir {
+            if !self.implied.contains(rel) {
+                return Err(bad(
+                    "a folder that holds none of the manifest's files (bundles hold only the listed files and their folders)".into(),
+                ));
+            }
             let create = self.new_dirs(rel, &shown)?;
             self.entries.insert(rel.to_string());
             return Ok(Accepted::Dir {
@@ -592,6 +621,11 @@ impl Verifier {
             })
         }
     }
+}
+
+/// The folders a relative path is in, outermost first: `a/b/c` gives `a`, `a/b`.
+fn parents(path: &str) -> impl Iterator<Item = String> + '_ {
+    path.match_indices('/').map(|(i, _)| path[..i].to_string())
 }
 
 /// An entry's path relative to `pigsty/`: `Some("")` for the top folder itself, `None`

@@ -260,6 +260,7 @@ pub fn pack_bundle(src_dir: &Path, out: &Path, pack: &Pack) -> Result<BundleInfo
         let skip: HashSet<&str> = pack.skip.iter().map(String::as_str).collect();
         entries.retain(|e| !skip.contains(e.rel.as_str()));
     }
+    drop_empty_dirs(&mut entries);
     if let Some(m) = pack.expect {
         check_listed(src_dir, &entries, m, pack.skip)?;
     }
@@ -268,6 +269,23 @@ pub fn pack_bundle(src_dir: &Path, out: &Path, pack: &Pack) -> Result<BundleInfo
     let needed = raw + raw / 256 + (1 << 20);
     fs::check_space(&fs::parent_dir(out), needed, "the bundle needs up to")?;
     write_entries(&entries, out, pack, zstd_workers())
+}
+
+/// Leaves out the folders that hold no file (the top folder stays): the signed manifest lists
+/// files, and readers refuse a folder that none of them needs.
+fn drop_empty_dirs(entries: &mut Vec<Entry>) {
+    let needed: HashSet<String> = entries
+        .iter()
+        .filter(|e| !matches!(e.source, Source::Dir))
+        .flat_map(|e| {
+            e.rel
+                .match_indices('/')
+                .map(|(i, _)| e.rel[..i].to_string())
+        })
+        .collect();
+    entries.retain(|e| {
+        !matches!(e.source, Source::Dir) || e.rel.is_empty() || needed.contains(&e.rel)
+    });
 }
 
 /// Every file of the tree is listed in `m`, and every listed file not skipped is in the tree.

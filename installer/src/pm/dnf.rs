@@ -23,8 +23,6 @@ pub const KEY_FILE: &str = "/etc/pki/rpm-gpg/RPM-GPG-KEY-pigsty-local";
 pub const BACKUP_DIR: &str = "/etc/pigsty-backup/yum.repos.d";
 /// Where the installer keeps its own `reposdir` for the dnf runs it makes.
 pub const STATE_DIR: &str = "/var/lib/pigsty-install/dnf";
-/// dnf's own cache on the node, which the installer's runs share after the repo is in place.
-pub const CACHE_DIR: &str = "/var/cache/dnf";
 
 /// dnf, on EL nodes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -68,17 +66,31 @@ pub fn key_paths(n: usize) -> Vec<String> {
 }
 
 /// How dnf is pointed at exactly one repo: a private `reposdir` (a folder as seen from here)
-/// holding one `.repo` file, plus dnf's cache beside it.
+/// holding one `.repo` file, and, for the drift check, a private folder for dnf's cache, logs
+/// and state, so that it leaves nothing in the node.
+///
+/// With `--installroot`, dnf 4.14 (measured) uses `cachedir` and `logdir` as given for its
+/// metadata and `hawkey.log`, but puts `expired_repos.json` and its other logs under the root
+/// (`ROOT/<cachedir>`, `ROOT/<logdir>`): whichever view of the paths is given, part lands on
+/// the other side. The paths given are this process's, inside the staging folder, and what
+/// dnf made under the root for them (their twin) is removed after each run ([`dnf`]).
 #[derive(Debug, Clone)]
 struct OnlyRepo {
     reposdir: PathBuf,
-    cachedir: PathBuf,
+    /// Seen from here: dnf's cache, logs and state go under it, not the node's own.
+    private: Option<PathBuf>,
 }
 
 impl OnlyRepo {
     /// Writes `dir/repos/pigsty-local.repo` for `config` with paths seen from here (the node's
-    /// root prefixed when it is not `/`).
-    fn write(node: &Node, dir: &Path, config: &RepoConfig) -> Result<OnlyRepo, PmError> {
+    /// root prefixed when it is not `/`); with `private`, dnf's cache, logs and state go under
+    /// `dir` too.
+    fn write(
+        node: &Node,
+        dir: &Path,
+        config: &RepoConfig,
+        private: bool,
+    ) -> Result<OnlyRepo, PmError> {
         let here = |p: &str| node.path(p).display().to_string();
         let local = RepoConfig {
             repo_dir: here(&config.repo_dir),
@@ -91,18 +103,46 @@ impl OnlyRepo {
             repo_text(&local).as_bytes(),
             0o644,
         )?;
+        if private {
+            // dnf makes the log folder under the root only; hawkey.log needs it here.
+            let log = dir.join("log");
+            std::fs::create_dir_all(&log).map_err(io("create", &log))?;
+        }
         Ok(OnlyRepo {
             reposdir,
-            cachedir: dir.join("cache"),
+            private: private.then(|| dir.to_path_buf()),
         })
     }
 
     fn args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             format!("--setopt=reposdir={}", self.reposdir.display()),
-            format!("--setopt=cachedir={}", self.cachedir.display()),
             format!("--repo={REPO_ID}"),
-        ]
+        ];
+        if let Some(dir) = &self.private {
+            let dir = dir.display();
+            args.extend([
+                format!("--setopt=cachedir={dir}/cache"),
+                format!("--setopt=logdir={dir}/log"),
+                format!("--setopt=persistdir={dir}/lib"),
+            ]);
+        }
+        args
+    }
+
+    /// The topmost folder of `ROOT/<private>` (dnf's twin of the private folder, see above)
+    /// that does not exist yet: what to remove after a run. `None` on the running system.
+    fn twin(&self, node: &Node) -> Option<PathBuf> {
+        let private = self.private.as_ref()?;
+        if node.root == Path::new("/") {
+            return None;
+        }
+        let twin = node.path(&private.display().to_string());
+        twin.ancestors()
+            .filter(|a| a.starts_with(&node.root) && *a != node.root)
+            .take_while(|a| !a.exists())
+            .last()
+            .map(Path::to_path_buf)
     }
 }
 
@@ -118,6 +158,8 @@ fn dnf(node: &Node, only: &OnlyRepo, args: &[&str]) -> Result<String, PmError> {
     all.extend(["--quiet".into(), "--nodocs".into()]);
     all.extend(args.iter().map(|s| s.to_string()));
     let cmd = format!("dnf {}", all.join(" "));
+    // What dnf makes under the root for the private folder goes when it is done.
+    let twin = only.twin(node);
     let out = Command::new("dnf")
         .args(&all)
         .env_clear()
@@ -127,11 +169,14 @@ fn dnf(node: &Node, only: &OnlyRepo, args: &[&str]) -> Result<String, PmError> {
         )
         .env("LANG", "C.UTF-8")
         .env("LC_ALL", "C.UTF-8")
-        .output()
-        .map_err(|source| NodeError::Spawn {
-            cmd: cmd.clone(),
-            source,
-        })?;
+        .output();
+    if let Some(twin) = twin {
+        let _ = std::fs::remove_dir_all(twin);
+    }
+    let out = out.map_err(|source| NodeError::Spawn {
+        cmd: cmd.clone(),
+        source,
+    })?;
     checked(cmd, out)
 }
 
@@ -231,7 +276,7 @@ impl PackageManager for Dnf {
                         .map(|k| format!("{}/{k}", staged.node)),
                 )
                 .collect();
-            let only = OnlyRepo::write(node, &state_local, &config)?;
+            let only = OnlyRepo::write(node, &state_local, &config, true)?;
             // The repo's key is imported for repo_gpgcheck here (-y): it is the bundle's, whose
             // signature on the manifest was checked.
             dnf(node, &only, &["-y", "makecache"])?;
@@ -294,8 +339,9 @@ impl PackageManager for Dnf {
         packages: &[String],
     ) -> Result<Vec<String>, PmError> {
         let config = config(node, repo_on_node, m);
-        let mut only = OnlyRepo::write(node, &node.path(STATE_DIR), &config)?;
-        only.cachedir = node.path(CACHE_DIR);
+        // The node's own cache, logs and history (dnf's defaults, under the root): this
+        // install is the node's.
+        let only = OnlyRepo::write(node, &node.path(STATE_DIR), &config, false)?;
         dnf(node, &only, &["-y", "makecache"])?;
         let mut done = vec!["dnf makecache (local repo)".to_string()];
         if !packages.is_empty() {

@@ -18,7 +18,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use pigsty_bundle::archive::{walk, SignedManifest, Verifier, MAX_MANIFEST_SIZE, TOP};
+use pigsty_bundle::archive::{self, walk, SignedManifest, Verifier, MAX_MANIFEST_SIZE, TOP};
 use pigsty_bundle::fs::{self as bfs, Previous, SpaceError, Staging};
 use pigsty_bundle::manifest::{DeltaBase, Manifest, MANIFEST_NAME};
 use pigsty_bundle::BundleError;
@@ -28,6 +28,8 @@ use disk::DiskSink;
 
 /// The name prefix of staging folders beside `<dest>/pigsty`.
 pub const STAGING_PREFIX: &str = ".pigsty-extract-";
+/// The repo an install replaced, kept beside `<dest>/pigsty` (one generation) for `rollback`.
+pub const PREVIOUS: &str = ".pigsty-previous";
 /// What older versions left beside `<dest>/pigsty` while swapping (two renames).
 const OLD_PREVIOUS_PREFIX: &str = ".pigsty-previous-";
 
@@ -105,7 +107,21 @@ pub struct Staged {
 impl Staged {
     /// Puts the staged repo at `<dest>/pigsty` in one step, replacing the previous one (which
     /// is removed with the staging folder).
-    pub fn commit(mut self) -> Result<Placed, StageError> {
+    pub fn commit(self) -> Result<Placed, StageError> {
+        self.put_in_place(false)
+    }
+
+    /// As [`Staged::commit`], but the repo it replaces is kept at `<dest>/.pigsty-previous`
+    /// (for `rollback`), in place of the one kept there before: that exchange is one
+    /// `renameat2(RENAME_EXCHANGE)` too, so a previous repo is always whole. Killed between
+    /// the two exchanges, the repo just replaced is left in the staging folder, which the next
+    /// install sweeps: `<dest>/pigsty` is whole all along, and `.pigsty-previous` is then the
+    /// generation before.
+    pub fn commit_keeping_previous(self) -> Result<Placed, StageError> {
+        self.put_in_place(true)
+    }
+
+    fn put_in_place(mut self, keep: bool) -> Result<Placed, StageError> {
         let target = self.dest.join(TOP);
         let previous =
             bfs::swap_into_place(&self.repo, &target).map_err(|source| StageError::Install {
@@ -115,15 +131,22 @@ impl Staged {
             })?;
         let replaced_previous = match previous {
             Previous::None => false,
-            // Inside the staging folder (exchanged) or beside it (two renames): removed.
-            Previous::At(old) => {
-                if self
-                    .staging
-                    .as_ref()
-                    .is_none_or(|s| !old.starts_with(s.path()))
-                {
-                    let _ = fs::remove_dir_all(&old);
+            Previous::At(old) if keep => {
+                let kept = self.dest.join(PREVIOUS);
+                // The one kept before ends in the staging folder (or beside it), removed below.
+                let older =
+                    bfs::swap_into_place(&old, &kept).map_err(|source| StageError::Install {
+                        from: old.clone(),
+                        to: kept.clone(),
+                        source,
+                    })?;
+                if let Previous::At(older) = older {
+                    self.remove_unless_staged(&older);
                 }
+                true
+            }
+            Previous::At(old) => {
+                self.remove_unless_staged(&old);
                 true
             }
         };
@@ -136,6 +159,18 @@ impl Staged {
             bytes: self.bytes,
             replaced_previous,
         })
+    }
+
+    /// Removes a folder a swap left, unless it is inside the staging folder (which goes as a
+    /// whole).
+    fn remove_unless_staged(&self, old: &Path) {
+        if self
+            .staging
+            .as_ref()
+            .is_none_or(|s| !old.starts_with(s.path()))
+        {
+            let _ = fs::remove_dir_all(old);
+        }
     }
 
     /// Removes the staged folder (and the destination, if staging created it empty); the
@@ -177,6 +212,14 @@ pub fn installed_manifest(dest: &Path) -> Option<(Manifest, Vec<u8>)> {
     }
     let manifest = Manifest::from_json(&raw).ok()?;
     Some((manifest, raw))
+}
+
+/// Checks the repo installed at `<dest>/pigsty` against `head` (the manifest it was installed
+/// from) by the same rules as the bundle: every listed file there with its size and SHA-256,
+/// nothing else (no other file, folder or link). The problems found, or none.
+pub fn check_installed(dest: &Path, head: &SignedManifest) -> Result<(), StageError> {
+    archive::verify_tree(&dest.join(TOP), head)?;
+    Ok(())
 }
 
 /// Extracts `bundle` to `<dest>/pigsty`, replacing what is there: [`stage_bundle`], then

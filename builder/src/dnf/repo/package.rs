@@ -412,6 +412,20 @@ impl<'h> Package<'h> {
         if source {
             p.arch = b"src";
         }
+        // What rpm itself will not take (no name, version, release or arch) is no package:
+        // its metadata would not read back (found by the fuzz target `rpm_header`), nor
+        // would one whose field is nothing once written as XML text (blanks, or bytes the
+        // Latin-1 conversion drops).
+        for (field, value) in [
+            ("NAME", p.name),
+            ("VERSION", p.version),
+            ("RELEASE", p.release),
+            ("ARCH", p.arch),
+        ] {
+            if super::xml::utf8(value).trim().is_empty() {
+                return Err(HeaderError::Corrupt(format!("header (no {field})")));
+            }
+        }
         p.files = files(h, dirnames.as_deref())?;
         p.read_deps(h)?;
         p.changelogs = changelogs(h)?;

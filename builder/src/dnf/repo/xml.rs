@@ -15,7 +15,7 @@ use std::io::Write;
 use super::package::{is_primary, Dep, FileKind, Package};
 
 /// A header string as createrepo_c puts it into XML: as is if UTF-8, else from Latin-1.
-fn utf8(s: &[u8]) -> Cow<'_, str> {
+pub(super) fn utf8(s: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(s) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => Cow::Owned(

@@ -715,7 +715,10 @@ fn extracts_a_real_bundle_and_replaces_the_previous_one() {
         }
         assert_eq!(fs::read(top.join(MANIFEST_NAME)).unwrap(), raw);
         assert_eq!(fs::read(top.join(SIGNATURE_NAME)).unwrap(), SIG);
-        let dir_meta = fs::metadata(top.join("empty-dir")).unwrap();
+        // By design, a folder with no file is no part of a bundle (the writer leaves it
+        // out; readers refuse one): the source's empty folder is not there.
+        assert!(!top.join("empty-dir").exists());
+        let dir_meta = fs::metadata(top.join("dists/bookworm")).unwrap();
         assert!(dir_meta.is_dir());
         assert_eq!(dir_meta.mode() & 0o7777, 0o755);
         assert_eq!(
@@ -958,9 +961,8 @@ fn stages_file_by_file_like_a_bundle() {
     assert!(done.replaced_previous);
     assert_eq!(done.files, tree_files().len());
     let top = dest.join("pigsty");
-    // The same files as the bundle gives (a bundle's empty folders aside).
-    let mut want = snapshot(&from_bundle);
-    want.retain(|(name, _)| name != "pigsty/empty-dir/");
+    // The same files and folders as the bundle gives.
+    let want = snapshot(&from_bundle);
     let mut got = snapshot(&dest);
     got.retain(|(name, _)| name != "other.txt");
     assert!(got == want, "file by file and from the bundle differ");
@@ -1076,4 +1078,134 @@ fn file_stager_refuses_wrong_files_and_leaves_nothing() {
     assert!(!fresh.exists());
     // The manifest given is always the raw one: a SignedManifest is made only by parsing it.
     let _ = opts;
+}
+
+/// The signature covers files only: a folder that holds none of the listed files is content
+/// nobody signed. One such folder is refused by install and verify alike; 20,000 of them
+/// (hostile: millions would eat the node's inodes) too, reading stopping after the first
+/// thousand problems; the folders the listed files need are fine with their own entries.
+#[test]
+fn refuses_folders_no_listed_file_needs() {
+    let (m, raw) = good_manifest();
+    let dir_item = |name: &str| Item {
+        header: header(name, EntryType::Directory, 0, 0o755),
+        data: Vec::new(),
+    };
+    let with_dirs = |names: &[&str]| {
+        let mut v = standard(&raw);
+        v.extend(names.iter().map(|n| dir_item(n)));
+        v
+    };
+    // The folders of listed files, as entries of their own: accepted.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ok.tgz");
+    write_items(
+        &bundle,
+        with_dirs(&["pigsty/pool/", "pigsty/bin/"]),
+        BundleFormat::Tgz,
+    );
+    verify_signed(&bundle, &head(&raw, Some(SIG))).unwrap();
+    // One folder nobody lists a file in; one inside a listed file's folder; a parent of one.
+    for extra in ["pigsty/empty/", "pigsty/pool/sub/", "pigsty/a/b/c/"] {
+        refused(
+            || with_dirs(&[extra]),
+            &m,
+            &raw,
+            &[extra, "holds none of the manifest's files"],
+        );
+    }
+    // 20,000 of them.
+    let many: Vec<String> = (0..20_000).map(|i| format!("pigsty/d{i:05}/")).collect();
+    let names: Vec<&str> = many.iter().map(String::as_str).collect();
+    let text = {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("many.tgz");
+        write_items(&bundle, with_dirs(&names), BundleFormat::Tgz);
+        refused_bundle(
+            dir.path(),
+            &bundle,
+            &m,
+            &raw,
+            Some(SIG),
+            &["pigsty/d00000/", "holds none of the manifest's files"],
+        )
+    };
+    let verdict = {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("many.tgz");
+        write_items(&bundle, with_dirs(&names), BundleFormat::Tgz);
+        verify_signed(&bundle, &head(&raw, Some(SIG))).unwrap_err()
+    };
+    assert!(
+        verdict.problems().len() <= pigsty_bundle::archive::MAX_PROBLEMS + 1
+            && verdict.to_string().contains("stopped reading"),
+        "{verdict}"
+    );
+    assert!(text.contains("holds none"), "{text}");
+}
+
+/// The installed repo checked against its manifest by the same rules as the bundle: a file
+/// with other bytes, one gone, one added, a folder added, a link, a setuid bit are each named.
+#[test]
+fn an_installed_repo_is_checked_as_its_bundle() {
+    let (_, raw) = good_manifest();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.tgz");
+    write_items(&bundle, standard(&raw), BundleFormat::Tgz);
+    let dest = dir.path().join("www");
+    let h = head(&raw, Some(SIG));
+    super::extract_bundle(&bundle, &h, &dest).unwrap();
+    check_installed(&dest, &h).unwrap();
+    let top = dest.join("pigsty");
+    fs::write(top.join("a.txt"), b"ALPHA\n").unwrap();
+    fs::remove_file(top.join("pool/b.deb")).unwrap();
+    fs::write(top.join("extra.txt"), b"x").unwrap();
+    fs::create_dir(top.join("newdir")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", top.join("bin/link")).unwrap();
+    fs::set_permissions(top.join("bin/tool"), fs::Permissions::from_mode(0o4755)).unwrap();
+    let text = check_installed(&dest, &h).unwrap_err().to_string();
+    for want in [
+        "pigsty/a.txt: sha256 mismatch",
+        "pigsty/pool/b.deb",
+        "pigsty/extra.txt: not listed",
+        "pigsty/newdir/: a folder that holds none",
+        "pigsty/bin/link: symbolic link to `/etc/passwd`",
+        "pigsty/bin/tool: setuid bit",
+    ] {
+        assert!(text.contains(want), "`{want}` not in: {text}");
+    }
+}
+
+/// `commit_keeping_previous` keeps the repo it replaces at `.pigsty-previous`, one
+/// generation: the one kept before goes.
+#[test]
+fn keeps_one_previous_generation() {
+    let (_, raw) = good_manifest();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.tgz");
+    write_items(&bundle, standard(&raw), BundleFormat::Tgz);
+    let dest = dest_with_previous(dir.path());
+    let h = head(&raw, Some(SIG));
+    let placed = stage_bundle(&bundle, &h, &dest)
+        .unwrap()
+        .commit_keeping_previous()
+        .unwrap();
+    assert!(placed.replaced_previous);
+    assert_eq!(
+        fs::read(dest.join(PREVIOUS).join("marker")).unwrap(),
+        b"previous install"
+    );
+    // Again: the repo just replaced (this bundle) is kept, the older one is gone.
+    stage_bundle(&bundle, &h, &dest)
+        .unwrap()
+        .commit_keeping_previous()
+        .unwrap();
+    assert!(!dest.join(PREVIOUS).join("marker").exists());
+    archive::verify_tree(&dest.join(PREVIOUS), &h).unwrap();
+    let mut names: Vec<String> = fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec![".pigsty-previous", "other.txt", "pigsty"]);
 }
