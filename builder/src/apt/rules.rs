@@ -1,0 +1,206 @@
+//! The apt closure's clauses, for every package the requests can reach, from apt's fields:
+//!
+//! - `Pre-Depends`, `Depends`: `-pkg | targets...`, the targets of every alternative in the
+//!   order apt tries them ([`Universe::targets`]), then versions that are not their name's
+//!   candidate (taken only when nothing else will do). A group nothing meets: `-pkg` (not
+//!   installable); a group an installed package meets, or the package itself: no rule.
+//! - `Recommends` (with `--with-recommends`): no rule, apt drops what it cannot install;
+//!   their targets are reached, for the choices ([`super::policy`]) to take.
+//! - `Conflicts`, `Breaks` (as `Conflicts` for a fresh install): `-pkg | -other` for every
+//!   version (real, or through a provide) they hit, except the package's own name.
+//! - One version per name: `-a | -b`.
+//!
+//! A field that does not parse makes its package not installable.
+
+use std::collections::VecDeque;
+
+use super::relation::{group_to_string, parse_relations_for_arch, Group};
+use super::universe::{Cand, Lookup, Universe};
+use crate::closure::DepKind;
+use crate::solver::{Id, Lit, RuleInfo, RuleKind, RuleSet};
+
+/// The solver's id of a package of the universe.
+pub(super) fn id(c: Cand) -> Id {
+    c + 1
+}
+
+/// The package of a solver id.
+pub(super) fn cand(i: Id) -> Cand {
+    i - 1
+}
+
+/// `dep` of a not-installable rule for a field that does not parse.
+pub(super) const UNPARSABLE: u32 = u32::MAX;
+
+/// One group of alternatives to install.
+pub(super) struct DepGroup {
+    pub(super) kind: DepKind,
+    /// As written, e.g. `a (>= 1) | b`.
+    pub(super) text: String,
+    /// Its alternatives: (name, as written).
+    pub(super) alternatives: Vec<(String, String)>,
+    /// The packages meeting it: apt's solutions in apt's order, then the fallbacks.
+    pub(super) cands: Vec<Cand>,
+    /// Per package of `cands`: the first alternative it meets.
+    pub(super) via: Vec<u16>,
+}
+
+/// What the closure knows of one reached package.
+#[derive(Default)]
+pub(super) struct Deps {
+    /// `Pre-Depends`, `Depends` (then `Recommends`, when followed), groups in field order;
+    /// groups an installed package meets are left out.
+    pub(super) groups: Vec<DepGroup>,
+    /// `Conflicts` and `Breaks` relations, as (field, relation).
+    pub(super) negative: Vec<(&'static str, String)>,
+    /// Fields that do not parse, as `Field: error`.
+    pub(super) unparsable: Vec<String>,
+    /// Not installable for a field that does not parse (any but `Recommends`).
+    pub(super) broken: bool,
+}
+
+/// Builds the rules of everything reachable from the job candidates.
+pub(super) struct RuleBuilder<'r, 'a> {
+    u: &'r Universe<'a>,
+    installed: &'r Lookup<'r>,
+    with_recommends: bool,
+    pub(super) rules: RuleSet,
+    /// Per package, once reached.
+    pub(super) deps: Vec<Option<Deps>>,
+    work: VecDeque<Cand>,
+}
+
+impl<'r, 'a> RuleBuilder<'r, 'a> {
+    pub(super) fn new(u: &'r Universe<'a>, installed: &'r Lookup<'r>, with_recommends: bool) -> Self {
+        RuleBuilder {
+            u,
+            installed,
+            with_recommends,
+            rules: RuleSet::default(),
+            deps: (0..u.pkgs.len()).map(|_| None).collect(),
+            work: VecDeque::new(),
+        }
+    }
+
+    /// Adds the rules of `c` and of everything its dependencies can pull in.
+    pub(super) fn add(&mut self, c: Cand) {
+        self.work.push_back(c);
+        while let Some(n) = self.work.pop_front() {
+            if self.deps[n as usize].is_some() {
+                continue;
+            }
+            let deps = self.package(n);
+            self.deps[n as usize] = Some(deps);
+        }
+    }
+
+    /// The rules of one package, and its [`Deps`].
+    fn package(&mut self, n: Cand) -> Deps {
+        let u = self.u;
+        let entry = u.entry(n);
+        let me = id(n) as Lit;
+        let mut deps = Deps::default();
+        let mut fields = vec![
+            (DepKind::PreDepends, entry.pre_depends()),
+            (DepKind::Depends, entry.depends()),
+        ];
+        if self.with_recommends {
+            fields.push((DepKind::Recommends, entry.recommends()));
+        }
+        for (kind, field) in fields {
+            let Some(field) = field else { continue };
+            match parse_relations_for_arch(field, u.target) {
+                Ok(groups) => {
+                    for group in groups {
+                        self.group(n, kind, &group, &mut deps);
+                    }
+                }
+                Err(e) => {
+                    deps.unparsable.push(format!("{}: {e}", kind.as_str()));
+                    if kind != DepKind::Recommends {
+                        deps.broken = true;
+                        self.not_installable(n, UNPARSABLE);
+                    }
+                }
+            }
+        }
+        for (name, field) in [("Conflicts", entry.conflicts()), ("Breaks", entry.breaks())] {
+            let Some(field) = field else { continue };
+            let groups = match parse_relations_for_arch(field, u.target) {
+                Ok(groups) => groups,
+                Err(e) => {
+                    deps.unparsable.push(format!("{name}: {e}"));
+                    deps.broken = true;
+                    self.not_installable(n, UNPARSABLE);
+                    continue;
+                }
+            };
+            for rel in groups.into_iter().flatten() {
+                let k = deps.negative.len() as u32;
+                for o in u.meeting(&rel) {
+                    if u.name(o) != entry.package() {
+                        let info = RuleInfo::new(RuleKind::Conflicts, id(n), id(o), k);
+                        self.rules.push_pkg(&[-me, -(id(o) as Lit)], info);
+                    }
+                }
+                deps.negative.push((name, rel.to_string()));
+            }
+        }
+        for &o in u.named(entry.package()) {
+            if o != n {
+                let info = RuleInfo::new(RuleKind::SameName, id(n), id(o), 0);
+                self.rules.push_pkg(&[-me, -(id(o) as Lit)], info);
+            }
+        }
+        deps
+    }
+
+    fn not_installable(&mut self, n: Cand, dep: u32) {
+        let info = RuleInfo::new(RuleKind::NotInstallable, id(n), 0, dep);
+        self.rules.push_pkg(&[-(id(n) as Lit)], info);
+    }
+
+    /// One group: its requirement rule (none for `Recommends`), and its entry in `deps`.
+    fn group(&mut self, n: Cand, kind: DepKind, group: &Group, deps: &mut Deps) {
+        let u = self.u;
+        if group
+            .iter()
+            .any(|r| self.installed.find(r, u.target).is_some())
+        {
+            return;
+        }
+        let mut found: Vec<(Cand, u16)> = Vec::new();
+        let mut others: Vec<(Cand, u16)> = Vec::new();
+        for (a, rel) in group.iter().enumerate() {
+            let (c, o) = u.targets(rel);
+            found.extend(c.into_iter().map(|c| (c, a as u16)));
+            others.extend(o.into_iter().map(|c| (c, a as u16)));
+        }
+        found.extend(others);
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|(c, _)| seen.insert(*c));
+        let (cands, via): (Vec<Cand>, Vec<u16>) = found.into_iter().unzip();
+        let k = deps.groups.len() as u32;
+        if kind != DepKind::Recommends {
+            if cands.is_empty() {
+                self.not_installable(n, k);
+            } else if !cands.contains(&n) {
+                let mut lits = vec![-(id(n) as Lit)];
+                lits.extend(cands.iter().map(|&c| id(c) as Lit));
+                let info = RuleInfo::new(RuleKind::Requires, id(n), 0, k);
+                self.rules.push_pkg(&lits, info);
+            }
+        }
+        self.work.extend(cands.iter().copied());
+        deps.groups.push(DepGroup {
+            kind,
+            text: group_to_string(group),
+            alternatives: group
+                .iter()
+                .map(|r| (r.name.clone(), r.to_string()))
+                .collect(),
+            cands,
+            via,
+        });
+    }
+}
