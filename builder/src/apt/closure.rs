@@ -40,7 +40,7 @@ use super::index::{IndexError, PackageEntry, PackagesReader};
 use super::policy::AptPolicy;
 use super::problems::{doomed, Teller};
 use super::relation::{group_to_string, parse_relations_for_arch};
-use super::rules::{id, Deps, RuleBuilder};
+use super::rules::{break_ties, id, Deps, RuleBuilder, NOT_CANDIDATE};
 use super::universe::{Cand, Lookup, Universe};
 use super::version::DebVersion;
 pub use crate::closure::{ClosureError, DepKind, Missing, Problem, Requested, Why};
@@ -157,7 +157,9 @@ pub fn resolve(
     for e in &inst {
         installed.add(e);
     }
+    let t0 = std::time::Instant::now();
     let u = Universe::new(repos, arch, &inst);
+    eprintln!("TIMING universe {:?}", t0.elapsed());
     let candidates: Vec<Vec<Cand>> = requested
         .iter()
         .map(|r| u.request_candidates(&r.name))
@@ -171,7 +173,11 @@ pub fn resolve(
     for &c in candidates.iter().flatten() {
         builder.add(c);
     }
-    let RuleBuilder { rules, deps, .. } = builder;
+    let RuleBuilder {
+        rules, mut deps, ..
+    } = builder;
+    break_ties(&u, &mut deps);
+    eprintln!("TIMING rules {:?} {} rules, {} reached", t0.elapsed(), rules.len(), deps.iter().filter(|d| d.is_some()).count());
     // Per job: its request.
     let jobs: Vec<usize> = (0..requested.len())
         .filter(|&r| !candidates[r].is_empty())
@@ -202,7 +208,20 @@ pub fn resolve(
         deps: &deps,
         jobs: &job_cands,
     };
-    let solution = solver::solve(&policy, u.pkgs.len(), rules, &job_cands);
+    // apt only ever installs candidates: first without the other versions; only if that
+    // fails, with them (where apt gives up).
+    let mut only_candidates = rules.clone();
+    for c in (0..u.pkgs.len() as Cand).filter(|&c| deps[c as usize].is_some()) {
+        if !u.is_candidate(c) {
+            let info = solver::RuleInfo::new(solver::RuleKind::NotInstallable, id(c), 0, NOT_CANDIDATE);
+            only_candidates.push_pkg(&[-(id(c) as solver::Lit)], info);
+        }
+    }
+    let mut solution = solver::solve(&policy, u.pkgs.len(), only_candidates, &job_cands);
+    if !solution.problems.is_empty() {
+        solution = solver::solve(&policy, u.pkgs.len(), rules, &job_cands);
+    }
+    eprintln!("TIMING solve {:?}", t0.elapsed());
     if !solution.problems.is_empty() {
         let doomed = doomed(&deps);
         let t = Teller {

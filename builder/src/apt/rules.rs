@@ -32,6 +32,9 @@ pub(super) fn cand(i: Id) -> Cand {
 /// `dep` of a not-installable rule for a field that does not parse.
 pub(super) const UNPARSABLE: u32 = u32::MAX;
 
+/// `dep` of a not-installable rule for a version that is not its name's candidate.
+pub(super) const NOT_CANDIDATE: u32 = u32::MAX - 1;
+
 /// One group of alternatives to install.
 pub(super) struct DepGroup {
     pub(super) kind: DepKind,
@@ -169,14 +172,14 @@ impl<'r, 'a> RuleBuilder<'r, 'a> {
         {
             return;
         }
+        // Per alternative: apt's solutions, then the other versions. The others can only be
+        // installed when apt's own choices fail ([`super::closure`]); then they come where
+        // the node's apt, seeing only the versions the bundle holds, would take them.
         let mut found: Vec<(Cand, u16)> = Vec::new();
-        let mut others: Vec<(Cand, u16)> = Vec::new();
         for (a, rel) in group.iter().enumerate() {
             let (c, o) = u.targets(rel);
-            found.extend(c.into_iter().map(|c| (c, a as u16)));
-            others.extend(o.into_iter().map(|c| (c, a as u16)));
+            found.extend(c.into_iter().chain(o).map(|c| (c, a as u16)));
         }
-        found.extend(others);
         let mut seen = std::collections::HashSet::new();
         found.retain(|(c, _)| seen.insert(*c));
         let (cands, via): (Vec<Cand>, Vec<u16>) = found.into_iter().unzip();
@@ -202,5 +205,71 @@ impl<'r, 'a> RuleBuilder<'r, 'a> {
             cands,
             via,
         });
+    }
+}
+
+/// The runs of a group's targets apt's `CompareProviders` leaves equal before its last key
+/// (see [`Universe::provider_key`]): consecutive candidates of one alternative, providers
+/// with equal keys.
+fn tie_runs(u: &Universe<'_>, g: &DepGroup) -> Vec<(usize, usize)> {
+    let key = |k: usize| {
+        let c = g.cands[k];
+        let name = &g.alternatives[g.via[k] as usize].0;
+        (u.is_candidate(c) && u.name(c) != name).then(|| (g.via[k], u.provider_key(c, name)))
+    };
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < g.cands.len() {
+        let mut j = i + 1;
+        if let Some(k) = key(i) {
+            while j < g.cands.len() && key(j) == Some(k) {
+                j += 1;
+            }
+        }
+        if j - i > 1 {
+            runs.push((i, j));
+        }
+        i = j;
+    }
+    runs
+}
+
+/// apt's last key between equal providers: the higher package id, that is the name its
+/// cache met later reading the indexes ([`Universe::first_mentions`]). apt ranks by that,
+/// not by name or repository, so among equal providers the one whose name appears last in
+/// the indexes wins; the closure does the same, so that it picks what `apt-get install`
+/// picks. All groups at once: one pass over the indexes, as far as the names need.
+pub(super) fn break_ties(u: &Universe<'_>, deps: &mut [Option<Deps>]) {
+    let mut runs: Vec<(usize, usize, Vec<(usize, usize)>)> = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (c, d) in deps.iter().enumerate() {
+        let Some(d) = d else { continue };
+        for (gi, g) in d.groups.iter().enumerate() {
+            let r = tie_runs(u, g);
+            if !r.is_empty() {
+                for &(i, j) in &r {
+                    names.extend(g.cands[i..j].iter().map(|&x| u.name(x)));
+                }
+                runs.push((c, gi, r));
+            }
+        }
+    }
+    if runs.is_empty() {
+        return;
+    }
+    let first = u.first_mentions(&names);
+    let at = |c: Cand| first.get(u.name(c)).copied().unwrap_or((u32::MAX, 0));
+    for (c, gi, r) in runs {
+        let Some(g) = deps[c].as_mut().and_then(|d| d.groups.get_mut(gi)) else {
+            continue;
+        };
+        for (i, j) in r {
+            let mut run: Vec<(Cand, u16)> = (i..j).map(|k| (g.cands[k], g.via[k])).collect();
+            run.sort_by(|a, b| at(b.0).cmp(&at(a.0)).then(a.0.cmp(&b.0)));
+            for (k, (x, v)) in (i..j).zip(run) {
+                g.cands[k] = x;
+                g.via[k] = v;
+            }
+        }
     }
 }

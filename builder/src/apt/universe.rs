@@ -4,8 +4,7 @@
 //! apt's `getAllPossibleSolutions` sorts them (`CompareProviders`, apt 2.6's `depcache.cc`).
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::cell::OnceCell;
+use std::collections::{HashMap, HashSet};
 
 use super::closure::Repo;
 use super::index::{for_each_field, PackageEntry};
@@ -30,12 +29,11 @@ pub(super) struct Universe<'a> {
     /// Per name: its versions, the candidate first (best repository priority, then highest
     /// version, then the earlier repository), as apt's policy orders them.
     by_name: HashMap<&'a str, Vec<Cand>>,
-    /// Per provided name: the providers and the version provided.
-    provides: HashMap<String, Vec<(Cand, Option<DebVersion>)>>,
-    /// apt's package ids, made on first need (see [`apt_ids`]).
-    ids: OnceCell<HashMap<&'a str, u32>>,
-    /// The names of the installed packages (dpkg `status`), for apt's ids.
-    installed: Vec<&'a str>,
+    /// Per provided name: the packages providing it (their `Provides` are parsed when
+    /// asked for: most are never needed).
+    provides: HashMap<&'a str, Vec<Cand>>,
+    /// The installed packages (dpkg `status`), read by apt after the indexes.
+    installed: Vec<&'a PackageEntry>,
 }
 
 /// The `Provides` of an entry as (name, version). Unparsable fields provide nothing.
@@ -97,39 +95,17 @@ impl<'a> Universe<'a> {
     /// The packages of `repos` for `target` (and `all`); a name and version in several
     /// repositories is kept once, from the best priority, then the earliest repository.
     pub(super) fn new(repos: &'a [Repo], target: &'a str, installed: &[&'a PackageEntry]) -> Self {
-        let mut order: Vec<usize> = (0..repos.len()).collect();
-        order.sort_by_key(|&r| (repos[r].priority, r));
-        let mut seen: HashMap<(&str, &str), ()> = HashMap::new();
-        let mut keep: Vec<(usize, usize)> = Vec::new();
-        for &r in &order {
-            for (e, entry) in repos[r].packages.iter().enumerate() {
-                let arch = entry.architecture();
-                if (arch == target || arch == "all")
-                    && seen
-                        .insert((entry.package(), entry.version().as_str()), ())
-                        .is_none()
-                {
-                    keep.push((r, e));
-                }
-            }
-        }
-        keep.sort_unstable();
-        let pkgs: Vec<Pkg<'a>> = keep
-            .into_iter()
-            .map(|(r, e)| Pkg {
-                entry: &repos[r].packages[e],
-                repo: r,
-            })
-            .collect();
+        let mut pkgs: Vec<Pkg<'a>> = Vec::new();
         let mut by_name: HashMap<&'a str, Vec<Cand>> = HashMap::new();
-        let mut provides: HashMap<String, Vec<(Cand, Option<DebVersion>)>> = HashMap::new();
-        for (c, p) in pkgs.iter().enumerate() {
-            by_name.entry(p.entry.package()).or_default().push(c as Cand);
-            if p.entry.provides().is_some() {
-                for (name, v) in provides_of(p.entry) {
-                    if !self_provide(p.entry, &name, &v) {
-                        provides.entry(name).or_default().push((c as Cand, v));
-                    }
+        for (r, repo) in repos.iter().enumerate() {
+            for entry in &repo.packages {
+                let arch = entry.architecture();
+                if arch == target || arch == "all" {
+                    by_name
+                        .entry(entry.package())
+                        .or_default()
+                        .push(pkgs.len() as Cand);
+                    pkgs.push(Pkg { entry, repo: r });
                 }
             }
         }
@@ -138,12 +114,43 @@ impl<'a> Universe<'a> {
             target,
             pkgs,
             by_name: HashMap::new(),
-            provides,
-            ids: OnceCell::new(),
-            installed: installed.iter().map(|e| e.package()).collect(),
+            provides: HashMap::new(),
+            installed: installed.to_vec(),
         };
+        // One package per name and version: the first by policy (best priority, then the
+        // earlier repository); the others are left out of every look-up.
+        let mut shadowed = vec![false; u.pkgs.len()];
         for cands in by_name.values_mut() {
-            cands.sort_by(|&a, &b| u.policy_cmp(a, b));
+            if cands.len() > 1 {
+                cands.sort_by(|&a, &b| u.policy_cmp(a, b));
+                let mut k = 1;
+                while k < cands.len() {
+                    let (a, b) = (u.entry(cands[k - 1]), u.entry(cands[k]));
+                    if a.version().as_str() == b.version().as_str() {
+                        shadowed[cands[k] as usize] = true;
+                        cands.remove(k);
+                    } else {
+                        k += 1;
+                    }
+                }
+            }
+        }
+        let mut names = Vec::new();
+        for (c, p) in u.pkgs.iter().enumerate() {
+            let Some(field) = p.entry.provides() else {
+                continue;
+            };
+            if shadowed[c] {
+                continue;
+            }
+            names.clear();
+            field_names(field, "", &mut names);
+            for &name in &names {
+                let list = u.provides.entry(name).or_default();
+                if list.last() != Some(&(c as Cand)) {
+                    list.push(c as Cand);
+                }
+            }
         }
         u.by_name = by_name;
         u
@@ -203,7 +210,7 @@ impl<'a> Universe<'a> {
         if !named.is_empty() {
             return named.to_vec();
         }
-        let mut out: Vec<Cand> = self.providers(name).iter().map(|(c, _)| *c).collect();
+        let mut out: Vec<Cand> = self.providers(name).into_iter().map(|(c, _)| c).collect();
         out.sort_by(|&a, &b| self.request_cmp(a, b));
         out.dedup();
         out
@@ -214,9 +221,19 @@ impl<'a> Universe<'a> {
         self.named(self.name(c)).first() == Some(&c)
     }
 
-    /// The providers of a name (other packages' `Provides`), with the version provided.
-    pub(super) fn providers(&self, name: &str) -> &[(Cand, Option<DebVersion>)] {
-        self.provides.get(name).map_or(&[], Vec::as_slice)
+    /// The providers of a name (other packages' `Provides`), with the version provided
+    /// (one entry per provide: a package may provide a name at several versions).
+    pub(super) fn providers(&self, name: &str) -> Vec<(Cand, Option<DebVersion>)> {
+        let mut out = Vec::new();
+        for &c in self.provides.get(name).map_or(&[][..], Vec::as_slice) {
+            let e = self.entry(c);
+            for (n, v) in provides_of(e) {
+                if n == name && !self_provide(e, &n, &v) {
+                    out.push((c, v));
+                }
+            }
+        }
+        out
     }
 
     /// Every package meeting `rel`, by its own name or through a provide, any version.
@@ -228,8 +245,8 @@ impl<'a> Universe<'a> {
             .filter(|&c| satisfies_real(rel, self.entry(c), self.target))
             .collect();
         for (c, v) in self.providers(&rel.name) {
-            if satisfies_provide(rel, v, self.entry(*c), self.target) {
-                out.push(*c);
+            if satisfies_provide(rel, &v, self.entry(c), self.target) {
+                out.push(c);
             }
         }
         out
@@ -249,16 +266,16 @@ impl<'a> Universe<'a> {
         }
         let real = cands.len();
         for (c, v) in self.providers(&rel.name) {
-            if satisfies_provide(rel, v, self.entry(*c), self.target) {
-                if self.is_candidate(*c) {
+            if satisfies_provide(rel, &v, self.entry(c), self.target) {
+                if self.is_candidate(c) {
                     &mut cands
                 } else {
                     &mut others
                 }
-                .push(*c);
+                .push(c);
             }
         }
-        cands[real..].sort_by(|&a, &b| self.compare_providers(a, b));
+        self.sort_providers(&mut cands[real..], &rel.name);
         cands.dedup();
         others.sort_by(|&a, &b| self.fallback_cmp(a, b));
         others.dedup();
@@ -272,120 +289,168 @@ impl<'a> Universe<'a> {
             .then_with(|| self.name(a).cmp(self.name(b)))
     }
 
-    /// apt's `CompareProviders` for packages of other names than the dependency's, none of
-    /// them installed: `Essential: yes` first, then `Important: yes`, then the better
-    /// `Priority` (`required` first; a package without one sorts before all of them, as apt
-    /// stores 0 for it), then the higher apt package id: the name apt's cache met later when
-    /// it read the indexes. apt ranks by that id, not by name or repository, so among equal
-    /// providers the one whose name appears last in the indexes wins; the closure does the
-    /// same, so that it picks what `apt-get install` picks.
-    fn compare_providers(&self, a: Cand, b: Cand) -> Ordering {
-        let (ea, eb) = (self.entry(a), self.entry(b));
-        let flag = |e: &PackageEntry, f: &str| {
-            super::index::field(e.raw(), f).is_some_and(|v| v.eq_ignore_ascii_case("yes"))
-        };
-        flag(eb, "Essential")
-            .cmp(&flag(ea, "Essential"))
-            .then_with(|| flag(eb, "Important").cmp(&flag(ea, "Important")))
-            .then_with(|| priority_rank(ea).cmp(&priority_rank(eb)))
-            .then_with(|| {
-                let ids = self.apt_ids();
-                let id = |c: Cand| ids.get(self.name(c)).copied().unwrap_or(0);
-                id(b).cmp(&id(a))
-            })
-            .then(a.cmp(&b))
+    /// Sorts providers as apt's `CompareProviders` does for packages none of which is
+    /// installed: a package of the dependency's own name first, then `Essential: yes`, then
+    /// `Important: yes`, then the better `Priority` (`required` first; a package without
+    /// one sorts before all of them, as apt stores 0 for it). apt then prefers the higher
+    /// package id: that last key needs the whole index and is applied by
+    /// [`super::rules::break_ties`] to the runs left equal ([`Universe::provider_key`]).
+    fn sort_providers(&self, cands: &mut [Cand], name: &str) {
+        cands.sort_by_cached_key(|&c| (self.provider_key(c, name), c));
     }
 
-    /// apt's package ids by name: the order in which its cache generator first meets each
-    /// name reading the indexes (sources in order, paragraphs in order: the package, then
-    /// the names in its `Pre-Depends`, `Depends`, `Conflicts`, `Breaks`, `Recommends`,
-    /// `Suggests`, `Replaces`, `Enhances`, then `Provides`), then the dpkg status file.
-    fn apt_ids(&self) -> &HashMap<&'a str, u32> {
-        self.ids.get_or_init(|| {
-            let mut ids: HashMap<&'a str, u32> = HashMap::new();
-            let mut meet = |name: &'a str| {
-                let n = ids.len() as u32;
-                ids.entry(name).or_insert(n);
-            };
-            for repo in self.repos {
-                for entry in &repo.packages {
-                    let arch = entry.architecture();
-                    if arch != self.target && arch != "all" {
-                        continue;
-                    }
-                    meet(entry.package());
-                    for name in relation_names(entry.raw(), self.target) {
-                        meet(name);
-                    }
+    /// `CompareProviders`' keys before the package id, for a dependency on `name`.
+    pub(super) fn provider_key(&self, c: Cand, name: &str) -> (bool, bool, bool, u8) {
+        let (essential, important, priority) = provider_flags(self.entry(c));
+        (self.name(c) != name, !essential, !important, priority)
+    }
+
+    /// Where apt's cache generator first meets each of `names`: apt's package ids follow
+    /// that order. It reads the indexes (sources in order, paragraphs in order: the package,
+    /// then the names in its `Pre-Depends`, `Depends`, `Conflicts`, `Breaks`, `Recommends`,
+    /// `Suggests`, `Replaces`, `Enhances`, then `Provides`), then the dpkg status file. One
+    /// pass, stopping when every name is met.
+    pub(super) fn first_mentions(&self, names: &HashSet<&str>) -> HashMap<&'a str, Mention> {
+        let mut found: HashMap<&'a str, Mention> = HashMap::new();
+        let target = self.target;
+        let paragraphs = self
+            .repos
+            .iter()
+            .flat_map(|r| &r.packages)
+            .filter(|e| e.architecture() == target || e.architecture() == "all")
+            .chain(self.installed.iter().copied());
+        // A cheap test before hashing: the names' lengths and first bytes.
+        let (mut lens, mut firsts) = ([false; 256], [false; 256]);
+        for n in names {
+            lens[n.len().min(255)] = true;
+            firsts[usize::from(n.as_bytes().first().copied().unwrap_or(0))] = true;
+        }
+        let maybe = |n: &str| {
+            lens[n.len().min(255)] && firsts[usize::from(n.as_bytes().first().copied().unwrap_or(0))]
+        };
+        let mut met = Vec::new();
+        let t0 = std::time::Instant::now();
+        let mut kk = 0;
+        for (k, entry) in paragraphs.enumerate() {
+            kk = k;
+            if found.len() == names.len() {
+                break;
+            }
+            met.clear();
+            met.push(entry.package());
+            relation_names(entry, target, &mut met);
+            for (pos, name) in met.iter().enumerate() {
+                if maybe(name) && names.contains(name) {
+                    found.entry(name).or_insert((k as u32, pos as u32));
                 }
             }
-            for &name in &self.installed {
-                meet(name);
-            }
-            ids
-        })
+        }
+        eprintln!("TIMING mentions {} names, {kk} paragraphs, {:?}", names.len(), t0.elapsed());
+        found
     }
 }
 
-/// apt's `Priority` number: `required` 1 to `extra` 5, an unknown word 5, none 0.
-fn priority_rank(e: &PackageEntry) -> u8 {
-    match super::index::field(e.raw(), "Priority") {
-        None => 0,
-        Some(p) => match p.to_ascii_lowercase().as_str() {
-            "required" => 1,
-            "important" => 2,
-            "standard" => 3,
-            "optional" => 4,
-            _ => 5,
-        },
-    }
-}
+/// Where a name is first met: (paragraph, position among the names it mentions).
+pub(super) type Mention = (u32, u32);
 
-/// The relation fields in the order apt's list parser reads them.
-const RELATION_FIELDS: [&str; 9] = [
-    "Pre-Depends",
-    "Depends",
-    "Conflicts",
-    "Breaks",
-    "Recommends",
-    "Suggests",
-    "Replaces",
-    "Enhances",
-    "Provides",
-];
-
-/// The package names a paragraph's relation fields mention, in apt's reading order, without
-/// those qualified for another architecture (`:any`, `:i386`: other packages in apt's cache).
-fn relation_names<'r>(raw: &'r str, target: &str) -> Vec<&'r str> {
-    let mut spans: [Option<(usize, usize)>; RELATION_FIELDS.len()] = [None; RELATION_FIELDS.len()];
-    for_each_field(raw, |name, s, e| {
-        if let Some(i) = RELATION_FIELDS
-            .iter()
-            .position(|f| f.eq_ignore_ascii_case(name))
-        {
-            spans[i].get_or_insert((s, e));
+/// `Essential: yes`, `Important: yes`, apt's `Priority` number.
+fn provider_flags(e: &PackageEntry) -> (bool, bool, u8) {
+    let (mut essential, mut important, mut priority) = (false, false, None);
+    for_each_field(e.raw(), |name, s, end| {
+        let v = &e.raw()[s..end];
+        if name.eq_ignore_ascii_case("Essential") {
+            essential = v.eq_ignore_ascii_case("yes");
+        } else if name.eq_ignore_ascii_case("Important") {
+            important = v.eq_ignore_ascii_case("yes");
+        } else if name.eq_ignore_ascii_case("Priority") {
+            priority = Some(priority_rank(v));
         }
     });
-    let mut out = Vec::new();
-    for (s, e) in spans.into_iter().flatten() {
-        for alt in raw[s..e].split([',', '|']) {
-            let alt = alt.trim_start();
-            let end = alt
-                .find(|c: char| c.is_whitespace() || matches!(c, '(' | '[' | '<'))
-                .unwrap_or(alt.len());
-            let word = &alt[..end];
-            let name = match word.split_once(':') {
-                None => word,
-                Some((n, "native")) => n,
-                Some((n, a)) if a == target => n,
-                Some(_) => continue,
-            };
-            if !name.is_empty() {
-                out.push(name);
-            }
+    (essential, important, priority.unwrap_or(0))
+}
+
+/// apt's `Priority` number: `required` 1 to `extra` 5, an unknown word 5 (apt stores 0 when
+/// there is none).
+fn priority_rank(p: &str) -> u8 {
+    match p.to_ascii_lowercase().as_str() {
+        "required" => 1,
+        "important" => 2,
+        "standard" => 3,
+        "optional" => 4,
+        _ => 5,
+    }
+}
+
+/// The names in an entry's relation fields, in the order apt's list parser reads them
+/// (`Pre-Depends`, `Depends`, `Conflicts`, `Breaks`, `Recommends`, `Suggests`, `Replaces`,
+/// `Enhances`, `Provides`), without those qualified for another architecture (`:any`,
+/// `:i386`: other packages in apt's cache).
+fn relation_names<'e>(entry: &'e PackageEntry, target: &str, out: &mut Vec<&'e str>) {
+    let raw = entry.raw();
+    // The three fields the entry does not keep, found by their lines.
+    let (mut suggests, mut replaces, mut enhances) = (None, None, None);
+    for line in raw.split('\n') {
+        let slot = match line.as_bytes().first() {
+            Some(b'S') => &mut suggests,
+            Some(b'R') => &mut replaces,
+            Some(b'E') => &mut enhances,
+            _ => continue,
+        };
+        let name = ["Suggests:", "Replaces:", "Enhances:"]
+            .into_iter()
+            .find(|f| line.starts_with(f));
+        if let Some(f) = name {
+            slot.get_or_insert(&line[f.len()..]);
         }
     }
-    out
+    let fields = [
+        entry.pre_depends(),
+        entry.depends(),
+        entry.conflicts(),
+        entry.breaks(),
+        entry.recommends(),
+        suggests,
+        replaces,
+        enhances,
+        entry.provides(),
+    ];
+    for field in fields.into_iter().flatten() {
+        field_names(field, target, out);
+    }
+}
+
+/// The package names of one relation field, read byte by byte (this runs over the whole
+/// index: no iterator adaptors, which cost in unoptimised builds).
+fn field_names<'e>(field: &'e str, target: &str, out: &mut Vec<&'e str>) {
+    let b = field.as_bytes();
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        while i < n && matches!(b[i], b' ' | b'\t' | b'\n' | b',' | b'|') {
+            i += 1;
+        }
+        let start = i;
+        while i < n && !matches!(b[i], b' ' | b'\t' | b'\n' | b',' | b'|' | b'(' | b'[' | b'<' | b':') {
+            i += 1;
+        }
+        let name = &field[start..i];
+        let mut keep = true;
+        if i < n && b[i] == b':' {
+            let q = i + 1;
+            i = q;
+            while i < n && !matches!(b[i], b' ' | b'\t' | b'\n' | b',' | b'|' | b'(' | b'[' | b'<') {
+                i += 1;
+            }
+            let qual = &field[q..i];
+            keep = qual == "native" || qual == target;
+        }
+        if keep && !name.is_empty() {
+            out.push(name);
+        }
+        while i < n && !matches!(b[i], b',' | b'|') {
+            i += 1;
+        }
+    }
 }
 
 /// A set of entries searchable by name and by provided name (the selected or the installed
@@ -430,5 +495,54 @@ impl<'e> Lookup<'e> {
             .flatten()
             .find(|(i, v)| satisfies_provide(rel, v, self.entries[*i], target))
             .map(|(i, _)| *i)
+    }
+}
+
+#[cfg(test)]
+mod bench_tmp {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn scan_costs() {
+        let path = std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/pigsty-build-test/bookworm-main-amd64-Packages.xz");
+        let pk = crate::apt::index::read_packages(crate::apt::index::open_index(&path).unwrap()).unwrap();
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for e in &pk { n += e.depends().map_or(0, |d| d.len()) + e.pre_depends().map_or(0, |d| d.len()); }
+        eprintln!("spans {:?} {n}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for e in &pk { for line in e.raw().split('\n') { if line.starts_with('S') { n += 1; } } }
+        eprintln!("lines {:?} {n}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for e in &pk { if e.raw().contains("\nSuggests:") { n+=1; } if e.raw().contains("\nReplaces:") { n+=1; } if e.raw().contains("\nEnhances:") { n+=1; } }
+        eprintln!("contains3 {:?} {n}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut met = Vec::new();
+        let mut n = 0;
+        for e in &pk { met.clear(); relation_names(e, "amd64", &mut met); n += met.len(); }
+        eprintln!("relation_names {:?} {n}", t.elapsed());
+        let repos = vec![crate::apt::closure::Repo { name: "b".into(), packages: pk.clone(), priority: 500 }];
+        let t = std::time::Instant::now();
+        let u = Universe::new(&repos, "amd64", &[]);
+        eprintln!("universe {:?} {}", t.elapsed(), u.pkgs.len());
+        let t = std::time::Instant::now();
+        let mut m: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, e) in pk.iter().enumerate() { m.entry(e.package()).or_default().push(i as u32); }
+        eprintln!("by_name map {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for e in &pk { if e.provides().is_some() { n += provides_of(e).len(); } }
+        eprintln!("provides {:?} {n}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut v: Vec<(&str, u32)> = pk.iter().enumerate().map(|(i, e)| (e.package(), i as u32)).collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        eprintln!("sorted vec {:?}", t.elapsed());
+        let set: HashSet<&str> = ["libblas3", "zzz"].into_iter().collect();
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for e in &pk { met.clear(); relation_names(e, "amd64", &mut met); for m in &met { if set.contains(m) { n += 1; } } }
+        eprintln!("relation_names+hash {:?} {n}", t.elapsed());
     }
 }
