@@ -66,13 +66,19 @@ fn packages_text(pkgs: &[Pkg]) -> String {
     pkgs.iter().map(|p| p.paragraph() + "\n").collect()
 }
 
-/// What `apt-get install -s` answers: `name=version` of every package it would install, or
-/// its error.
+/// What apt answers: `name=version` of every package it would install, or its error.
 type Answer = Result<BTreeSet<String>, String>;
 
-/// `apt-get install -s` of `request` over `world`, in `dir`, with apt's configuration,
-/// state and (empty) status file there and nothing of the host's.
-fn apt_install(dir: &Path, world: &World, request: &[String], recommends: bool) -> Answer {
+/// apt's answer, and whether its problem resolver had to repair what its marking left
+/// broken (`Starting pkgProblemResolver with broken count: N`, N > 0).
+struct AptRun {
+    answer: Answer,
+    repaired: bool,
+}
+
+/// `apt-get install --print-uris` of `request` over `world`, in `dir`, with apt's
+/// configuration, state and (empty) status file there and nothing of the host's.
+fn apt_install(dir: &Path, world: &World, request: &[String], recommends: bool) -> AptRun {
     let _ = std::fs::remove_dir_all(dir);
     for d in ["state/lists/partial", "cache/archives/partial", "etc/parts"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
@@ -132,16 +138,30 @@ fn apt_install(dir: &Path, world: &World, request: &[String], recommends: bool) 
     );
     // `--print-uris` stops after the resolver: `-s` would go on to order the installation,
     // which can fail on its own (a `Pre-Depends` loop) for a set the resolver found.
-    let mut args = vec!["install", "--print-uris", "-qq"];
+    let mut args = vec![
+        "install",
+        "--print-uris",
+        "-qq",
+        "-o",
+        "Debug::pkgProblemResolver=true",
+    ];
     args.extend(request.iter().map(String::as_str));
     let out = apt(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let repaired = stderr.lines().any(|l| {
+        l.strip_prefix("Starting pkgProblemResolver with broken count: ")
+            .is_some_and(|n| n.trim() != "0")
+    });
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("{}{}", stdout.trim(), err.trim()));
+        let err: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E: ")).collect();
+        return AptRun {
+            answer: Err(format!("{} {}", stdout.trim(), err.join(" "))),
+            repaired,
+        };
     }
     // `'URI' NAME_VERSION_ARCH.deb SIZE HASH`, the epoch's colon as `%3a`.
-    Ok(stdout
+    let answer = Ok(stdout
         .lines()
         .filter_map(|l| l.split_whitespace().nth(1))
         .filter_map(|f| {
@@ -149,7 +169,8 @@ fn apt_install(dir: &Path, world: &World, request: &[String], recommends: bool) 
             let (name, version) = stem.split_once('_')?;
             Some(format!("{name}={}", version.replace("%3a", ":")))
         })
-        .collect())
+        .collect());
+    AptRun { answer, repaired }
 }
 
 /// The closure's answer over the same world.
@@ -185,62 +206,71 @@ fn closure(world: &World, request: &[String], recommends: bool) -> Answer {
 enum Verdict {
     /// The same set, or both refuse.
     Same,
-    /// apt gives up; apt installs the closure's set, exactly, from a repository of only it.
-    AptGivesUpNodeInstalls,
+    /// apt's marking broke packages and its problem resolver repaired them (or gave up,
+    /// `gave_up`) some other way than the closure's backtracking; the node's apt, from a
+    /// repository of only the closure's set (as the bundle's), installs that set (`exactly`)
+    /// or part of it (the rest unused: apt on the node breaks ties among providers by the
+    /// bundle's index, not the upstream's).
+    Repaired { gave_up: bool, exactly: bool },
     /// Anything else, said how.
     Differ(String),
 }
 
 fn show(a: &Answer) -> String {
     match a {
-        Ok(v) => format!("{} packages: {}", v.len(), v.iter().cloned().collect::<Vec<_>>().join(" ")),
-        Err(e) => format!("error: {}", e.replace('\n', "\n      ")),
+        Ok(v) => format!(
+            "{} packages: {}",
+            v.len(),
+            v.iter().cloned().collect::<Vec<_>>().join(" ")
+        ),
+        Err(e) => format!("error: {e}"),
     }
 }
 
 /// Compares the closure with apt on `world`, working in `dir`.
 fn compare(dir: &Path, world: &World, request: &[String], recommends: bool) -> Verdict {
     let ours = closure(world, request, recommends);
-    let apts = apt_install(&dir.join("apt"), world, request, recommends);
-    match (&ours, &apts) {
-        (Ok(a), Ok(b)) if a == b => Verdict::Same,
-        (Err(_), Err(_)) => Verdict::Same,
-        (Ok(a), Err(_)) => {
-            // The node's view: a repository holding only the closure's set.
-            let only: Vec<Pkg> = world
-                .iter()
-                .flat_map(|(_, _, p)| p)
-                .filter(|p| a.contains(&format!("{}={}", p.name, p.version)))
-                .cloned()
-                .collect();
-            let node = vec![("bundle".to_string(), DEFAULT_PRIORITY, only)];
-            let on_node = apt_install(&dir.join("node"), &node, request, recommends);
-            if on_node.as_ref() == Ok(a) {
-                Verdict::AptGivesUpNodeInstalls
-            } else {
-                Verdict::Differ(format!(
-                    "\n    ours: {}\n    apt:  {}\n    apt from ours only: {}",
-                    show(&ours),
-                    show(&apts),
-                    show(&on_node)
-                ))
-            }
-        }
-        _ => {
-            let diff = match (&ours, &apts) {
-                (Ok(a), Ok(b)) => format!(
-                    "\n    only ours: {:?}\n    only apt's: {:?}",
-                    a.difference(b).collect::<Vec<_>>(),
-                    b.difference(a).collect::<Vec<_>>()
-                ),
-                _ => String::new(),
-            };
-            Verdict::Differ(format!(
-                "\n    ours: {}\n    apt:  {}{diff}",
-                show(&ours),
-                show(&apts)
-            ))
-        }
+    let apt = apt_install(&dir.join("apt"), world, request, recommends);
+    match (&ours, &apt.answer) {
+        (Ok(a), Ok(b)) if a == b => return Verdict::Same,
+        (Err(_), Err(_)) => return Verdict::Same,
+        _ => {}
+    }
+    let diff = match (&ours, &apt.answer) {
+        (Ok(a), Ok(b)) => format!(
+            "\n    only ours: {:?}\n    only apt's: {:?}",
+            a.difference(b).collect::<Vec<_>>(),
+            b.difference(a).collect::<Vec<_>>()
+        ),
+        _ => String::new(),
+    };
+    let how = format!(
+        "\n    ours: {}\n    apt:  {}{diff}",
+        show(&ours),
+        show(&apt.answer)
+    );
+    let Ok(a) = &ours else {
+        return Verdict::Differ(how);
+    };
+    if !apt.repaired {
+        return Verdict::Differ(how);
+    }
+    // The node's view: a repository holding only the closure's set, in the bundle's order.
+    let mut only: Vec<Pkg> = world
+        .iter()
+        .flat_map(|(_, _, p)| p)
+        .filter(|p| a.contains(&format!("{}={}", p.name, p.version)))
+        .cloned()
+        .collect();
+    only.sort_by(|x, y| x.name.cmp(&y.name));
+    let node = vec![("bundle".to_string(), DEFAULT_PRIORITY, only)];
+    let on_node = apt_install(&dir.join("node"), &node, request, recommends).answer;
+    match &on_node {
+        Ok(n) if n.is_subset(a) => Verdict::Repaired {
+            gave_up: apt.answer.is_err(),
+            exactly: n == a,
+        },
+        _ => Verdict::Differ(format!("{how}\n    apt from ours only: {}", show(&on_node))),
     }
 }
 
@@ -370,10 +400,14 @@ fn where_apt_gives_up_the_node_installs_the_closure() {
     ]);
     let tmp = tempfile::tempdir().unwrap();
     let request = names(&["app"]);
-    assert!(apt_install(tmp.path(), &world, &request, false).is_err());
+    let apt = apt_install(tmp.path(), &world, &request, false);
+    assert!(apt.answer.is_err() && apt.repaired);
     assert_eq!(
         compare(tmp.path(), &world, &request, false),
-        Verdict::AptGivesUpNodeInstalls
+        Verdict::Repaired {
+            gave_up: true,
+            exactly: true
+        }
     );
     assert_eq!(
         closure(&world, &request, false).unwrap(),
@@ -536,7 +570,9 @@ fn random_worlds_resolve_as_apt() {
     let tmp = tempfile::tempdir().unwrap();
     let keep = std::env::var_os("PIGSTY_APT_DIR").map(std::path::PathBuf::from);
     let dir = keep.as_deref().unwrap_or(tmp.path());
-    let (mut same, mut gave_up, mut packages) = (0, 0, 0);
+    let (mut same, mut packages) = (0, 0);
+    // Worlds apt's problem resolver repaired: [apt gave up?][the node installs exactly?]
+    let mut repaired = [[0; 2]; 2];
     let mut disagree = Vec::new();
     for &seed in &seeds {
         let (world, request, recommends) = random_world(seed);
@@ -544,16 +580,28 @@ fn random_worlds_resolve_as_apt() {
         let prios: Vec<u32> = world.iter().map(|r| r.1).collect();
         match compare(&dir.join(seed.to_string()), &world, &request, recommends) {
             Verdict::Same => same += 1,
-            Verdict::AptGivesUpNodeInstalls => gave_up += 1,
+            Verdict::Repaired { gave_up, exactly } => {
+                repaired[usize::from(gave_up)][usize::from(exactly)] += 1;
+                if std::env::var_os("PIGSTY_APT_SHOW").is_some() {
+                    eprintln!("seed {seed}: apt repaired (gave up: {gave_up}), node installs exactly: {exactly}");
+                }
+            }
             Verdict::Differ(how) => disagree.push(format!(
                 "seed {seed} (request {request:?}, priorities {prios:?}, recommends {recommends}):{how}"
             )),
         }
     }
     eprintln!(
-        "{} seeds, {packages} packages: {same} as apt, {gave_up} where apt gives up and the \
-         node installs the closure, {} disagreements",
+        "{} seeds, {packages} packages: {same} as apt; apt's problem resolver repaired its \
+         marking otherwise in {} (the node installs the closure's set exactly from it: {}, \
+         part of it: {}), gave up in {} (exactly: {}, part: {}); {} disagreements",
         seeds.len(),
+        repaired[0][0] + repaired[0][1],
+        repaired[0][1],
+        repaired[0][0],
+        repaired[1][0] + repaired[1][1],
+        repaired[1][1],
+        repaired[1][0],
         disagree.len()
     );
     assert!(

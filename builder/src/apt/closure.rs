@@ -237,13 +237,8 @@ pub fn resolve(
         }
         return Err(ClosureError { problems });
     }
-    let mut is = vec![false; u.pkgs.len() + 1];
-    for &p in &solution.installed {
-        is[p as usize] = true;
-    }
-    let mut taken = Vec::new();
-    policy.walk(&|p| Some(is[p as usize]), &solution.installed, Some(&mut taken));
-    let choices = taken
+    let (is, taken) = policy.finish(&solution.installed);
+    let choices: Vec<Choice> = taken
         .into_iter()
         .map(|(p, g, c)| Choice {
             package: u.name(p).to_string(),
@@ -262,6 +257,10 @@ pub fn resolve(
             wanted_by: r.wanted_by.clone(),
         })
         .collect();
+    if std::env::var_os("APTSOLVER_DEBUG").is_some() {
+        for p in selected(&u, &deps, requested, &candidates, &is) { eprintln!("DBG {} {} <- {:?}", p.name, p.version, p.why); }
+        for c in &choices { eprintln!("DBG choice {c:?}"); }
+    }
     Ok(Closure {
         packages: selected(&u, &deps, requested, &candidates, &is),
         choices,

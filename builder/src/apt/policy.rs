@@ -4,20 +4,32 @@
 //! apt (2.6, `apt-get install` into an empty root: `TryToInstall`, then `MarkInstall` in
 //! `depcache.cc`) first marks every requested package, then walks each one's dependencies
 //! depth first, in field order (`Pre-Depends`, `Depends`, `Recommends`): a group a marked
-//! package meets is left alone; otherwise the first of its targets (see
-//! [`super::universe::Universe::targets`]) that can be installed is marked and walked in
-//! turn, before the next group. [`AptPolicy::next_choice`] replays that walk over the
-//! solver's decisions and hands it the first group left open: the solver takes the first
-//! open target, and when that leads to a conflict, learns why and takes the next one. The
-//! walk counts as marked only what it has reached itself, as apt does: a package the
-//! solver already knows it must install, but that the walk has not reached yet, does not
-//! meet a group that comes earlier in apt's order (apt installs the group's first target
-//! there, and the other one later). apt keeps no choice once made when a later conflict
-//! shows it was wrong (its problem resolver then removes packages or gives up, see
-//! `builder/tests/apt_solver.rs`); the solver backtracks instead.
+//! package meets is left alone; otherwise the targets (see
+//! [`super::universe::Universe::targets`]) are tried in turn, each marked and walked before
+//! the next group, until one succeeds. [`AptPolicy::next_choice`] replays that walk over the
+//! solver's decisions and hands it the first target left open: the solver installs it, and
+//! when that leads to a conflict, learns why, and the next walk goes on to the next target.
+//!
+//! The walk keeps apt's own ways, even where a solver would not:
+//! - It counts as marked only what it has reached itself: a package the solver already
+//!   knows it must install, but that apt marks later, does not meet a group that comes
+//!   earlier in apt's order (apt installs that group's first target, and the other later).
+//! - A target that cannot be installed is still tried as apt tries it: what its own
+//!   dependencies marked before it failed stays marked (and meets later groups), and it is
+//!   never tried again (apt drops its candidate). apt gives up on a target before marking
+//!   anything only if a dependency of it has no candidate at all (`IsInstallOk`).
+//! - At the end apt drops what nothing marked needs (its autoremover, following
+//!   `Recommends` and `Suggests` too): see [`AptPolicy::kept`].
+//!
+//! Where the marking leaves broken packages apt runs its problem resolver, which removes or
+//! keeps back packages by score; the solver backtracks instead, so there the closure can
+//! differ from apt (`builder/tests/apt_solver.rs` counts those worlds).
 
-use super::rules::{cand, id, Deps};
-use super::universe::{Cand, Universe};
+use super::index::field;
+use super::relation::parse_relations_for_arch;
+use super::rules::{cand, id, DepGroup, Deps};
+use super::universe::{Cand, Lookup, Universe};
+use crate::closure::DepKind;
 use crate::solver::{Family, Id, Mode, View};
 
 /// apt's order over a [`Universe`], for the solver.
@@ -41,7 +53,9 @@ impl Family for AptPolicy<'_, '_> {
 
     fn next_choice(&self, view: &View<'_>) -> Option<Vec<Id>> {
         let installed: Vec<Id> = view.installed_ids().collect();
-        self.walk(&|p| view.value(p), &installed, None)
+        let value = |p| view.value(p);
+        let mut w = Walk::new(self, &value, None);
+        w.run(&installed).err()
     }
 
     fn minimizes(&self) -> bool {
@@ -49,74 +63,225 @@ impl Family for AptPolicy<'_, '_> {
     }
 }
 
-impl AptPolicy<'_, '_> {
-    fn deps(&self, c: Cand) -> &[super::rules::DepGroup] {
-        self.deps[c as usize].as_ref().map_or(&[], |d| &d.groups)
+/// What marking a package (or meeting a group) came to.
+enum Step {
+    Done,
+    Failed,
+    /// The solver has to decide these first (open, the one apt tries first in front).
+    Open(Vec<Id>),
+}
+
+/// One replay of apt's marking over the solver's decisions.
+struct Walk<'w, 'p, 'a> {
+    p: &'w AptPolicy<'p, 'a>,
+    value: &'w dyn Fn(Id) -> Option<bool>,
+    /// Per solver id: marked for installation.
+    marked: Vec<bool>,
+    /// Per solver id: its dependencies walked.
+    walked: Vec<bool>,
+    /// Per solver id: tried and failed (apt drops its candidate).
+    dropped: Vec<bool>,
+    taken: Option<&'w mut Vec<Taken>>,
+}
+
+impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
+    fn new(
+        p: &'w AptPolicy<'p, 'a>,
+        value: &'w dyn Fn(Id) -> Option<bool>,
+        taken: Option<&'w mut Vec<Taken>>,
+    ) -> Self {
+        let n = p.u.pkgs.len() + 1;
+        Walk {
+            p,
+            value,
+            marked: vec![false; n],
+            walked: vec![false; n],
+            dropped: vec![false; n],
+            taken,
+        }
     }
 
-    /// Replays apt's marking over the decisions (`value`: installed, not, or open): the
-    /// requests (each the installed one of its candidates) are marked, then walked in order,
-    /// then anything `installed` the walk has not reached (in that order). Returns the open
-    /// targets of the first group that needs a choice, from the one apt would take on;
-    /// `None` when every group is met. `taken` receives every choice among alternatives the
-    /// walk goes through.
-    pub(super) fn walk(
-        &self,
-        value: &dyn Fn(Id) -> Option<bool>,
-        installed: &[Id],
-        mut taken: Option<&mut Vec<Taken>>,
-    ) -> Option<Vec<Id>> {
-        let n = self.u.pkgs.len() + 1;
-        let mut marked = vec![false; n];
-        let mut walked = vec![false; n];
+    fn groups(&self, c: Cand) -> &'w [DepGroup] {
+        let deps: &'w [Option<Deps>] = self.p.deps;
+        deps[c as usize].as_ref().map_or(&[], |d| &d.groups)
+    }
+
+    /// The requests (each the installed one of its candidates) are marked, then walked in
+    /// order, then anything `installed` the walk has not reached (in that order). `Err`:
+    /// the open targets of the first choice to make, from the one apt would take on.
+    fn run(&mut self, installed: &[Id]) -> Result<(), Vec<Id>> {
+        let value = self.value;
         let roots: Vec<Id> = self
+            .p
             .jobs
             .iter()
             .filter_map(|c| c.iter().copied().find(|&p| value(p) == Some(true)))
             .collect();
         for &r in &roots {
-            marked[r as usize] = true;
+            self.marked[r as usize] = true;
         }
         for start in roots.into_iter().chain(installed.iter().copied()) {
-            if walked[start as usize] {
+            if self.walked[start as usize] {
                 continue;
             }
-            marked[start as usize] = true;
-            walked[start as usize] = true;
-            let mut stack: Vec<(Cand, usize)> = vec![(cand(start), 0)];
-            while let Some(top) = stack.last_mut() {
-                let (p, gi) = *top;
-                let Some(g) = self.deps(p).get(gi) else {
-                    stack.pop();
-                    continue;
-                };
-                top.1 += 1;
-                if g.cands.iter().any(|&c| marked[id(c) as usize]) {
-                    continue;
+            self.marked[start as usize] = true;
+            self.walked[start as usize] = true;
+            // A request stays marked whatever its dependencies come to, as apt's does.
+            for (gi, g) in self.groups(cand(start)).iter().enumerate() {
+                if let Step::Open(open) = self.meet(cand(start), gi, g) {
+                    return Err(open);
                 }
-                let Some(k) = g
-                    .cands
-                    .iter()
-                    .position(|&c| value(id(c)) != Some(false))
-                else {
-                    // Only a `Recommends` can be left unmet.
-                    continue;
-                };
-                let c = g.cands[k];
-                if value(id(c)).is_none() {
-                    let open = g.cands[k..].iter().map(|&c| id(c));
-                    return Some(open.filter(|&p| value(p).is_none()).collect());
-                }
-                if g.alternatives.len() > 1 {
-                    if let Some(t) = taken.as_deref_mut() {
-                        t.push((p, gi, c));
-                    }
-                }
-                marked[id(c) as usize] = true;
-                walked[id(c) as usize] = true;
-                stack.push((c, 0));
             }
         }
-        None
+        Ok(())
+    }
+
+    /// apt's `IsInstallOk`: every `Pre-Depends` and `Depends` group has a target that is
+    /// marked, or that apt could still try (a candidate not dropped; in the second round
+    /// any version the solver has not ruled out).
+    fn install_ok(&self, c: Cand) -> bool {
+        self.groups(c)
+            .iter()
+            .filter(|g| g.kind != DepKind::Recommends)
+            .all(|g| g.cands.iter().any(|&t| self.available(t)))
+    }
+
+    fn available(&self, t: Cand) -> bool {
+        let i = id(t) as usize;
+        self.marked[i]
+            || (!self.dropped[i]
+                && (self.p.u.is_candidate(t) || (self.value)(id(t)) != Some(false)))
+    }
+
+    /// apt's `MarkInstall` of `c`, not yet marked: marked, then its groups met in order; a
+    /// `Pre-Depends` or `Depends` nothing meets fails it (what its groups marked stays).
+    fn mark(&mut self, c: Cand) -> Step {
+        let i = id(c) as usize;
+        if self.marked[i] {
+            return Step::Done;
+        }
+        if self.dropped[i] || !self.install_ok(c) {
+            self.dropped[i] = true;
+            return Step::Failed;
+        }
+        self.marked[i] = true;
+        self.walked[i] = true;
+        for (gi, g) in self.groups(c).iter().enumerate() {
+            match self.meet(c, gi, g) {
+                Step::Done => {}
+                Step::Open(open) => return Step::Open(open),
+                Step::Failed if g.kind == DepKind::Recommends => {}
+                Step::Failed => {
+                    self.marked[i] = false;
+                    self.dropped[i] = true;
+                    return Step::Failed;
+                }
+            }
+        }
+        // Tried only to see what apt leaves marked: the solver has ruled it out.
+        if (self.value)(id(c)) == Some(false) {
+            self.marked[i] = false;
+            self.dropped[i] = true;
+            return Step::Failed;
+        }
+        Step::Done
+    }
+
+    /// Group `gi` (`g`) of `owner`: met by a marked package, or by the first target whose
+    /// marking succeeds.
+    fn meet(&mut self, owner: Cand, gi: usize, g: &DepGroup) -> Step {
+        if g.cands.iter().any(|&t| self.marked[id(t) as usize]) {
+            return Step::Done;
+        }
+        for (k, &t) in g.cands.iter().enumerate() {
+            let value = (self.value)(id(t));
+            let step = match value {
+                None => {
+                    let open = g.cands[k..].iter().map(|&c| id(c));
+                    let value = self.value;
+                    return Step::Open(open.filter(|&p| value(p).is_none()).collect());
+                }
+                // apt never tries a version that is not its name's candidate.
+                Some(false) if !self.p.u.is_candidate(t) => continue,
+                Some(_) => self.mark(t),
+            };
+            match step {
+                Step::Done => {
+                    if g.alternatives.len() > 1 {
+                        if let Some(taken) = self.taken.as_deref_mut() {
+                            taken.push((owner, gi, t));
+                        }
+                    }
+                    return Step::Done;
+                }
+                Step::Open(open) => return Step::Open(open),
+                Step::Failed => {}
+            }
+        }
+        Step::Failed
+    }
+}
+
+impl AptPolicy<'_, '_> {
+    /// What apt installs given the solver's final decisions (`installed`, all decided): the
+    /// packages apt's marking reaches, less what its autoremover drops (see
+    /// [`AptPolicy::kept`]); and the choices among alternatives apt made for them, in
+    /// order.
+    pub(super) fn finish(&self, installed: &[Id]) -> (Vec<bool>, Vec<Taken>) {
+        let mut is = vec![false; self.u.pkgs.len() + 1];
+        for &p in installed {
+            is[p as usize] = true;
+        }
+        let mut taken = Vec::new();
+        let marked = {
+            let value = |p: Id| Some(is[p as usize]);
+            let mut w = Walk::new(self, &value, Some(&mut taken));
+            // Complete decisions leave nothing open.
+            let _ = w.run(installed);
+            w.marked
+        };
+        let kept = self.kept(&marked);
+        taken.retain(|&(p, _, _)| kept[id(p) as usize]);
+        (kept, taken)
+    }
+
+    /// apt's autoremover on a fresh install (`MarkAndSweep`, then `DoAutomaticRemove`
+    /// drops new packages nothing needs): from the requests, every marked package meeting a
+    /// `Pre-Depends`, `Depends`, `Recommends` or `Suggests` of a kept one (every
+    /// alternative), whether or not `Recommends` are installed.
+    fn kept(&self, marked: &[bool]) -> Vec<bool> {
+        let u = self.u;
+        let mut set = Lookup::new();
+        let mut of_entry: Vec<Cand> = Vec::new();
+        for c in (0..u.pkgs.len() as Cand).filter(|&c| marked[id(c) as usize]) {
+            set.add(u.entry(c));
+            of_entry.push(c);
+        }
+        let mut kept = vec![false; marked.len()];
+        let mut work: Vec<Cand> = Vec::new();
+        for cands in self.jobs {
+            if let Some(&r) = cands.iter().find(|&&p| marked[p as usize]) {
+                work.push(cand(r));
+            }
+        }
+        while let Some(c) = work.pop() {
+            if std::mem::replace(&mut kept[id(c) as usize], true) {
+                continue;
+            }
+            let e = u.entry(c);
+            let suggests = field(e.raw(), "Suggests");
+            let fields = [e.pre_depends(), e.depends(), e.recommends(), suggests];
+            for f in fields.into_iter().flatten() {
+                let Ok(groups) = parse_relations_for_arch(f, u.target) else {
+                    continue;
+                };
+                for rel in groups.iter().flatten() {
+                    for k in set.find_all(rel, u.target) {
+                        work.push(of_entry[k]);
+                    }
+                }
+            }
+        }
+        kept
     }
 }

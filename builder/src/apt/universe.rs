@@ -480,6 +480,21 @@ impl<'e> Lookup<'e> {
         i
     }
 
+    /// Every entry satisfying `rel`, really or through a provide (possibly twice).
+    pub(super) fn find_all(&self, rel: &Relation, target: &str) -> Vec<usize> {
+        let real = self.by_name.get(rel.name.as_str()).into_iter().flatten();
+        let mut out: Vec<usize> = real
+            .copied()
+            .filter(|&i| satisfies_real(rel, self.entries[i], target))
+            .collect();
+        for (i, v) in self.provides.get(&rel.name).into_iter().flatten() {
+            if satisfies_provide(rel, v, self.entries[*i], target) {
+                out.push(*i);
+            }
+        }
+        out
+    }
+
     /// The first entry (in insertion order) satisfying `rel`, really or through a provide.
     pub(super) fn find(&self, rel: &Relation, target: &str) -> Option<usize> {
         let real = self.by_name.get(rel.name.as_str()).into_iter().flatten();
