@@ -69,8 +69,10 @@ fn packages_text(pkgs: &[Pkg]) -> String {
 /// What apt answers: `name=version` of every package it would install, or its error.
 type Answer = Result<BTreeSet<String>, String>;
 
-/// apt's answer, and whether its problem resolver had to repair what its marking left
-/// broken (`Starting pkgProblemResolver with broken count: N`, N > 0).
+/// apt's answer, and whether it did what the closure does not: its marking replaced a
+/// package it had marked by a later one that conflicts with it (`MarkKeep` while marking),
+/// or its problem resolver had to repair what the marking left broken (`Starting
+/// pkgProblemResolver with broken count: N`, N > 0).
 struct AptRun {
     answer: Answer,
     repaired: bool,
@@ -144,15 +146,24 @@ fn apt_install(dir: &Path, world: &World, request: &[String], recommends: bool) 
         "-qq",
         "-o",
         "Debug::pkgProblemResolver=true",
+        "-o",
+        "Debug::pkgDepCache::Marker=true",
     ];
     args.extend(request.iter().map(String::as_str));
     let out = apt(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let repaired = stderr.lines().any(|l| {
-        l.strip_prefix("Starting pkgProblemResolver with broken count: ")
-            .is_some_and(|n| n.trim() != "0")
-    });
+    let marking = stderr
+        .lines()
+        .take_while(|l| !l.starts_with("Starting pkgProblemResolver"));
+    let replaced = marking
+        .map(str::trim_start)
+        .any(|l| l.starts_with("MarkKeep "));
+    let repaired = replaced
+        || stderr.lines().any(|l| {
+            l.strip_prefix("Starting pkgProblemResolver with broken count: ")
+                .is_some_and(|n| n.trim() != "0")
+        });
     if !out.status.success() {
         let err: Vec<&str> = stderr.lines().filter(|l| l.starts_with("E: ")).collect();
         return AptRun {
@@ -204,8 +215,10 @@ fn closure(world: &World, request: &[String], recommends: bool) -> Answer {
 /// How the closure and apt compare on one world.
 #[derive(Debug, PartialEq)]
 enum Verdict {
-    /// The same set, or both refuse.
+    /// The same set.
     Same,
+    /// Both refuse.
+    BothRefuse,
     /// apt's marking broke packages and its problem resolver repaired them (or gave up,
     /// `gave_up`) some other way than the closure's backtracking; the node's apt, from a
     /// repository of only the closure's set (as the bundle's), installs that set (`exactly`)
@@ -233,7 +246,7 @@ fn compare(dir: &Path, world: &World, request: &[String], recommends: bool) -> V
     let apt = apt_install(&dir.join("apt"), world, request, recommends);
     match (&ours, &apt.answer) {
         (Ok(a), Ok(b)) if a == b => return Verdict::Same,
-        (Err(_), Err(_)) => return Verdict::Same,
+        (Err(_), Err(_)) => return Verdict::BothRefuse,
         _ => {}
     }
     let diff = match (&ours, &apt.answer) {
@@ -570,7 +583,7 @@ fn random_worlds_resolve_as_apt() {
     let tmp = tempfile::tempdir().unwrap();
     let keep = std::env::var_os("PIGSTY_APT_DIR").map(std::path::PathBuf::from);
     let dir = keep.as_deref().unwrap_or(tmp.path());
-    let (mut same, mut packages) = (0, 0);
+    let (mut same, mut refused, mut packages) = (0, 0, 0);
     // Worlds apt's problem resolver repaired: [apt gave up?][the node installs exactly?]
     let mut repaired = [[0; 2]; 2];
     let mut disagree = Vec::new();
@@ -580,6 +593,7 @@ fn random_worlds_resolve_as_apt() {
         let prios: Vec<u32> = world.iter().map(|r| r.1).collect();
         match compare(&dir.join(seed.to_string()), &world, &request, recommends) {
             Verdict::Same => same += 1,
+            Verdict::BothRefuse => refused += 1,
             Verdict::Repaired { gave_up, exactly } => {
                 repaired[usize::from(gave_up)][usize::from(exactly)] += 1;
                 if std::env::var_os("PIGSTY_APT_SHOW").is_some() {
@@ -592,7 +606,7 @@ fn random_worlds_resolve_as_apt() {
         }
     }
     eprintln!(
-        "{} seeds, {packages} packages: {same} as apt; apt's problem resolver repaired its \
+        "{} seeds, {packages} packages: {same} as apt, {refused} refused by both; apt's problem resolver repaired its \
          marking otherwise in {} (the node installs the closure's set exactly from it: {}, \
          part of it: {}), gave up in {} (exactly: {}, part: {}); {} disagreements",
         seeds.len(),

@@ -219,6 +219,7 @@ pub fn resolve(
     }
     let mut solution = solver::solve(&policy, u.pkgs.len(), only_candidates, &job_cands);
     if !solution.problems.is_empty() {
+        if std::env::var_os("APTSOLVER_DEBUG").is_some() { eprintln!("DBG phase 1 failed: {:?}", solution.problems); }
         solution = solver::solve(&policy, u.pkgs.len(), rules, &job_cands);
     }
     eprintln!("TIMING solve {:?}", t0.elapsed());
@@ -258,6 +259,7 @@ pub fn resolve(
         })
         .collect();
     if std::env::var_os("APTSOLVER_DEBUG").is_some() {
+        for (c, d) in deps.iter().enumerate() { if let Some(d) = d { for g in &d.groups { eprintln!("DBG group {} {}: {} -> {:?}", u.name(c as Cand), u.entry(c as Cand).version(), g.text, g.cands.iter().map(|&x| format!("{}={}{}", u.name(x), u.entry(x).version(), match solution.installed.contains(&id(x)) { true => "+", false => "" })).collect::<Vec<_>>()); } } }
         for p in selected(&u, &deps, requested, &candidates, &is) { eprintln!("DBG {} {} <- {:?}", p.name, p.version, p.why); }
         for c in &choices { eprintln!("DBG choice {c:?}"); }
     }

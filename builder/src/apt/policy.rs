@@ -55,7 +55,10 @@ impl Family for AptPolicy<'_, '_> {
         let installed: Vec<Id> = view.installed_ids().collect();
         let value = |p| view.value(p);
         let mut w = Walk::new(self, &value, None);
-        w.run(&installed).err()
+        let r = w.run(&installed).err();
+        if std::env::var_os("APTSOLVER_DEBUG").is_some() { for c in 0..self.u.pkgs.len() as Cand { if ["p10","p30","p42","p38","p6"].contains(&self.u.name(c)) { eprintln!("DBG value {}={} {:?}", self.u.name(c), self.u.entry(c).version(), view.value(id(c))); } } }
+        if std::env::var_os("APTSOLVER_DEBUG").is_some() { eprintln!("DBG open {:?}", r.as_ref().map(|v| v.iter().map(|&p| format!("{}={}", self.u.name(cand(p)), self.u.entry(cand(p)).version())).collect::<Vec<_>>())); }
+        r
     }
 
     fn minimizes(&self) -> bool {
@@ -81,6 +84,9 @@ struct Walk<'w, 'p, 'a> {
     walked: Vec<bool>,
     /// Per solver id: tried and failed (apt drops its candidate).
     dropped: Vec<bool>,
+    /// Per solver id: protected as apt protects (the requests, and what they need with no
+    /// alternative, however deep): what conflicts with them cannot be marked.
+    protected: Vec<bool>,
     taken: Option<&'w mut Vec<Taken>>,
 }
 
@@ -97,6 +103,7 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
             marked: vec![false; n],
             walked: vec![false; n],
             dropped: vec![false; n],
+            protected: vec![false; n],
             taken,
         }
     }
@@ -120,12 +127,14 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
         for &r in &roots {
             self.marked[r as usize] = true;
         }
+        self.protect(&roots);
         for start in roots.into_iter().chain(installed.iter().copied()) {
             if self.walked[start as usize] {
                 continue;
             }
             self.marked[start as usize] = true;
             self.walked[start as usize] = true;
+            self.drop_conflicting(cand(start));
             // A request stays marked whatever its dependencies come to, as apt's does.
             for (gi, g) in self.groups(cand(start)).iter().enumerate() {
                 if let Step::Open(open) = self.meet(cand(start), gi, g) {
@@ -134,6 +143,40 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
             }
         }
         Ok(())
+    }
+
+    /// apt's protection (`MarkProtected`, propagated by `MarkInstall` of a protected
+    /// package): the requests, then every package that is the one candidate meeting a
+    /// `Pre-Depends` or `Depends` of a protected one.
+    fn protect(&mut self, roots: &[Id]) {
+        let mut work: Vec<Cand> = roots.iter().map(|&r| cand(r)).collect();
+        while let Some(c) = work.pop() {
+            if std::mem::replace(&mut self.protected[id(c) as usize], true) {
+                continue;
+            }
+            for g in self.groups(c) {
+                if g.kind == DepKind::Recommends {
+                    continue;
+                }
+                let mut apts = g.cands.iter().filter(|&&t| self.p.u.is_candidate(t));
+                if let (Some(&t), None) = (apts.next(), apts.next()) {
+                    work.push(t);
+                }
+            }
+        }
+    }
+
+    /// A protected package's conflicts: apt drops the candidates of what it hits, for good.
+    fn drop_conflicting(&mut self, c: Cand) {
+        if !self.protected[id(c) as usize] {
+            return;
+        }
+        let deps: &'w [Option<Deps>] = self.p.deps;
+        for &o in deps[c as usize].iter().flat_map(|d| &d.conflicts) {
+            if !self.marked[id(o) as usize] {
+                self.dropped[id(o) as usize] = true;
+            }
+        }
     }
 
     /// apt's `IsInstallOk`: every `Pre-Depends` and `Depends` group has a target that is
@@ -164,8 +207,18 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
             self.dropped[i] = true;
             return Step::Failed;
         }
+        // apt first removes what `c` conflicts with; it cannot for a protected package, and
+        // then `c` fails before anything is marked (and may be tried again).
+        let deps: &'w [Option<Deps>] = self.p.deps;
+        if let Some(d) = &deps[c as usize] {
+            let hit = |&o: &Cand| self.marked[id(o) as usize] && self.protected[id(o) as usize];
+            if d.conflicts.iter().any(hit) {
+                return Step::Failed;
+            }
+        }
         self.marked[i] = true;
         self.walked[i] = true;
+        self.drop_conflicting(c);
         for (gi, g) in self.groups(c).iter().enumerate() {
             match self.meet(c, gi, g) {
                 Step::Done => {}
@@ -197,6 +250,7 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
             let value = (self.value)(id(t));
             let step = match value {
                 None => {
+                    if std::env::var_os("APTSOLVER_DEBUG").is_some() { eprintln!("DBG open at {}={} {}", self.p.u.name(owner), self.p.u.entry(owner).version(), g.text); }
                     let open = g.cands[k..].iter().map(|&c| id(c));
                     let value = self.value;
                     return Step::Open(open.filter(|&p| value(p).is_none()).collect());

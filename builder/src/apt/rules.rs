@@ -56,6 +56,8 @@ pub(super) struct Deps {
     pub(super) groups: Vec<DepGroup>,
     /// `Conflicts` and `Breaks` relations, as (field, relation).
     pub(super) negative: Vec<(&'static str, String)>,
+    /// The packages they hit.
+    pub(super) conflicts: Vec<Cand>,
     /// Fields that do not parse, as `Field: error`.
     pub(super) unparsable: Vec<String>,
     /// Not installable for a field that does not parse (any but `Recommends`).
@@ -142,6 +144,7 @@ impl<'r, 'a> RuleBuilder<'r, 'a> {
                 let k = deps.negative.len() as u32;
                 for o in u.meeting(&rel) {
                     if u.name(o) != entry.package() {
+                        deps.conflicts.push(o);
                         let info = RuleInfo::new(RuleKind::Conflicts, id(n), id(o), k);
                         self.rules.push_pkg(&[-me, -(id(o) as Lit)], info);
                     }
