@@ -20,7 +20,7 @@ use std::process::Command;
 
 use sha2::Digest;
 
-use pigsty_build::apt::closure::{resolve, ClosureOptions, Repo, DEFAULT_PRIORITY};
+use pigsty_build::apt::closure::{resolve, unmet_depends, ClosureOptions, Repo, DEFAULT_PRIORITY};
 use pigsty_build::apt::index::read_packages;
 use pigsty_build::apt::Requested;
 
@@ -81,6 +81,17 @@ struct AptRun {
 /// `apt-get install --print-uris` of `request` over `world`, in `dir`, with apt's
 /// configuration, state and (empty) status file there and nothing of the host's.
 fn apt_install(dir: &Path, world: &World, request: &[String], recommends: bool) -> AptRun {
+    apt_install_with(dir, world, request, recommends, None)
+}
+
+/// [`apt_install`], the one repository's `Packages` given as `text` if some.
+fn apt_install_with(
+    dir: &Path,
+    world: &World,
+    request: &[String],
+    recommends: bool,
+    text: Option<&[u8]>,
+) -> AptRun {
     let _ = std::fs::remove_dir_all(dir);
     for d in ["state/lists/partial", "cache/archives/partial", "etc/parts"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
@@ -90,9 +101,9 @@ fn apt_install(dir: &Path, world: &World, request: &[String], recommends: bool) 
     for (name, prio, pkgs) in world {
         let r = dir.join(name);
         std::fs::create_dir_all(&r).unwrap();
-        let text = packages_text(pkgs);
+        let text = text.map_or_else(|| packages_text(pkgs).into_bytes(), <[u8]>::to_vec);
         std::fs::write(r.join("Packages"), &text).unwrap();
-        let sha = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        let sha = hex::encode(sha2::Sha256::digest(&text));
         std::fs::write(
             r.join("Release"),
             format!(
@@ -204,6 +215,8 @@ fn closure(world: &World, request: &[String], recommends: bool) -> Answer {
     };
     resolve(&repos, "amd64", &requested, &opts)
         .map(|c| {
+            let unmet = unmet_depends(&c.packages, "amd64", None);
+            assert!(unmet.is_empty(), "the closure is not closed: {unmet:?}");
             c.packages
                 .iter()
                 .map(|p| format!("{}={}", p.name, p.version))
@@ -625,4 +638,113 @@ fn random_worlds_resolve_as_apt() {
         seeds.len(),
         disagree.join("\n")
     );
+}
+
+/// The first `URIs:` of the host's deb822 sources that lists `bookworm`.
+fn host_mirror() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/apt/sources.list.d/debian.sources").ok()?;
+    for para in text.split("\n\n") {
+        let field = |name: &str| {
+            para.lines()
+                .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+        };
+        let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:")) else {
+            continue;
+        };
+        if suites.split_whitespace().any(|s| s == "bookworm") {
+            return uris.split_whitespace().next().map(str::to_string);
+        }
+    }
+    None
+}
+
+/// The real bookworm `main` index for amd64, as `builder/tests/apt_bookworm.rs` caches it
+/// (downloaded once with `curl` from the host's mirror into `~/.cache/pigsty-build-test/`).
+fn bookworm_index() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache/pigsty-build-test");
+    let path = dir.join("bookworm-main-amd64-Packages.xz");
+    if path.exists() {
+        return Some(path);
+    }
+    let Some(mirror) = host_mirror() else {
+        eprintln!("no bookworm mirror in the host's apt sources; skipping");
+        return None;
+    };
+    std::fs::create_dir_all(&dir).ok()?;
+    let tmp = dir.join(format!("bookworm-main-amd64-Packages.xz.{}", std::process::id()));
+    let url = format!(
+        "{}/dists/bookworm/main/binary-amd64/Packages.xz",
+        mirror.trim_end_matches('/')
+    );
+    let ok = Command::new("curl")
+        .args(["-sfL", "-o"])
+        .arg(&tmp)
+        .arg(&url)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("could not download {url}; skipping");
+        return None;
+    }
+    std::fs::rename(&tmp, &path).ok()?;
+    Some(path)
+}
+
+/// On the real bookworm archive (about 63,000 packages), the closure of PostgreSQL 15 with
+/// PostGIS and pg_cron, with and without `Recommends`, is exactly what `apt-get install`
+/// fetches from the same `Packages` file.
+#[test]
+fn the_real_bookworm_archive_resolves_as_apt() {
+    let Some(path) = bookworm_index() else { return };
+    let mut text = Vec::new();
+    std::io::copy(
+        &mut pigsty_build::apt::index::open_index(&path).unwrap(),
+        &mut text,
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let repos = vec![Repo {
+        name: "bookworm".into(),
+        packages: read_packages(std::io::Cursor::new(&text)).unwrap(),
+        priority: DEFAULT_PRIORITY,
+    }];
+    let request = names(&[
+        "postgresql-15",
+        "postgresql-15-postgis-3",
+        "postgresql-15-cron",
+    ]);
+    let requested: Vec<Requested> = request
+        .iter()
+        .map(|n| Requested::new(n.as_str(), "test"))
+        .collect();
+    for recommends in [false, true] {
+        let opts = ClosureOptions {
+            with_recommends: recommends,
+            ..Default::default()
+        };
+        let ours: BTreeSet<String> = resolve(&repos, "amd64", &requested, &opts)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .packages
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.version))
+            .collect();
+        let apt = apt_flat(&tmp.path().join("apt"), "bookworm", &text, &request, recommends);
+        let apt = apt.unwrap_or_else(|e| panic!("apt-get: {e}"));
+        assert_eq!(
+            ours,
+            apt,
+            "recommends {recommends}: only ours {:?}, only apt's {:?}",
+            ours.difference(&apt).collect::<Vec<_>>(),
+            apt.difference(&ours).collect::<Vec<_>>()
+        );
+        eprintln!("recommends {recommends}: {} packages, as apt", ours.len());
+    }
+}
+
+/// apt over a `Packages` text as it is (no world to write): a flat repository `name` in
+/// `dir` holding `text`.
+fn apt_flat(dir: &Path, name: &str, text: &[u8], request: &[String], recommends: bool) -> Answer {
+    // The same configuration as the worlds', with this index in place of theirs.
+    let world: World = vec![(name.to_string(), DEFAULT_PRIORITY, Vec::new())];
+    apt_install_with(dir, &world, request, recommends, Some(text)).answer
 }

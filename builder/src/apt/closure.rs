@@ -157,9 +157,7 @@ pub fn resolve(
     for e in &inst {
         installed.add(e);
     }
-    let t0 = std::time::Instant::now();
     let u = Universe::new(repos, arch, &inst);
-    eprintln!("TIMING universe {:?}", t0.elapsed());
     let candidates: Vec<Vec<Cand>> = requested
         .iter()
         .map(|r| u.request_candidates(&r.name))
@@ -177,7 +175,6 @@ pub fn resolve(
         rules, mut deps, ..
     } = builder;
     break_ties(&u, &mut deps);
-    eprintln!("TIMING rules {:?} {} rules, {} reached", t0.elapsed(), rules.len(), deps.iter().filter(|d| d.is_some()).count());
     // Per job: its request.
     let jobs: Vec<usize> = (0..requested.len())
         .filter(|&r| !candidates[r].is_empty())
@@ -207,6 +204,7 @@ pub fn resolve(
         u: &u,
         deps: &deps,
         jobs: &job_cands,
+        with_recommends: opts.with_recommends,
     };
     // apt only ever installs candidates: first without the other versions; only if that
     // fails, with them (where apt gives up).
@@ -219,10 +217,8 @@ pub fn resolve(
     }
     let mut solution = solver::solve(&policy, u.pkgs.len(), only_candidates, &job_cands);
     if !solution.problems.is_empty() {
-        if std::env::var_os("APTSOLVER_DEBUG").is_some() { eprintln!("DBG phase 1 failed: {:?}", solution.problems); }
         solution = solver::solve(&policy, u.pkgs.len(), rules, &job_cands);
     }
-    eprintln!("TIMING solve {:?}", t0.elapsed());
     if !solution.problems.is_empty() {
         let doomed = doomed(&deps);
         let t = Teller {
@@ -258,11 +254,6 @@ pub fn resolve(
             wanted_by: r.wanted_by.clone(),
         })
         .collect();
-    if std::env::var_os("APTSOLVER_DEBUG").is_some() {
-        for (c, d) in deps.iter().enumerate() { if let Some(d) = d { for g in &d.groups { eprintln!("DBG group {} {}: {} -> {:?}", u.name(c as Cand), u.entry(c as Cand).version(), g.text, g.cands.iter().map(|&x| format!("{}={}{}", u.name(x), u.entry(x).version(), match solution.installed.contains(&id(x)) { true => "+", false => "" })).collect::<Vec<_>>()); } } }
-        for p in selected(&u, &deps, requested, &candidates, &is) { eprintln!("DBG {} {} <- {:?}", p.name, p.version, p.why); }
-        for c in &choices { eprintln!("DBG choice {c:?}"); }
-    }
     Ok(Closure {
         packages: selected(&u, &deps, requested, &candidates, &is),
         choices,

@@ -39,6 +39,8 @@ pub(super) struct AptPolicy<'p, 'a> {
     pub(super) deps: &'p [Option<Deps>],
     /// Per request: its candidates, best first.
     pub(super) jobs: &'p [Vec<Id>],
+    /// apt installs `Recommends` (`APT::Install-Recommends`).
+    pub(super) with_recommends: bool,
 }
 
 /// A choice the walk went through: the package, its group, the target taken.
@@ -55,10 +57,7 @@ impl Family for AptPolicy<'_, '_> {
         let installed: Vec<Id> = view.installed_ids().collect();
         let value = |p| view.value(p);
         let mut w = Walk::new(self, &value, None);
-        let r = w.run(&installed).err();
-        if std::env::var_os("APTSOLVER_DEBUG").is_some() { for c in 0..self.u.pkgs.len() as Cand { if ["p10","p30","p42","p38","p6"].contains(&self.u.name(c)) { eprintln!("DBG value {}={} {:?}", self.u.name(c), self.u.entry(c).version(), view.value(id(c))); } } }
-        if std::env::var_os("APTSOLVER_DEBUG").is_some() { eprintln!("DBG open {:?}", r.as_ref().map(|v| v.iter().map(|&p| format!("{}={}", self.u.name(cand(p)), self.u.entry(cand(p)).version())).collect::<Vec<_>>())); }
-        r
+        w.run(&installed).err()
     }
 
     fn minimizes(&self) -> bool {
@@ -87,6 +86,9 @@ struct Walk<'w, 'p, 'a> {
     /// Per solver id: protected as apt protects (the requests, and what they need with no
     /// alternative, however deep): what conflicts with them cannot be marked.
     protected: Vec<bool>,
+    /// Per solver id: being marked (its dependencies under way); apt protects it meanwhile
+    /// (`ScopedProtected`).
+    marking: Vec<bool>,
     taken: Option<&'w mut Vec<Taken>>,
 }
 
@@ -104,6 +106,7 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
             walked: vec![false; n],
             dropped: vec![false; n],
             protected: vec![false; n],
+            marking: vec![false; n],
             taken,
         }
     }
@@ -196,43 +199,51 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
                 && (self.p.u.is_candidate(t) || (self.value)(id(t)) != Some(false)))
     }
 
-    /// apt's `MarkInstall` of `c`, not yet marked: marked, then its groups met in order; a
-    /// `Pre-Depends` or `Depends` nothing meets fails it (what its groups marked stays).
+    /// Whether apt would try `c` at all (and drops it if not for good): not dropped before,
+    /// its `IsInstallOk`, and nothing it conflicts with marked and protected (or being
+    /// marked itself, which apt protects meanwhile: `ScopedProtected`); apt removes what
+    /// else it conflicts with first, and cannot remove those.
+    fn may_try(&mut self, c: Cand) -> bool {
+        let i = id(c) as usize;
+        if self.dropped[i] || !self.install_ok(c) {
+            self.dropped[i] = true;
+            return false;
+        }
+        let deps: &'w [Option<Deps>] = self.p.deps;
+        let hit = |&o: &Cand| {
+            let o = id(o) as usize;
+            self.marked[o] && (self.protected[o] || self.marking[o])
+        };
+        !deps[c as usize]
+            .iter()
+            .flat_map(|d| &d.conflicts)
+            .any(hit)
+    }
+
+    /// apt's `MarkInstall` of `c`, not yet marked: marked, then its groups met in order. A
+    /// package the solver installs succeeds; one it has ruled out is marked only to see
+    /// what its dependencies leave marked, then fails (a `Pre-Depends` or `Depends`
+    /// nothing meets fails it earlier, as in apt).
     fn mark(&mut self, c: Cand) -> Step {
         let i = id(c) as usize;
         if self.marked[i] {
             return Step::Done;
         }
-        if self.dropped[i] || !self.install_ok(c) {
-            self.dropped[i] = true;
-            return Step::Failed;
-        }
-        // apt first removes what `c` conflicts with; it cannot for a protected package, and
-        // then `c` fails before anything is marked (and may be tried again).
-        let deps: &'w [Option<Deps>] = self.p.deps;
-        if let Some(d) = &deps[c as usize] {
-            let hit = |&o: &Cand| self.marked[id(o) as usize] && self.protected[id(o) as usize];
-            if d.conflicts.iter().any(hit) {
-                return Step::Failed;
-            }
-        }
         self.marked[i] = true;
         self.walked[i] = true;
         self.drop_conflicting(c);
+        self.marking[i] = true;
+        let installs = (self.value)(id(c)) == Some(true);
         for (gi, g) in self.groups(c).iter().enumerate() {
             match self.meet(c, gi, g) {
                 Step::Done => {}
                 Step::Open(open) => return Step::Open(open),
-                Step::Failed if g.kind == DepKind::Recommends => {}
-                Step::Failed => {
-                    self.marked[i] = false;
-                    self.dropped[i] = true;
-                    return Step::Failed;
-                }
+                Step::Failed if installs || g.kind == DepKind::Recommends => {}
+                Step::Failed => break,
             }
         }
-        // Tried only to see what apt leaves marked: the solver has ruled it out.
-        if (self.value)(id(c)) == Some(false) {
+        self.marking[i] = false;
+        if !installs {
             self.marked[i] = false;
             self.dropped[i] = true;
             return Step::Failed;
@@ -248,18 +259,19 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
         }
         for (k, &t) in g.cands.iter().enumerate() {
             let value = (self.value)(id(t));
-            let step = match value {
-                None => {
-                    if std::env::var_os("APTSOLVER_DEBUG").is_some() { eprintln!("DBG open at {}={} {}", self.p.u.name(owner), self.p.u.entry(owner).version(), g.text); }
-                    let open = g.cands[k..].iter().map(|&c| id(c));
-                    let value = self.value;
-                    return Step::Open(open.filter(|&p| value(p).is_none()).collect());
-                }
-                // apt never tries a version that is not its name's candidate.
-                Some(false) if !self.p.u.is_candidate(t) => continue,
-                Some(_) => self.mark(t),
-            };
-            match step {
+            // apt never tries a version that is not its name's candidate.
+            if value == Some(false) && !self.p.u.is_candidate(t) {
+                continue;
+            }
+            if value != Some(true) && !self.may_try(t) {
+                continue;
+            }
+            if value.is_none() {
+                let open = g.cands[k..].iter().map(|&c| id(c));
+                let value = self.value;
+                return Step::Open(open.filter(|&p| value(p).is_none()).collect());
+            }
+            match self.mark(t) {
                 Step::Done => {
                     if g.alternatives.len() > 1 {
                         if let Some(taken) = self.taken.as_deref_mut() {
@@ -336,6 +348,72 @@ impl AptPolicy<'_, '_> {
                 }
             }
         }
+        if self.with_recommends {
+            let mut saved = kept.clone();
+            self.save_garbage(marked, &mut saved);
+            // apt fails where that leaves a dependency unmet; the closure keeps what it needs.
+            if self.closed(&saved) {
+                kept = saved;
+            }
+        }
         kept
+    }
+
+    /// Whether every `Pre-Depends` and `Depends` of every package in `set` is met in it.
+    fn closed(&self, set: &[bool]) -> bool {
+        (0..self.u.pkgs.len() as Cand)
+            .filter(|&c| set[id(c) as usize])
+            .all(|c| {
+                let groups = self.deps[c as usize].iter().flat_map(|d| &d.groups);
+                groups
+                    .filter(|g| g.kind != DepKind::Recommends)
+                    .all(|g| g.cands.iter().any(|&t| set[id(t) as usize]))
+            })
+    }
+
+    /// `DoAutomaticRemove`'s second thoughts: when a kept package is left with a
+    /// `Recommends` nothing kept meets (apt counts it "policy broken"), apt puts back every
+    /// dropped package that a kept one names in a `Pre-Depends`, `Depends` or `Recommends`
+    /// (by its name or a name it provides), whatever the version asked for, again and
+    /// again, without installing their own dependencies.
+    fn save_garbage(&self, marked: &[bool], kept: &mut [bool]) {
+        let u = self.u;
+        let in_kept = |kept: &[bool]| (0..u.pkgs.len() as Cand).filter(|&c| kept[id(c) as usize]).collect::<Vec<_>>();
+        let mut set = Lookup::new();
+        for c in in_kept(kept) {
+            set.add(u.entry(c));
+        }
+        let policy_broken = in_kept(kept).into_iter().any(|c| {
+            let recommends = u.entry(c).recommends().map(|f| parse_relations_for_arch(f, u.target));
+            let Some(Ok(groups)) = recommends else { return false };
+            groups.iter().any(|g| g.iter().all(|r| set.find(r, u.target).is_none()))
+        });
+        if !policy_broken {
+            return;
+        }
+        // The names kept packages ask for, as apt's reverse dependencies see them.
+        let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut work = in_kept(kept);
+        let mut garbage: Vec<Cand> = (0..u.pkgs.len() as Cand)
+            .filter(|&c| marked[id(c) as usize] && !kept[id(c) as usize])
+            .collect();
+        while let Some(c) = work.pop() {
+            let e = u.entry(c);
+            for f in [e.pre_depends(), e.depends(), e.recommends()].into_iter().flatten() {
+                if let Ok(groups) = parse_relations_for_arch(f, u.target) {
+                    named.extend(groups.into_iter().flatten().map(|r| r.name));
+                }
+            }
+            let (saved, rest): (Vec<Cand>, Vec<Cand>) = garbage.iter().partition(|&&g| {
+                let e = u.entry(g);
+                named.contains(e.package())
+                    || super::universe::provides_of(e).iter().any(|(n, _)| named.contains(n))
+            });
+            for g in saved {
+                kept[id(g) as usize] = true;
+                work.push(g);
+            }
+            garbage = rest;
+        }
     }
 }

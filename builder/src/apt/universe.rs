@@ -329,10 +329,7 @@ impl<'a> Universe<'a> {
             lens[n.len().min(255)] && firsts[usize::from(n.as_bytes().first().copied().unwrap_or(0))]
         };
         let mut met = Vec::new();
-        let t0 = std::time::Instant::now();
-        let mut kk = 0;
         for (k, entry) in paragraphs.enumerate() {
-            kk = k;
             if found.len() == names.len() {
                 break;
             }
@@ -345,7 +342,6 @@ impl<'a> Universe<'a> {
                 }
             }
         }
-        eprintln!("TIMING mentions {} names, {kk} paragraphs, {:?}", names.len(), t0.elapsed());
         found
     }
 }
@@ -510,54 +506,5 @@ impl<'e> Lookup<'e> {
             .flatten()
             .find(|(i, v)| satisfies_provide(rel, v, self.entries[*i], target))
             .map(|(i, _)| *i)
-    }
-}
-
-#[cfg(test)]
-mod bench_tmp {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn scan_costs() {
-        let path = std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/pigsty-build-test/bookworm-main-amd64-Packages.xz");
-        let pk = crate::apt::index::read_packages(crate::apt::index::open_index(&path).unwrap()).unwrap();
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for e in &pk { n += e.depends().map_or(0, |d| d.len()) + e.pre_depends().map_or(0, |d| d.len()); }
-        eprintln!("spans {:?} {n}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for e in &pk { for line in e.raw().split('\n') { if line.starts_with('S') { n += 1; } } }
-        eprintln!("lines {:?} {n}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for e in &pk { if e.raw().contains("\nSuggests:") { n+=1; } if e.raw().contains("\nReplaces:") { n+=1; } if e.raw().contains("\nEnhances:") { n+=1; } }
-        eprintln!("contains3 {:?} {n}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut met = Vec::new();
-        let mut n = 0;
-        for e in &pk { met.clear(); relation_names(e, "amd64", &mut met); n += met.len(); }
-        eprintln!("relation_names {:?} {n}", t.elapsed());
-        let repos = vec![crate::apt::closure::Repo { name: "b".into(), packages: pk.clone(), priority: 500 }];
-        let t = std::time::Instant::now();
-        let u = Universe::new(&repos, "amd64", &[]);
-        eprintln!("universe {:?} {}", t.elapsed(), u.pkgs.len());
-        let t = std::time::Instant::now();
-        let mut m: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (i, e) in pk.iter().enumerate() { m.entry(e.package()).or_default().push(i as u32); }
-        eprintln!("by_name map {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for e in &pk { if e.provides().is_some() { n += provides_of(e).len(); } }
-        eprintln!("provides {:?} {n}", t.elapsed());
-        let t = std::time::Instant::now();
-        let mut v: Vec<(&str, u32)> = pk.iter().enumerate().map(|(i, e)| (e.package(), i as u32)).collect();
-        v.sort_by(|a, b| a.0.cmp(b.0));
-        eprintln!("sorted vec {:?}", t.elapsed());
-        let set: HashSet<&str> = ["libblas3", "zzz"].into_iter().collect();
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for e in &pk { met.clear(); relation_names(e, "amd64", &mut met); for m in &met { if set.contains(m) { n += 1; } } }
-        eprintln!("relation_names+hash {:?} {n}", t.elapsed());
     }
 }
