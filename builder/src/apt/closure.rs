@@ -40,7 +40,7 @@ use super::index::{IndexError, PackageEntry, PackagesReader};
 use super::policy::AptPolicy;
 use super::problems::{doomed, Teller};
 use super::relation::{group_to_string, parse_relations_for_arch};
-use super::rules::{break_ties, id, Deps, RuleBuilder, NOT_CANDIDATE};
+use super::rules::{id, Deps, RuleBuilder, TieBreak, NOT_CANDIDATE};
 use super::universe::{Cand, Lookup, Universe};
 use super::version::DebVersion;
 pub use crate::closure::{ClosureError, DepKind, Missing, Problem, Requested, Why};
@@ -171,10 +171,7 @@ pub fn resolve(
     for &c in candidates.iter().flatten() {
         builder.add(c);
     }
-    let RuleBuilder {
-        rules, mut deps, ..
-    } = builder;
-    break_ties(&u, &mut deps);
+    let RuleBuilder { rules, deps, .. } = builder;
     // Per job: its request.
     let jobs: Vec<usize> = (0..requested.len())
         .filter(|&r| !candidates[r].is_empty())
@@ -205,6 +202,7 @@ pub fn resolve(
         deps: &deps,
         jobs: &job_cands,
         with_recommends: opts.with_recommends,
+        ties: TieBreak::new(&u, &deps),
     };
     // apt only ever installs candidates: first without the other versions; only if that
     // fails, with them (where apt gives up).

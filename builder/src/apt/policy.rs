@@ -27,7 +27,7 @@
 
 use super::index::field;
 use super::relation::parse_relations_for_arch;
-use super::rules::{cand, id, DepGroup, Deps};
+use super::rules::{cand, id, DepGroup, Deps, TieBreak};
 use super::universe::{Cand, Lookup, Universe};
 use crate::closure::DepKind;
 use crate::solver::{Family, Id, Mode, View};
@@ -41,6 +41,8 @@ pub(super) struct AptPolicy<'p, 'a> {
     pub(super) jobs: &'p [Vec<Id>],
     /// apt installs `Recommends` (`APT::Install-Recommends`).
     pub(super) with_recommends: bool,
+    /// apt's last key between equal providers.
+    pub(super) ties: TieBreak<'p, 'a>,
 }
 
 /// A choice the walk went through: the package, its group, the target taken.
@@ -257,34 +259,47 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
         if g.cands.iter().any(|&t| self.marked[id(t) as usize]) {
             return Step::Done;
         }
-        for (k, &t) in g.cands.iter().enumerate() {
-            let value = (self.value)(id(t));
-            // apt never tries a version that is not its name's candidate.
-            if value == Some(false) && !self.p.u.is_candidate(t) {
-                continue;
-            }
-            if value != Some(true) && !self.may_try(t) {
-                continue;
-            }
-            if value.is_none() {
-                let open = g.cands[k..].iter().map(|&c| id(c));
-                let value = self.value;
-                return Step::Open(open.filter(|&p| value(p).is_none()).collect());
-            }
-            match self.mark(t) {
-                Step::Done => {
-                    if g.alternatives.len() > 1 {
-                        if let Some(taken) = self.taken.as_deref_mut() {
-                            taken.push((owner, gi, t));
+        let mut k = 0;
+        while k < g.cands.len() {
+            // A run apt orders by package id is ordered only when the walk gets to it.
+            let run = match g.ties.iter().find(|r| r.0 as usize == k) {
+                Some(&(i, j)) => self.p.ties.order(&g.cands[i as usize..j as usize]),
+                None => vec![g.cands[k]],
+            };
+            for &t in &run {
+                match self.target(t) {
+                    Step::Failed => continue,
+                    Step::Open(open) => return Step::Open(open),
+                    Step::Done => {
+                        if g.alternatives.len() > 1 {
+                            if let Some(taken) = self.taken.as_deref_mut() {
+                                taken.push((owner, gi, t));
+                            }
                         }
+                        return Step::Done;
                     }
-                    return Step::Done;
                 }
-                Step::Open(open) => return Step::Open(open),
-                Step::Failed => {}
             }
+            k += run.len();
         }
         Step::Failed
+    }
+
+    /// One target of a group, as apt tries it: `Open` (the solver decides it first),
+    /// marked (`Done`), or not (`Failed`).
+    fn target(&mut self, t: Cand) -> Step {
+        let value = (self.value)(id(t));
+        // apt never tries a version that is not its name's candidate.
+        if value == Some(false) && !self.p.u.is_candidate(t) {
+            return Step::Failed;
+        }
+        if value != Some(true) && !self.may_try(t) {
+            return Step::Failed;
+        }
+        if value.is_none() {
+            return Step::Open(vec![id(t)]);
+        }
+        self.mark(t)
     }
 }
 

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 
 use super::relation::{group_to_string, parse_relations_for_arch, Group};
-use super::universe::{Cand, Lookup, Universe};
+use super::universe::{Cand, Lookup, Mention, Universe};
 use crate::closure::DepKind;
 use crate::solver::{Id, Lit, RuleInfo, RuleKind, RuleSet};
 
@@ -46,6 +46,8 @@ pub(super) struct DepGroup {
     pub(super) cands: Vec<Cand>,
     /// Per package of `cands`: the first alternative it meets.
     pub(super) via: Vec<u16>,
+    /// Runs of `cands` apt orders by its package ids ([`TieBreak`]), left as they are here.
+    pub(super) ties: Vec<(u32, u32)>,
 }
 
 /// What the closure knows of one reached package.
@@ -198,7 +200,7 @@ impl<'r, 'a> RuleBuilder<'r, 'a> {
             }
         }
         self.work.extend(cands.iter().copied());
-        deps.groups.push(DepGroup {
+        let mut g = DepGroup {
             kind,
             text: group_to_string(group),
             alternatives: group
@@ -207,14 +209,17 @@ impl<'r, 'a> RuleBuilder<'r, 'a> {
                 .collect(),
             cands,
             via,
-        });
+            ties: Vec::new(),
+        };
+        g.ties = tie_runs(u, &g);
+        deps.groups.push(g);
     }
 }
 
 /// The runs of a group's targets apt's `CompareProviders` leaves equal before its last key
 /// (see [`Universe::provider_key`]): consecutive candidates of one alternative, providers
 /// with equal keys.
-fn tie_runs(u: &Universe<'_>, g: &DepGroup) -> Vec<(usize, usize)> {
+fn tie_runs(u: &Universe<'_>, g: &DepGroup) -> Vec<(u32, u32)> {
     let key = |k: usize| {
         let c = g.cands[k];
         let name = &g.alternatives[g.via[k] as usize].0;
@@ -230,7 +235,7 @@ fn tie_runs(u: &Universe<'_>, g: &DepGroup) -> Vec<(usize, usize)> {
             }
         }
         if j - i > 1 {
-            runs.push((i, j));
+            runs.push((i as u32, j as u32));
         }
         i = j;
     }
@@ -241,38 +246,38 @@ fn tie_runs(u: &Universe<'_>, g: &DepGroup) -> Vec<(usize, usize)> {
 /// cache met later reading the indexes ([`Universe::first_mentions`]). apt ranks by that,
 /// not by name or repository, so among equal providers the one whose name appears last in
 /// the indexes wins; the closure does the same, so that it picks what `apt-get install`
-/// picks. All groups at once: one pass over the indexes, as far as the names need.
-pub(super) fn break_ties(u: &Universe<'_>, deps: &mut [Option<Deps>]) {
-    let mut runs: Vec<(usize, usize, Vec<(usize, usize)>)> = Vec::new();
-    let mut names = std::collections::HashSet::new();
-    for (c, d) in deps.iter().enumerate() {
-        let Some(d) = d else { continue };
-        for (gi, g) in d.groups.iter().enumerate() {
-            let r = tie_runs(u, g);
-            if !r.is_empty() {
-                for &(i, j) in &r {
-                    names.extend(g.cands[i..j].iter().map(|&x| u.name(x)));
+/// picks. Made when a choice first needs it (most runs are never reached: a group is met
+/// before), for every run at once: one pass over the indexes, as far as the names need.
+pub(super) struct TieBreak<'t, 'a> {
+    u: &'t Universe<'a>,
+    deps: &'t [Option<Deps>],
+    first: std::cell::OnceCell<std::collections::HashMap<&'a str, Mention>>,
+}
+
+impl<'t, 'a> TieBreak<'t, 'a> {
+    pub(super) fn new(u: &'t Universe<'a>, deps: &'t [Option<Deps>]) -> Self {
+        TieBreak {
+            u,
+            deps,
+            first: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The run `cands` (one of [`DepGroup::ties`]) in apt's order.
+    pub(super) fn order(&self, run: &[Cand]) -> Vec<Cand> {
+        let u = self.u;
+        let first = self.first.get_or_init(|| {
+            let mut names = std::collections::HashSet::new();
+            for g in self.deps.iter().flatten().flat_map(|d| &d.groups) {
+                for &(i, j) in &g.ties {
+                    names.extend(g.cands[i as usize..j as usize].iter().map(|&x| u.name(x)));
                 }
-                runs.push((c, gi, r));
             }
-        }
-    }
-    if runs.is_empty() {
-        return;
-    }
-    let first = u.first_mentions(&names);
-    let at = |c: Cand| first.get(u.name(c)).copied().unwrap_or((u32::MAX, 0));
-    for (c, gi, r) in runs {
-        let Some(g) = deps[c].as_mut().and_then(|d| d.groups.get_mut(gi)) else {
-            continue;
-        };
-        for (i, j) in r {
-            let mut run: Vec<(Cand, u16)> = (i..j).map(|k| (g.cands[k], g.via[k])).collect();
-            run.sort_by(|a, b| at(b.0).cmp(&at(a.0)).then(a.0.cmp(&b.0)));
-            for (k, (x, v)) in (i..j).zip(run) {
-                g.cands[k] = x;
-                g.via[k] = v;
-            }
-        }
+            u.first_mentions(&names)
+        });
+        let at = |c: Cand| first.get(u.name(c)).copied().unwrap_or((u32::MAX, 0));
+        let mut run = run.to_vec();
+        run.sort_by(|&a, &b| at(b).cmp(&at(a)).then(a.cmp(&b)));
+        run
     }
 }
