@@ -378,7 +378,9 @@ fn a_virtual_package_with_two_providers() {
     );
     // A better Priority wins over that order; one without any sorts first.
     let mut w = providers("mawk", "gawk", &[("Priority", "optional")]);
-    w[0].2[1].fields.push(("Priority".into(), "required".into()));
+    w[0].2[1]
+        .fields
+        .push(("Priority".into(), "required".into()));
     assert_eq!(same_as_apt(&w, &["app"]), set(&["app=1", "mawk=1"]));
     let w = providers("mawk", "gawk", &[("Priority", "optional")]);
     assert_eq!(same_as_apt(&w, &["app"]), set(&["app=1", "mawk=1"]));
@@ -394,9 +396,17 @@ fn a_virtual_package_with_two_providers() {
 #[test]
 fn versioned_provides() {
     let world = one_repo(vec![
-        Pkg::new("app", "1", &[("Depends", "libjpeg-dev (>= 2), foo (>= 2) | bar")]),
+        Pkg::new(
+            "app",
+            "1",
+            &[("Depends", "libjpeg-dev (>= 2), foo (>= 2) | bar")],
+        ),
         Pkg::new("libjpeg8-dev", "8", &[("Provides", "libjpeg-dev")]),
-        Pkg::new("libjpeg62-turbo-dev", "1:2.1", &[("Provides", "libjpeg-dev (= 1:2.1)")]),
+        Pkg::new(
+            "libjpeg62-turbo-dev",
+            "1:2.1",
+            &[("Provides", "libjpeg-dev (= 1:2.1)")],
+        ),
         Pkg::new("foo-impl", "1", &[("Provides", "foo")]),
         Pkg::new("bar", "1", &[]),
         Pkg::new("user", "1", &[("Depends", "libjpeg-dev")]),
@@ -482,8 +492,8 @@ fn random_world(seed: u64) -> (World, Vec<String>, bool) {
     let mut pkgs: Vec<(usize, Pkg)> = Vec::new();
     for i in 0..names {
         let n_versions = 1 + usize::from(rng.chance(25)) + usize::from(rng.chance(10));
-        for v in 0..n_versions {
-            let mut p = Pkg::new(&format!("p{i}"), versions[v], &[]);
+        for version in versions.iter().take(n_versions) {
+            let mut p = Pkg::new(&format!("p{i}"), version, &[]);
             let dep = |rng: &mut Rng| {
                 let alts = 1 + usize::from(rng.chance(35)) + usize::from(rng.chance(15));
                 let mut out = Vec::new();
@@ -546,6 +556,28 @@ fn random_world(seed: u64) -> (World, Vec<String>, bool) {
             pkgs.push((usize::from(rng.chance(20)), p));
         }
     }
+    provide_caps(&mut rng, caps, &mut pkgs);
+    for (r, p) in pkgs {
+        repos[r].push(p);
+    }
+    let [r1, r2] = repos;
+    let pinned = rng.chance(40);
+    let world = vec![
+        ("r1".to_string(), DEFAULT_PRIORITY, r1),
+        (
+            "r2".to_string(),
+            if pinned { 100 } else { DEFAULT_PRIORITY },
+            r2,
+        ),
+    ];
+    let request: BTreeSet<String> = (0..1 + rng.below(4))
+        .map(|_| format!("p{}", rng.below(names / 3 + 1)))
+        .collect();
+    (world, request.into_iter().collect(), rng.chance(30))
+}
+
+/// `capN` provided by two to four packages each, versioned (`= 1` to `= 3`) or not.
+fn provide_caps(rng: &mut Rng, caps: usize, pkgs: &mut [(usize, Pkg)]) {
     for c in 0..caps {
         for _ in 0..2 + rng.below(3) {
             let k = rng.below(pkgs.len());
@@ -566,19 +598,6 @@ fn random_world(seed: u64) -> (World, Vec<String>, bool) {
             }
         }
     }
-    for (r, p) in pkgs {
-        repos[r].push(p);
-    }
-    let [r1, r2] = repos;
-    let pinned = rng.chance(40);
-    let world = vec![
-        ("r1".to_string(), DEFAULT_PRIORITY, r1),
-        ("r2".to_string(), if pinned { 100 } else { DEFAULT_PRIORITY }, r2),
-    ];
-    let request: BTreeSet<String> = (0..1 + rng.below(4))
-        .map(|_| format!("p{}", rng.below(names / 3 + 1)))
-        .collect();
-    (world, request.into_iter().collect(), rng.chance(30))
 }
 
 #[test]
@@ -671,7 +690,10 @@ fn bookworm_index() -> Option<std::path::PathBuf> {
         return None;
     };
     std::fs::create_dir_all(&dir).ok()?;
-    let tmp = dir.join(format!("bookworm-main-amd64-Packages.xz.{}", std::process::id()));
+    let tmp = dir.join(format!(
+        "bookworm-main-amd64-Packages.xz.{}",
+        std::process::id()
+    ));
     let url = format!(
         "{}/dists/bookworm/main/binary-amd64/Packages.xz",
         mirror.trim_end_matches('/')
@@ -728,7 +750,13 @@ fn the_real_bookworm_archive_resolves_as_apt() {
             .iter()
             .map(|p| format!("{}={}", p.name, p.version))
             .collect();
-        let apt = apt_flat(&tmp.path().join("apt"), "bookworm", &text, &request, recommends);
+        let apt = apt_flat(
+            &tmp.path().join("apt"),
+            "bookworm",
+            &text,
+            &request,
+            recommends,
+        );
         let apt = apt.unwrap_or_else(|e| panic!("apt-get: {e}"));
         assert_eq!(
             ours,

@@ -44,7 +44,7 @@ use super::rules::{id, Deps, RuleBuilder, TieBreak, NOT_CANDIDATE};
 use super::universe::{Cand, Lookup, Universe};
 use super::version::DebVersion;
 pub use crate::closure::{ClosureError, DepKind, Missing, Problem, Requested, Why};
-use crate::solver::{self, Id};
+use crate::solver::{self, Id, Lit, RuleInfo, RuleKind, RuleSet, Solution};
 
 /// The priority of a repository that sets none.
 pub const DEFAULT_PRIORITY: u32 = 500;
@@ -180,22 +180,22 @@ pub fn resolve(
         .iter()
         .map(|&r| candidates[r].iter().map(|&c| id(c)).collect())
         .collect();
-    let teller = || Teller {
-        u: &u,
-        deps: &deps,
-        doomed: &[],
-        requested,
-        candidates: &candidates,
-        forgiven: &forgiven,
+    let tell = |found: &[solver::Problem]| {
+        let doomed = doomed(&deps);
+        let teller = Teller {
+            u: &u,
+            deps: &deps,
+            doomed: &doomed,
+            requested,
+            candidates: &candidates,
+            forgiven: &forgiven,
+        };
+        ClosureError {
+            problems: teller.tell(found, &jobs),
+        }
     };
     if jobs.len() + forgiven.iter().filter(|&&f| f).count() < requested.len() {
-        let doomed = doomed(&deps);
-        let (problems, _) = Teller {
-            doomed: &doomed,
-            ..teller()
-        }
-        .walk();
-        return Err(ClosureError { problems });
+        return Err(tell(&[]));
     }
     let policy = AptPolicy {
         u: &u,
@@ -204,33 +204,9 @@ pub fn resolve(
         with_recommends: opts.with_recommends,
         ties: TieBreak::new(&u, &deps),
     };
-    // apt only ever installs candidates: first without the other versions; only if that
-    // fails, with them (where apt gives up).
-    let mut only_candidates = rules.clone();
-    for c in (0..u.pkgs.len() as Cand).filter(|&c| deps[c as usize].is_some()) {
-        if !u.is_candidate(c) {
-            let info = solver::RuleInfo::new(solver::RuleKind::NotInstallable, id(c), 0, NOT_CANDIDATE);
-            only_candidates.push_pkg(&[-(id(c) as solver::Lit)], info);
-        }
-    }
-    let mut solution = solver::solve(&policy, u.pkgs.len(), only_candidates, &job_cands);
+    let solution = solve_as_apt(&policy, rules, &job_cands);
     if !solution.problems.is_empty() {
-        solution = solver::solve(&policy, u.pkgs.len(), rules, &job_cands);
-    }
-    if !solution.problems.is_empty() {
-        let doomed = doomed(&deps);
-        let t = Teller {
-            doomed: &doomed,
-            ..teller()
-        };
-        let (mut problems, blamed) = t.walk();
-        for p in &solution.problems {
-            let requests = p.jobs.iter().filter_map(|&j| jobs.get(j as usize));
-            if !requests.clone().any(|&r| blamed[r]) {
-                problems.push(t.from_proof(p, &jobs));
-            }
-        }
-        return Err(ClosureError { problems });
+        return Err(tell(&solution.problems));
     }
     let (is, taken) = policy.finish(&solution.installed);
     let choices: Vec<Choice> = taken
@@ -257,6 +233,24 @@ pub fn resolve(
         choices,
         missing,
     })
+}
+
+/// Solves as apt would: apt only ever installs candidates, so first without the other
+/// versions; only if that fails, with them (where apt gives up).
+fn solve_as_apt(policy: &AptPolicy<'_, '_>, rules: RuleSet, jobs: &[Vec<Id>]) -> Solution {
+    let u = policy.u;
+    let mut only_candidates = rules.clone();
+    for c in (0..u.pkgs.len() as Cand).filter(|&c| policy.deps[c as usize].is_some()) {
+        if !u.is_candidate(c) {
+            let info = RuleInfo::new(RuleKind::NotInstallable, id(c), 0, NOT_CANDIDATE);
+            only_candidates.push_pkg(&[-(id(c) as Lit)], info);
+        }
+    }
+    let solution = solver::solve(policy, u.pkgs.len(), only_candidates, jobs);
+    if solution.problems.is_empty() {
+        return solution;
+    }
+    solver::solve(policy, u.pkgs.len(), rules, jobs)
 }
 
 /// The selected packages, each with why it is there: the requests it meets, and every

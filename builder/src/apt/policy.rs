@@ -216,10 +216,7 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
             let o = id(o) as usize;
             self.marked[o] && (self.protected[o] || self.marking[o])
         };
-        !deps[c as usize]
-            .iter()
-            .flat_map(|d| &d.conflicts)
-            .any(hit)
+        !deps[c as usize].iter().flat_map(|d| &d.conflicts).any(hit)
     }
 
     /// apt's `MarkInstall` of `c`, not yet marked: marked, then its groups met in order. A
@@ -393,15 +390,26 @@ impl AptPolicy<'_, '_> {
     /// again, without installing their own dependencies.
     fn save_garbage(&self, marked: &[bool], kept: &mut [bool]) {
         let u = self.u;
-        let in_kept = |kept: &[bool]| (0..u.pkgs.len() as Cand).filter(|&c| kept[id(c) as usize]).collect::<Vec<_>>();
+        let in_kept = |kept: &[bool]| {
+            (0..u.pkgs.len() as Cand)
+                .filter(|&c| kept[id(c) as usize])
+                .collect::<Vec<_>>()
+        };
         let mut set = Lookup::new();
         for c in in_kept(kept) {
             set.add(u.entry(c));
         }
         let policy_broken = in_kept(kept).into_iter().any(|c| {
-            let recommends = u.entry(c).recommends().map(|f| parse_relations_for_arch(f, u.target));
-            let Some(Ok(groups)) = recommends else { return false };
-            groups.iter().any(|g| g.iter().all(|r| set.find(r, u.target).is_none()))
+            let recommends = u
+                .entry(c)
+                .recommends()
+                .map(|f| parse_relations_for_arch(f, u.target));
+            let Some(Ok(groups)) = recommends else {
+                return false;
+            };
+            groups
+                .iter()
+                .any(|g| g.iter().all(|r| set.find(r, u.target).is_none()))
         });
         if !policy_broken {
             return;
@@ -414,7 +422,10 @@ impl AptPolicy<'_, '_> {
             .collect();
         while let Some(c) = work.pop() {
             let e = u.entry(c);
-            for f in [e.pre_depends(), e.depends(), e.recommends()].into_iter().flatten() {
+            for f in [e.pre_depends(), e.depends(), e.recommends()]
+                .into_iter()
+                .flatten()
+            {
                 if let Ok(groups) = parse_relations_for_arch(f, u.target) {
                     named.extend(groups.into_iter().flatten().map(|r| r.name));
                 }
@@ -422,7 +433,9 @@ impl AptPolicy<'_, '_> {
             let (saved, rest): (Vec<Cand>, Vec<Cand>) = garbage.iter().partition(|&&g| {
                 let e = u.entry(g);
                 named.contains(e.package())
-                    || super::universe::provides_of(e).iter().any(|(n, _)| named.contains(n))
+                    || super::universe::provides_of(e)
+                        .iter()
+                        .any(|(n, _)| named.contains(n))
             });
             for g in saved {
                 kept[id(g) as usize] = true;

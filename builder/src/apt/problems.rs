@@ -69,8 +69,22 @@ pub(super) struct Teller<'t, 'a> {
 }
 
 impl Teller<'_, '_> {
+    /// Every problem: those the walk finds, then, for the solver's problems (`found`,
+    /// their jobs indexes into `jobs`, the requests) whose requests the walk found nothing
+    /// wrong with, what their proof says.
+    pub(super) fn tell(&self, found: &[solver::Problem], jobs: &[usize]) -> Vec<Problem> {
+        let (mut problems, blamed) = self.walk();
+        for p in found {
+            let mut requests = p.jobs.iter().filter_map(|&j| jobs.get(j as usize));
+            if !requests.any(|&r| blamed[r]) {
+                problems.push(self.tell_proof(p, jobs));
+            }
+        }
+        problems
+    }
+
     /// Every problem the walk finds, and which requests they belong to.
-    pub(super) fn walk(&self) -> (Vec<Problem>, Vec<bool>) {
+    fn walk(&self) -> (Vec<Problem>, Vec<bool>) {
         let mut problems = Vec::new();
         let mut blamed = vec![false; self.requested.len()];
         let mut nodes: Vec<Node> = Vec::new();
@@ -119,7 +133,10 @@ impl Teller<'_, '_> {
                 });
             }
             for g in &deps.groups {
-                if g.cands.iter().any(|&c| by_name.get(self.u.name(c)) == Some(&c)) {
+                if g.cands
+                    .iter()
+                    .any(|&c| by_name.get(self.u.name(c)) == Some(&c))
+                {
                     continue;
                 }
                 let free = |k: &usize| !by_name.contains_key(self.u.name(g.cands[*k]));
@@ -154,7 +171,12 @@ impl Teller<'_, '_> {
 
     /// The problem for a group nothing satisfies, saying so when a name is selected at a
     /// version that does not fit.
-    fn unsatisfied(&self, chain: &[String], g: &DepGroup, by_name: &HashMap<&str, Cand>) -> Problem {
+    fn unsatisfied(
+        &self,
+        chain: &[String],
+        g: &DepGroup,
+        by_name: &HashMap<&str, Cand>,
+    ) -> Problem {
         let mut message = format!("no package provides {}", g.text);
         for (name, _) in &g.alternatives {
             if let Some(&c) = by_name.get(name.as_str()) {
@@ -172,7 +194,7 @@ impl Teller<'_, '_> {
 
     /// A problem of the solver's, told from its proof: the packages that cannot be
     /// installed together and the relation that stops them.
-    pub(super) fn from_proof(&self, p: &solver::Problem, jobs: &[usize]) -> Problem {
+    fn tell_proof(&self, p: &solver::Problem, jobs: &[usize]) -> Problem {
         let u = self.u;
         let nv = |i: u32| {
             let c = cand(i);

@@ -78,7 +78,11 @@ pub(super) struct RuleBuilder<'r, 'a> {
 }
 
 impl<'r, 'a> RuleBuilder<'r, 'a> {
-    pub(super) fn new(u: &'r Universe<'a>, installed: &'r Lookup<'r>, with_recommends: bool) -> Self {
+    pub(super) fn new(
+        u: &'r Universe<'a>,
+        installed: &'r Lookup<'r>,
+        with_recommends: bool,
+    ) -> Self {
         RuleBuilder {
             u,
             installed,

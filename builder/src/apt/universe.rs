@@ -198,7 +198,12 @@ impl<'a> Universe<'a> {
             let named = self.named(self.name(c));
             let first = named.first().copied().unwrap_or(c);
             let pos = named.iter().position(|&x| x == c).unwrap_or(usize::MAX);
-            (self.priority(first), self.repo_index(first), self.name(c), pos)
+            (
+                self.priority(first),
+                self.repo_index(first),
+                self.name(c),
+                pos,
+            )
         };
         key(a).cmp(&key(b))
     }
@@ -326,7 +331,8 @@ impl<'a> Universe<'a> {
             firsts[usize::from(n.as_bytes().first().copied().unwrap_or(0))] = true;
         }
         let maybe = |n: &str| {
-            lens[n.len().min(255)] && firsts[usize::from(n.as_bytes().first().copied().unwrap_or(0))]
+            lens[n.len().min(255)]
+                && firsts[usize::from(n.as_bytes().first().copied().unwrap_or(0))]
         };
         let mut met = Vec::new();
         for (k, entry) in paragraphs.enumerate() {
@@ -426,7 +432,12 @@ fn field_names<'e>(field: &'e str, target: &str, out: &mut Vec<&'e str>) {
             i += 1;
         }
         let start = i;
-        while i < n && !matches!(b[i], b' ' | b'\t' | b'\n' | b',' | b'|' | b'(' | b'[' | b'<' | b':') {
+        while i < n
+            && !matches!(
+                b[i],
+                b' ' | b'\t' | b'\n' | b',' | b'|' | b'(' | b'[' | b'<' | b':'
+            )
+        {
             i += 1;
         }
         let name = &field[start..i];
@@ -434,7 +445,12 @@ fn field_names<'e>(field: &'e str, target: &str, out: &mut Vec<&'e str>) {
         if i < n && b[i] == b':' {
             let q = i + 1;
             i = q;
-            while i < n && !matches!(b[i], b' ' | b'\t' | b'\n' | b',' | b'|' | b'(' | b'[' | b'<') {
+            while i < n
+                && !matches!(
+                    b[i],
+                    b' ' | b'\t' | b'\n' | b',' | b'|' | b'(' | b'[' | b'<'
+                )
+            {
                 i += 1;
             }
             let qual = &field[q..i];
