@@ -13,15 +13,19 @@
 //!   `Provides`: a versioned provide satisfies versioned and unversioned dependencies, an
 //!   unversioned one only unversioned dependencies.
 //! - `Conflicts` and `Breaks` (alike, for a fresh install) and one version per name are
-//!   constraints: a choice that leads to a conflict is undone and the next alternative
-//!   taken ([`super::rules`]).
+//!   constraints ([`super::rules`]): a choice that leads to a conflict is undone and the next
+//!   alternative taken, where apt would keep it and leave its problem resolver to remove
+//!   packages or give up.
 //! - Choices are apt's ([`super::policy`]): the requests are marked first, then their
 //!   dependencies are walked depth first in field order; a group already met by a marked (or
-//!   installed) package is left alone, otherwise the first alternative that can be installed
-//!   is taken, its targets tried in apt's order: the name's candidate, then providers by
-//!   `Essential`, `Important`, `Priority` and, last, the order apt's cache met their names
-//!   in the indexes ([`super::universe`]). A versioned dependency the candidates do not
-//!   satisfy takes the best version that does (apt itself gives up there; the bundle holds
+//!   installed) package is left alone, otherwise its targets are tried in apt's order (the
+//!   name's candidate, then providers by `Essential`, `Important`, `Priority` and, last, the
+//!   order apt's cache met their names in the indexes, see [`super::universe`]) until one can
+//!   be installed. apt's own ways are kept: what a target that fails had marked stays
+//!   marked, a failed target is never tried again, and at the end what nothing needs is
+//!   dropped, as apt's autoremover drops it.
+//! - Only candidates first, as apt; a versioned dependency no candidate satisfies takes the
+//!   best version that does, in a second round (apt itself gives up there; the bundle holds
 //!   only the versions taken, so the node's apt finds them).
 //! - A request is a package name: its candidate (another version only if the candidate
 //!   cannot be installed); for a name no package has, its providers, the first by

@@ -14,16 +14,24 @@
 //! - It counts as marked only what it has reached itself: a package the solver already
 //!   knows it must install, but that apt marks later, does not meet a group that comes
 //!   earlier in apt's order (apt installs that group's first target, and the other later).
-//! - A target that cannot be installed is still tried as apt tries it: what its own
+//! - A target is tried only if apt would try it: a dependency of it has a candidate at all
+//!   (`IsInstallOk`), and nothing it conflicts with is marked and protected (the requests
+//!   and what they need with no alternative; and, while a package's own dependencies are
+//!   marked, that package: apt's `ScopedProtected`). A protected package's conflicts drop
+//!   the candidates they hit for good.
+//! - A target that cannot be installed is still walked as apt walks it: what its own
 //!   dependencies marked before it failed stays marked (and meets later groups), and it is
-//!   never tried again (apt drops its candidate). apt gives up on a target before marking
-//!   anything only if a dependency of it has no candidate at all (`IsInstallOk`).
+//!   never tried again (apt drops its candidate).
 //! - At the end apt drops what nothing marked needs (its autoremover, following
-//!   `Recommends` and `Suggests` too): see [`AptPolicy::kept`].
+//!   `Recommends` and `Suggests` too), and with `Recommends` it puts some of that back: see
+//!   [`AptPolicy::finish`].
 //!
-//! Where the marking leaves broken packages apt runs its problem resolver, which removes or
-//! keeps back packages by score; the solver backtracks instead, so there the closure can
-//! differ from apt (`builder/tests/apt_solver.rs` counts those worlds).
+//! Where apt's marking goes on past a conflict, the closure does not follow it: apt marks a
+//! target that conflicts with a marked package that is not protected by removing that
+//! package (`MarkKeep`), or marks a package a marked one conflicts with, and leaves its
+//! problem resolver to repair what breaks, by score, or to give up. The solver backtracks
+//! instead. `builder/tests/apt_solver.rs` counts those worlds apart and checks that the
+//! node's apt installs the closure's set from a repository of only that set.
 
 use super::index::field;
 use super::relation::parse_relations_for_arch;
