@@ -79,7 +79,7 @@ impl Family for AptPolicy<'_, '_> {
 enum Step {
     Done,
     Failed,
-    /// The solver has to decide these first (open, the one apt tries first in front).
+    /// The solver has to decide this open target first (apt's next try).
     Open(Vec<Id>),
 }
 
@@ -128,7 +128,7 @@ impl<'w, 'p, 'a> Walk<'w, 'p, 'a> {
 
     /// The requests (each the installed one of its candidates) are marked, then walked in
     /// order, then anything `installed` the walk has not reached (in that order). `Err`:
-    /// the open targets of the first choice to make, from the one apt would take on.
+    /// the open target apt tries next, for the solver to decide.
     fn run(&mut self, installed: &[Id]) -> Result<(), Vec<Id>> {
         let value = self.value;
         let roots: Vec<Id> = self

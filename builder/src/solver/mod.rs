@@ -14,6 +14,11 @@
 //! the top level makes the jobs involved a problem: they are set aside, with the rules that
 //! prove it, and solving goes on with the others.
 //!
+//! A family whose package manager decides in another order (apt marks depth first, see
+//! `apt::policy`) hands the solver its choices one by one instead ([`Family::next_choice`])
+//! and may do without the minimisation ([`Family::minimizes`]); conflicts, learning and
+//! backjumping stay the same. The dnf closure leaves both at their defaults.
+//!
 //! Why not `resolvo` (the CDCL solver of rattler/pixi, also modelled on libsolv): evaluated,
 //! not taken. resolvo 0.12.2 (rust-version 1.85.1: builds with our rustc 1.95, though above
 //! the workspace's declared 1.85) models one candidate per *name*, chosen from version sets
