@@ -1,9 +1,11 @@
 //! The apt closure's clauses, for every package the requests can reach, from apt's fields:
 //!
-//! - `Pre-Depends`, `Depends`: `-pkg | targets...`, the targets of every alternative in the
-//!   order apt tries them ([`Universe::targets`]), then versions that are not their name's
-//!   candidate (taken only when nothing else will do). A group nothing meets: `-pkg` (not
-//!   installable); a group an installed package meets, or the package itself: no rule.
+//! - `Pre-Depends`, `Depends`: `-pkg | targets...`, the targets of each alternative in
+//!   turn: those apt tries, in its order ([`Universe::targets`]; equal providers are put in
+//!   apt's order only when a choice gets to them, [`TieBreak`]), then that alternative's
+//!   versions that are not their name's candidate (taken only where apt gives up, see
+//!   [`super::closure`]). A group nothing meets: `-pkg` (not installable); a group an
+//!   installed package meets, or the package itself: no rule.
 //! - `Recommends` (with `--with-recommends`): no rule, apt drops what it cannot install;
 //!   their targets are reached, for the choices ([`super::policy`]) to take.
 //! - `Conflicts`, `Breaks` (as `Conflicts` for a fresh install): `-pkg | -other` for every

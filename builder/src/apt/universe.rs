@@ -299,7 +299,7 @@ impl<'a> Universe<'a> {
     /// `Important: yes`, then the better `Priority` (`required` first; a package without
     /// one sorts before all of them, as apt stores 0 for it). apt then prefers the higher
     /// package id: that last key needs the whole index and is applied by
-    /// [`super::rules::break_ties`] to the runs left equal ([`Universe::provider_key`]).
+    /// [`super::rules::TieBreak`] to the runs left equal ([`Universe::provider_key`]).
     fn sort_providers(&self, cands: &mut [Cand], name: &str) {
         cands.sort_by_cached_key(|&c| (self.provider_key(c, name), c));
     }
