@@ -1,35 +1,54 @@
-//! The dependency closure: which packages a set of requested ones pulls in from a list of
-//! apt repositories, and why each one is there.
+//! The apt dependency closure: which packages a set of requested ones pulls in from a list of
+//! apt repositories, and why each one is there. The set is the one `apt-get install` (apt
+//! 2.6) installs into an empty root, found by the solving core the dnf closure uses
+//! ([`crate::solver`]) with apt's rules and apt's order of choices.
 //!
-//! Rules, close to what apt does for a fresh install:
 //! - A name's candidate is its highest version over all repositories (ties: the earlier
-//!   repository), except that packages of a repository with a better [`Repo::priority`] win regardless
-//!   of version. A versioned dependency the candidate does not satisfy takes the best version
-//!   that does.
-//! - `Pre-Depends` and `Depends` are followed transitively, `Recommends` only on request. For
-//!   `a | b`, a group already satisfied by a selected (or installed) package is left alone;
-//!   otherwise the first alternative with a satisfying candidate is taken and the choice
-//!   recorded.
-//! - Virtual names are served through `Provides`: a versioned provide satisfies versioned and
-//!   unversioned dependencies, an unversioned one only unversioned dependencies. Among
-//!   several providers the first by repository order, then name, is taken.
-//! - Only packages of the target architecture and `all` are considered. `name:any` needs a
-//!   `Multi-Arch: allowed` package; `name:native` means the target architecture.
+//!   repository), except that packages of a repository with a better [`Repo::priority`] win
+//!   regardless of version (as apt's pin priorities do). Only packages of the target
+//!   architecture and `all` are considered. `name:any` needs a `Multi-Arch: allowed`
+//!   package; `name:native` means the target architecture.
+//! - `Pre-Depends` and `Depends` are requirements, `Recommends` are followed only on request
+//!   and dropped when they cannot be installed. Virtual names are served through
+//!   `Provides`: a versioned provide satisfies versioned and unversioned dependencies, an
+//!   unversioned one only unversioned dependencies.
+//! - `Conflicts` and `Breaks` (alike, for a fresh install) and one version per name are
+//!   constraints ([`super::rules`]): a choice that leads to a conflict is undone and the next
+//!   alternative taken, where apt would keep it and leave its problem resolver to remove
+//!   packages or give up.
+//! - Choices are apt's ([`super::policy`]): the requests are marked first, then their
+//!   dependencies are walked depth first in field order; a group already met by a marked (or
+//!   installed) package is left alone, otherwise its targets are tried in apt's order (the
+//!   name's candidate, then providers by `Essential`, `Important`, `Priority` and, last, the
+//!   order apt's cache met their names in the indexes, see [`super::universe`]) until one can
+//!   be installed. apt's own ways are kept: what a target that fails had marked stays
+//!   marked, a failed target is never tried again, and at the end what nothing needs is
+//!   dropped, as apt's autoremover drops it.
+//! - Only candidates first, as apt; a versioned dependency no candidate satisfies takes the
+//!   best version that does, in a second round (apt itself gives up there; the bundle holds
+//!   only the versions taken, so the node's apt finds them).
+//! - A request is a package name: its candidate (another version only if the candidate
+//!   cannot be installed); for a name no package has, its providers, the first by
+//!   repository order, then name (apt asks the user to pick one).
 //! - With a dpkg status file, a dependency an installed package already satisfies is not
-//!   followed; requested packages are always selected.
+//!   followed and conflicts with installed packages are not evaluated; requested packages
+//!   are always selected.
 //!
-//! Every problem (a requested package that does not exist, a dependency nothing satisfies) is
-//! collected with the chain that led to it. `Conflicts` and `Breaks` are not evaluated.
+//! Every problem (a requested package that does not exist, a dependency nothing satisfies,
+//! packages that conflict) is collected with the chain that led to it ([`super::problems`]).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::io::BufRead;
 
 use super::index::{IndexError, PackageEntry, PackagesReader};
-use super::relation::{
-    group_to_string, parse_relations, parse_relations_for_arch, Group, Relation,
-};
+use super::policy::AptPolicy;
+use super::problems::{doomed, Teller};
+use super::relation::{group_to_string, parse_relations_for_arch};
+use super::rules::{id, Deps, RuleBuilder, TieBreak, NOT_CANDIDATE};
+use super::universe::{Cand, Lookup, Universe};
 use super::version::DebVersion;
 pub use crate::closure::{ClosureError, DepKind, Missing, Problem, Requested, Why};
+use crate::solver::{self, Id, Lit, RuleInfo, RuleKind, RuleSet, Solution};
 
 /// The priority of a repository that sets none.
 pub const DEFAULT_PRIORITY: u32 = 500;
@@ -115,7 +134,7 @@ pub struct Choice {
 pub struct Closure {
     /// Sorted by name.
     pub packages: Vec<Selected>,
-    /// In the order they were made.
+    /// In the order apt makes them.
     pub choices: Vec<Choice>,
     pub missing: Vec<Missing>,
 }
@@ -129,420 +148,166 @@ impl Closure {
     }
 }
 
-/// Whether an entry's architecture fits a relation's arch qualifier.
-fn arch_ok(qual: Option<&str>, entry: &PackageEntry, target: &str) -> bool {
-    match qual {
-        None | Some("native") => true,
-        Some("any") => entry.multi_arch() == Some("allowed"),
-        Some(a) => a == entry.architecture() || (a == target && entry.architecture() == "all"),
-    }
-}
-
-/// Whether `entry` (a real package) satisfies `rel` by its own name and version.
-fn satisfies_real(rel: &Relation, entry: &PackageEntry, target: &str) -> bool {
-    entry.package() == rel.name
-        && rel
-            .constraint
-            .as_ref()
-            .is_none_or(|c| c.satisfied_by(entry.version()))
-        && arch_ok(rel.arch_qual.as_deref(), entry, target)
-}
-
-/// Whether a provide (`name (= version)` or unversioned) satisfies `rel`.
-fn satisfies_provide(
-    rel: &Relation,
-    provided: &Option<DebVersion>,
-    entry: &PackageEntry,
-    target: &str,
-) -> bool {
-    let version_ok = match (&rel.constraint, provided) {
-        (None, _) => true,
-        (Some(c), Some(v)) => c.satisfied_by(v),
-        (Some(_), None) => false,
-    };
-    version_ok && arch_ok(rel.arch_qual.as_deref(), entry, target)
-}
-
-/// The `Provides` of an entry as (name, version). Unparsable fields provide nothing.
-fn provides_of(entry: &PackageEntry) -> Vec<(String, Option<DebVersion>)> {
-    let Some(field) = entry.provides() else {
-        return Vec::new();
-    };
-    let Ok(groups) = parse_relations(field) else {
-        return Vec::new();
-    };
-    groups
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            let v = r.constraint.map(|c| c.version);
-            (r.name, v)
-        })
-        .collect()
-}
-
-/// A set of entries searchable by name and by provided name.
-struct Lookup<'e> {
-    entries: Vec<&'e PackageEntry>,
-    by_name: HashMap<&'e str, Vec<usize>>,
-    provides: HashMap<String, Vec<(usize, Option<DebVersion>)>>,
-}
-
-impl<'e> Lookup<'e> {
-    fn new() -> Self {
-        Lookup {
-            entries: Vec::new(),
-            by_name: HashMap::new(),
-            provides: HashMap::new(),
-        }
-    }
-
-    fn add(&mut self, entry: &'e PackageEntry) -> usize {
-        let i = self.entries.len();
-        self.entries.push(entry);
-        self.by_name.entry(entry.package()).or_default().push(i);
-        for (name, v) in provides_of(entry) {
-            self.provides.entry(name).or_default().push((i, v));
-        }
-        i
-    }
-
-    /// The first entry (in insertion order) satisfying `rel`, really or through a provide.
-    fn find(&self, rel: &Relation, target: &str) -> Option<usize> {
-        let real = self.by_name.get(rel.name.as_str()).into_iter().flatten();
-        if let Some(&i) = real
-            .into_iter()
-            .find(|&&i| satisfies_real(rel, self.entries[i], target))
-        {
-            return Some(i);
-        }
-        self.provides
-            .get(&rel.name)
-            .into_iter()
-            .flatten()
-            .find(|(i, v)| satisfies_provide(rel, v, self.entries[*i], target))
-            .map(|(i, _)| *i)
-    }
-}
-
-/// A package in the repositories: (repo index, entry index).
-type Cand = (usize, usize);
-
-/// All repositories' packages for one architecture, with candidates in preference order.
-struct Universe<'a> {
-    repos: &'a [Repo],
-    target: &'a str,
-    by_name: HashMap<&'a str, Vec<Cand>>,
-    provides: HashMap<String, Vec<(Cand, Option<DebVersion>)>>,
-}
-
-impl<'a> Universe<'a> {
-    fn new(repos: &'a [Repo], target: &'a str) -> Self {
-        let mut by_name: HashMap<&'a str, Vec<Cand>> = HashMap::new();
-        let mut provides: HashMap<String, Vec<(Cand, Option<DebVersion>)>> = HashMap::new();
-        for (r, repo) in repos.iter().enumerate() {
-            for (e, entry) in repo.packages.iter().enumerate() {
-                let arch = entry.architecture();
-                if arch != target && arch != "all" {
-                    continue;
-                }
-                by_name.entry(entry.package()).or_default().push((r, e));
-                if entry.provides().is_some() {
-                    for (name, v) in provides_of(entry) {
-                        provides.entry(name).or_default().push(((r, e), v));
-                    }
-                }
-            }
-        }
-        let u = Universe {
-            repos,
-            target,
-            by_name: HashMap::new(),
-            provides: HashMap::new(),
-        };
-        for cands in by_name.values_mut() {
-            cands.sort_by(|a, b| {
-                u.priority(*a)
-                    .cmp(&u.priority(*b))
-                    .then_with(|| u.entry(*b).version().cmp(u.entry(*a).version()))
-                    .then(a.cmp(b))
-            });
-        }
-        for provs in provides.values_mut() {
-            provs.sort_by(|(a, _), (b, _)| {
-                u.priority(*a)
-                    .cmp(&u.priority(*b))
-                    .then(a.0.cmp(&b.0))
-                    .then_with(|| u.entry(*a).package().cmp(u.entry(*b).package()))
-                    .then_with(|| u.entry(*b).version().cmp(u.entry(*a).version()))
-            });
-        }
-        Universe {
-            by_name,
-            provides,
-            ..u
-        }
-    }
-
-    fn entry(&self, c: Cand) -> &'a PackageEntry {
-        &self.repos[c.0].packages[c.1]
-    }
-
-    fn priority(&self, c: Cand) -> u32 {
-        self.repos[c.0].priority
-    }
-
-    /// The best package satisfying `rel`: a real one first, else a provider. Packages whose
-    /// name is in `blocked` (already selected at another version) are skipped.
-    fn find(&self, rel: &Relation, blocked: &impl Fn(&str) -> bool) -> Option<Cand> {
-        let real = self.by_name.get(rel.name.as_str()).into_iter().flatten();
-        if let Some(&c) = real
-            .into_iter()
-            .find(|&&c| satisfies_real(rel, self.entry(c), self.target))
-        {
-            if !blocked(&rel.name) {
-                return Some(c);
-            }
-        }
-        self.provides
-            .get(&rel.name)
-            .into_iter()
-            .flatten()
-            .find(|(c, v)| {
-                let e = self.entry(*c);
-                !blocked(e.package()) && satisfies_provide(rel, v, e, self.target)
-            })
-            .map(|(c, _)| *c)
-    }
-}
-
-/// A selected package and how it was reached.
-struct Node {
-    cand: Cand,
-    why: Vec<Why>,
-    chain: Vec<String>,
-}
-
-/// One resolution under way: what is selected, what is left to follow, what went wrong.
-struct Walk<'a, 'o> {
-    universe: Universe<'a>,
-    arch: &'a str,
-    opts: &'o ClosureOptions,
-    installed: Lookup<'o>,
-    selected: Lookup<'a>,
-    nodes: Vec<Node>,
-    queue: VecDeque<usize>,
-    problems: Vec<Problem>,
-    missing: Vec<Missing>,
-    choices: Vec<Choice>,
-}
-
-impl<'a> Walk<'a, '_> {
-    /// Selects a candidate, to be followed.
-    fn select(&mut self, cand: Cand, why: Why, chain: Vec<String>) {
-        let i = self.selected.add(self.universe.entry(cand));
-        self.nodes.push(Node {
-            cand,
-            why: vec![why],
-            chain,
-        });
-        self.queue.push_back(i);
-    }
-
-    /// A package asked for: selected, unless it is already.
-    fn request(&mut self, req: &Requested) {
-        let label = req.wanted_by.clone();
-        let why = Why::Requested {
-            label: label.clone(),
-        };
-        let rel = Relation {
-            name: req.name.clone(),
-            arch_qual: None,
-            constraint: None,
-            arches: Vec::new(),
-        };
-        if let Some(&i) = self
-            .selected
-            .by_name
-            .get(req.name.as_str())
-            .and_then(|v| v.first())
-        {
-            self.nodes[i].why.push(why);
-            return;
-        }
-        let selected = &self.selected;
-        let blocked = |n: &str| selected.by_name.contains_key(n);
-        match self.universe.find(&rel, &blocked) {
-            Some(c) => self.select(c, why, vec![label, req.name.clone()]),
-            None if self.opts.allow_missing || req.optional => self.missing.push(Missing {
-                name: req.name.clone(),
-                wanted_by: label,
-            }),
-            None => self.problems.push(Problem {
-                chain: vec![label],
-                message: format!("no package named {}", req.name),
-            }),
-        }
-    }
-
-    /// Follows the dependencies of selected package `i`.
-    fn follow(&mut self, i: usize) {
-        let entry = self.universe.entry(self.nodes[i].cand);
-        let mut fields = vec![
-            (DepKind::PreDepends, entry.pre_depends()),
-            (DepKind::Depends, entry.depends()),
-        ];
-        if self.opts.with_recommends {
-            fields.push((DepKind::Recommends, entry.recommends()));
-        }
-        for (kind, field) in fields {
-            let Some(field) = field else { continue };
-            match parse_relations_for_arch(field, self.arch) {
-                Ok(groups) => {
-                    for group in groups {
-                        self.group(i, entry, kind, &group);
-                    }
-                }
-                Err(e) => self.problems.push(Problem {
-                    chain: self.nodes[i].chain.clone(),
-                    message: format!("{}: {e}", kind.as_str()),
-                }),
-            }
-        }
-    }
-
-    /// One group of alternatives of package `i` (`entry`): left alone when a selected or
-    /// installed package meets it, else the first alternative with a candidate is taken.
-    fn group(&mut self, i: usize, entry: &'a PackageEntry, kind: DepKind, group: &Group) {
-        let arch = self.arch;
-        let text = group_to_string(group);
-        let why = Why::Dependency {
-            of: entry.package().to_string(),
-            kind,
-            relation: text.clone(),
-        };
-        // Already satisfied by a selected package?
-        if let Some(j) = group.iter().find_map(|r| self.selected.find(r, arch)) {
-            if j != i && !self.nodes[j].why.contains(&why) {
-                self.nodes[j].why.push(why);
-            }
-            return;
-        }
-        if group.iter().any(|r| self.installed.find(r, arch).is_some()) {
-            return;
-        }
-        let selected = &self.selected;
-        let blocked = |n: &str| selected.by_name.contains_key(n);
-        let found = group
-            .iter()
-            .find_map(|r| self.universe.find(r, &blocked).map(|c| (r, c)));
-        match found {
-            Some((rel, c)) => {
-                if group.len() > 1 {
-                    self.choices.push(Choice {
-                        package: entry.package().to_string(),
-                        group: text,
-                        chosen: self.universe.entry(c).package().to_string(),
-                    });
-                }
-                let mut chain = self.nodes[i].chain.clone();
-                chain.push(rel.to_string());
-                self.select(c, why, chain);
-            }
-            None if kind == DepKind::Recommends => {}
-            None => {
-                let problem = unsatisfied(&self.nodes[i].chain, group, &text, &self.selected);
-                self.problems.push(problem);
-            }
-        }
-    }
-}
-
-/// Resolves the dependency closure of `requested` over `repos` (highest priority first) for
-/// architecture `arch` (e.g. `amd64`).
+/// Resolves the dependency closure of `requested` over `repos` for architecture `arch`
+/// (e.g. `amd64`).
 pub fn resolve(
     repos: &[Repo],
     arch: &str,
     requested: &[Requested],
     opts: &ClosureOptions,
 ) -> Result<Closure, ClosureError> {
+    let inst: Vec<&PackageEntry> = opts.installed.iter().flat_map(|i| &i.packages).collect();
     let mut installed = Lookup::new();
-    if let Some(inst) = &opts.installed {
-        for e in &inst.packages {
-            installed.add(e);
+    for e in &inst {
+        installed.add(e);
+    }
+    let u = Universe::new(repos, arch, &inst);
+    let candidates: Vec<Vec<Cand>> = requested
+        .iter()
+        .map(|r| u.request_candidates(&r.name))
+        .collect();
+    let forgiven: Vec<bool> = requested
+        .iter()
+        .zip(&candidates)
+        .map(|(r, c)| c.is_empty() && (opts.allow_missing || r.optional))
+        .collect();
+    let mut builder = RuleBuilder::new(&u, &installed, opts.with_recommends);
+    for &c in candidates.iter().flatten() {
+        builder.add(c);
+    }
+    let RuleBuilder { rules, deps, .. } = builder;
+    // Per job: its request.
+    let jobs: Vec<usize> = (0..requested.len())
+        .filter(|&r| !candidates[r].is_empty())
+        .collect();
+    let job_cands: Vec<Vec<Id>> = jobs
+        .iter()
+        .map(|&r| candidates[r].iter().map(|&c| id(c)).collect())
+        .collect();
+    let tell = |found: &[solver::Problem]| {
+        let doomed = doomed(&deps);
+        let teller = Teller {
+            u: &u,
+            deps: &deps,
+            doomed: &doomed,
+            requested,
+            candidates: &candidates,
+            forgiven: &forgiven,
+        };
+        ClosureError {
+            problems: teller.tell(found, &jobs),
+        }
+    };
+    if jobs.len() + forgiven.iter().filter(|&&f| f).count() < requested.len() {
+        return Err(tell(&[]));
+    }
+    let policy = AptPolicy {
+        u: &u,
+        deps: &deps,
+        jobs: &job_cands,
+        with_recommends: opts.with_recommends,
+        ties: TieBreak::new(&u, &deps),
+    };
+    let solution = solve_as_apt(&policy, rules, &job_cands);
+    if !solution.problems.is_empty() {
+        return Err(tell(&solution.problems));
+    }
+    let (is, taken) = policy.finish(&solution.installed);
+    let choices: Vec<Choice> = taken
+        .into_iter()
+        .map(|(p, g, c)| Choice {
+            package: u.name(p).to_string(),
+            group: deps[p as usize]
+                .as_ref()
+                .map_or_else(String::new, |d| d.groups[g].text.clone()),
+            chosen: u.name(c).to_string(),
+        })
+        .collect();
+    let missing = requested
+        .iter()
+        .zip(&forgiven)
+        .filter(|(_, &f)| f)
+        .map(|(r, _)| Missing {
+            name: r.name.clone(),
+            wanted_by: r.wanted_by.clone(),
+        })
+        .collect();
+    Ok(Closure {
+        packages: selected(&u, &deps, requested, &candidates, &is),
+        choices,
+        missing,
+    })
+}
+
+/// Solves as apt would: apt only ever installs candidates, so first without the other
+/// versions; only if that fails, with them (where apt gives up).
+fn solve_as_apt(policy: &AptPolicy<'_, '_>, rules: RuleSet, jobs: &[Vec<Id>]) -> Solution {
+    let u = policy.u;
+    let mut only_candidates = rules.clone();
+    for c in (0..u.pkgs.len() as Cand).filter(|&c| policy.deps[c as usize].is_some()) {
+        if !u.is_candidate(c) {
+            let info = RuleInfo::new(RuleKind::NotInstallable, id(c), 0, NOT_CANDIDATE);
+            only_candidates.push_pkg(&[-(id(c) as Lit)], info);
         }
     }
-    let mut walk = Walk {
-        universe: Universe::new(repos, arch),
-        arch,
-        opts,
-        installed,
-        selected: Lookup::new(),
-        nodes: Vec::new(),
-        queue: VecDeque::new(),
-        problems: Vec::new(),
-        missing: Vec::new(),
-        choices: Vec::new(),
-    };
-    for req in requested {
-        walk.request(req);
+    let solution = solver::solve(policy, u.pkgs.len(), only_candidates, jobs);
+    if solution.problems.is_empty() {
+        return solution;
     }
-    while let Some(i) = walk.queue.pop_front() {
-        walk.follow(i);
+    solver::solve(policy, u.pkgs.len(), rules, jobs)
+}
+
+/// The selected packages, each with why it is there: the requests it meets, and every
+/// group of a selected package it is the first selected target of.
+fn selected(
+    u: &Universe<'_>,
+    deps: &[Option<Deps>],
+    requested: &[Requested],
+    candidates: &[Vec<Cand>],
+    is: &[bool],
+) -> Vec<Selected> {
+    let on = |c: Cand| is[id(c) as usize];
+    let mut why: Vec<Vec<Why>> = vec![Vec::new(); u.pkgs.len()];
+    for (req, cands) in requested.iter().zip(candidates) {
+        if let Some(&c) = cands.iter().find(|&&c| on(c)) {
+            why[c as usize].push(Why::Requested {
+                label: req.wanted_by.clone(),
+            });
+        }
     }
-    if !walk.problems.is_empty() {
-        return Err(ClosureError {
-            problems: walk.problems,
-        });
+    for p in (0..u.pkgs.len() as Cand).filter(|&p| on(p)) {
+        let Some(d) = &deps[p as usize] else { continue };
+        for g in &d.groups {
+            if let Some(&c) = g.cands.iter().find(|&&c| on(c)) {
+                if c != p {
+                    why[c as usize].push(Why::Dependency {
+                        of: u.name(p).to_string(),
+                        kind: g.kind,
+                        relation: g.text.clone(),
+                    });
+                }
+            }
+        }
     }
-    let universe = &walk.universe;
-    let mut packages: Vec<Selected> = walk
-        .nodes
-        .into_iter()
-        .map(|n| {
-            let entry = universe.entry(n.cand);
-            let mut why = n.why;
+    let mut packages: Vec<Selected> = (0..u.pkgs.len() as Cand)
+        .filter(|&c| on(c))
+        .map(|c| {
+            let entry = u.entry(c);
+            let mut why = std::mem::take(&mut why[c as usize]);
             why.sort();
             why.dedup();
             Selected {
                 name: entry.package().to_string(),
                 version: entry.version().clone(),
                 arch: entry.architecture().to_string(),
-                repo: repos[n.cand.0].name.clone(),
+                repo: u.repo_name(c).to_string(),
                 entry: entry.clone(),
                 why,
             }
         })
         .collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Closure {
-        packages,
-        choices: walk.choices,
-        missing: walk.missing,
-    })
-}
-
-/// The problem for a group nothing satisfies, saying so when a name is selected at a
-/// version that does not fit.
-fn unsatisfied(chain: &[String], group: &Group, text: &str, selected: &Lookup<'_>) -> Problem {
-    let mut message = format!("no package provides {text}");
-    for r in group {
-        if let Some(&j) = selected
-            .by_name
-            .get(r.name.as_str())
-            .and_then(|v| v.first())
-        {
-            message.push_str(&format!(
-                " ({} is selected at {})",
-                r.name,
-                selected.entries[j].version()
-            ));
-        }
-    }
-    Problem {
-        chain: chain.to_vec(),
-        message,
-    }
+    packages
 }
 
 /// Checks that every `Pre-Depends` and `Depends` of every package in `packages` is

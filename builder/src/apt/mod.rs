@@ -4,13 +4,19 @@
 //! - [`version`]: [`DebVersion`], ordered as dpkg orders versions.
 //! - [`relation`]: `Depends`-style fields into groups of alternatives.
 //! - [`index`]: streaming `Packages` parser, `Release` parser, `.xz`/`.gz` readers.
-//! - [`closure`]: which packages a set of requested ones pulls in, and why.
+//! - [`closure`]: which packages a set of requested ones pulls in, and why; solved by
+//!   [`crate::solver`] over the [`universe`]'s packages, with apt's [`rules`] and the order
+//!   of choices of apt's [`policy`], problems told by [`problems`].
 
 mod build;
 pub mod closure;
 pub mod index;
+mod policy;
+mod problems;
 mod relation;
 pub mod repo;
+mod rules;
+mod universe;
 pub mod upstream;
 mod version;
 

@@ -14,6 +14,11 @@
 //! the top level makes the jobs involved a problem: they are set aside, with the rules that
 //! prove it, and solving goes on with the others.
 //!
+//! A family whose package manager decides in another order (apt marks depth first, see
+//! `apt::policy`) hands the solver its choices one by one instead ([`Family::next_choice`])
+//! and may do without the minimisation ([`Family::minimizes`]); conflicts, learning and
+//! backjumping stay the same. The dnf closure leaves both at their defaults.
+//!
 //! Why not `resolvo` (the CDCL solver of rattler/pixi, also modelled on libsolv): evaluated,
 //! not taken. resolvo 0.12.2 (rust-version 1.85.1: builds with our rustc 1.95, though above
 //! the workspace's declared 1.85) models one candidate per *name*, chosen from version sets
@@ -62,6 +67,14 @@ impl View<'_> {
     pub fn installed_ids(&self) -> impl Iterator<Item = Id> + '_ {
         self.trail.iter().filter(|&&l| l > 0).map(|&l| l as Id)
     }
+
+    /// `p`'s decision: installed (`Some(true)`), not installed (`Some(false)`), or open.
+    pub fn value(&self, p: Id) -> Option<bool> {
+        match self.decisionmap[p as usize] {
+            0 => None,
+            d => Some(d > 0),
+        }
+    }
 }
 
 /// The family's side of solving.
@@ -74,6 +87,22 @@ pub trait Family {
     /// `recommendsmap` / `solver_is_supplementing`), for the minimisation step.
     fn recommended(&self, _view: &View<'_>, _p: Id) -> bool {
         false
+    }
+
+    /// The family's own order of choices, asked after the jobs and again after every choice:
+    /// the candidates of the next one (all open, the one to take first, the others its
+    /// alternatives), or `None` to leave what is still open to libsolv's rule order (the
+    /// default, all of it). A family choosing in the order its package manager marks
+    /// packages (apt's depth-first `MarkInstall`) gets that manager's picks, while
+    /// conflicts still undo choices as libsolv's would.
+    fn next_choice(&self, _view: &View<'_>) -> Option<Vec<Id>> {
+        None
+    }
+
+    /// Whether libsolv's minimisation runs at the end (a choice whose alternative got
+    /// installed anyway is taken back). apt has no such step.
+    fn minimizes(&self) -> bool {
+        true
     }
 }
 
@@ -708,6 +737,28 @@ impl<'f, F: Family> Solver<'f, F> {
         level
     }
 
+    /// The family's choices ([`Family::next_choice`]), each a decision of its own level (made
+    /// for no rule) kept as a branch, until the family has none. The level reached, lower
+    /// than `level` after a backjump below it.
+    fn resolve_family(&mut self, mut level: i32) -> i32 {
+        let origlevel = level;
+        while let Some(mut dq) = self.fam.next_choice(&self.view()) {
+            // Only open candidates can be chosen; a family's slip must not corrupt the trail.
+            dq.retain(|&p| self.decisionmap[p as usize] == 0);
+            let Some(&first) = dq.first() else { break };
+            if dq.len() > 1 {
+                self.branches.push(-(first as i32));
+                self.branches.extend(dq[1..].iter().map(|&p| p as i32));
+                self.branches.extend([0, 0, dq.len() as i32 + 4, level]);
+            }
+            level = self.setpropagatelearn(level, first as Lit, 0);
+            if level < origlevel {
+                break;
+            }
+        }
+        level
+    }
+
     /// libsolv's minimisation: the first branch one of whose other alternatives got
     /// installed later anyway (or, failing that, was recommended when the choice was not).
     fn minimize(&self) -> Option<(usize, usize)> {
@@ -792,9 +843,16 @@ impl<'f, F: Family> Solver<'f, F> {
                 systemlevel = level + 1;
             }
             let olevel = level;
+            level = self.resolve_family(level);
+            if level < olevel {
+                continue;
+            }
             level = self.resolve_dependencies(level, &mut dq);
             if level < olevel {
                 continue;
+            }
+            if !self.fam.minimizes() {
+                break;
             }
             if let Some((pos, end)) = self.minimize() {
                 level = self.take_branch(pos, end);

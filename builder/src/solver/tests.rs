@@ -72,3 +72,73 @@ fn an_alternative_installed_anyway_replaces_the_choice() {
     let s = run(5, &rules, &[vec![1]]);
     assert_eq!(sorted(s.installed), [1, 3, 4]);
 }
+
+/// Choices in the family's own order (the lowest id of the first rule whose owner is
+/// installed and that no installed package meets), without minimisation.
+struct InOrder<'r>(&'r [(Vec<Lit>, RuleInfo)]);
+
+impl Family for InOrder<'_> {
+    fn filter_unwanted(&self, _: &View<'_>, dq: &mut Vec<Id>, _: Mode) {
+        dq.sort_unstable();
+    }
+
+    fn next_choice(&self, view: &View<'_>) -> Option<Vec<Id>> {
+        for (lits, info) in self.0 {
+            if info.kind != RuleKind::Requires || !view.installed(info.pkg) {
+                continue;
+            }
+            let provs = lits.iter().filter(|&&l| l > 0).map(|&l| l as Id);
+            if provs.clone().any(|p| view.installed(p)) {
+                continue;
+            }
+            let open: Vec<Id> = provs.filter(|&p| view.value(p).is_none()).collect();
+            if !open.is_empty() {
+                return Some(open);
+            }
+        }
+        None
+    }
+
+    fn minimizes(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn the_familys_order_of_choices_and_no_minimisation() {
+    // As an_alternative_installed_anyway_replaces_the_choice, but choosing in rule order and
+    // keeping every choice (apt's way): 2 stays although 3 got installed for 4.
+    let rules = [req(1, &[2, 3]), req(1, &[4, 5]), req(4, &[3])];
+    let mut rs = RuleSet::default();
+    for (l, i) in &rules {
+        rs.push_pkg(l, *i);
+    }
+    let s = solve(&InOrder(&rules), 5, rs, &[vec![1]]);
+    assert_eq!(sorted(s.installed), [1, 2, 3, 4]);
+    // A choice of the family's that conflicts later is undone: 1 needs 2 or 3 and 4; 4
+    // conflicts with 2.
+    let rules = [req(1, &[2, 3]), req(1, &[4]), conflict(4, 2)];
+    let mut rs = RuleSet::default();
+    for (l, i) in &rules {
+        rs.push_pkg(l, *i);
+    }
+    let s = solve(&InOrder(&rules), 4, rs, &[vec![1]]);
+    assert!(s.problems.is_empty());
+    assert_eq!(sorted(s.installed), [1, 3, 4]);
+    // A family that sees the conflict only after choosing: 1 needs 2 or 3, then 5; 5 needs 6;
+    // 6 conflicts with 2. The choice of 2 comes first; the conflict is learnt and 3 taken.
+    let rules = [
+        req(1, &[2, 3]),
+        req(1, &[5, 7]),
+        req(5, &[6]),
+        req(7, &[6]),
+        conflict(6, 2),
+    ];
+    let mut rs = RuleSet::default();
+    for (l, i) in &rules {
+        rs.push_pkg(l, *i);
+    }
+    let s = solve(&InOrder(&rules), 7, rs, &[vec![1]]);
+    assert!(s.problems.is_empty());
+    assert_eq!(sorted(s.installed), [1, 3, 5, 6]);
+}
