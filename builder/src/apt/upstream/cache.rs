@@ -7,7 +7,7 @@
 //! writes the copy again.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
@@ -30,26 +30,49 @@ impl PackagesCache {
 
     /// The packages of the kept copy if it is exactly the `Packages` that `Release` lists;
     /// `None` otherwise (the copy is then removed).
+    ///
+    /// The copy is read whole (the parsed packages hold the same bytes anyway), hashed, and
+    /// parsed in pieces cut at paragraph boundaries, one per core: what the pieces give is
+    /// used only if the hash is the listed one.
     pub(super) fn load(&self) -> Option<Vec<PackageEntry>> {
-        let file = File::open(&self.path).ok()?;
-        let fits = file
-            .metadata()
-            .is_ok_and(|m| m.is_file() && m.len() == self.want.size);
-        if !fits {
+        let loaded = self.read().and_then(|text| {
+            let pieces = pieces(&text, parallelism());
+            let (sha256, parsed) = std::thread::scope(|s| {
+                let rest: Vec<_> = pieces[1..]
+                    .iter()
+                    .map(|piece| s.spawn(move || index::read_packages(*piece)))
+                    .collect();
+                let sha256 = hex::encode(Sha256::digest(&text));
+                let mut parsed = index::read_packages(pieces[0]);
+                for r in rest {
+                    let more = r.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    parsed = parsed.and_then(|mut all| {
+                        all.extend(more?);
+                        Ok(all)
+                    });
+                }
+                (sha256, parsed)
+            });
+            parsed.ok().filter(|_| sha256 == self.want.sha256)
+        });
+        if loaded.is_none() {
             self.discard();
+        }
+        loaded
+    }
+
+    /// The kept copy's bytes, if it is a file of the listed size.
+    fn read(&self) -> Option<Vec<u8>> {
+        let file = File::open(&self.path).ok()?;
+        if !file
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.len() == self.want.size)
+        {
             return None;
         }
-        let mut hashed = Hashing::new(file.take(self.want.size));
-        let parsed = index::read_packages(BufReader::with_capacity(BUF, &mut hashed));
-        // The parse read to the end: every byte parsed was hashed.
-        let (size, sha256) = hashed.finish();
-        match parsed {
-            Ok(packages) if size == self.want.size && sha256 == self.want.sha256 => Some(packages),
-            _ => {
-                self.discard();
-                None
-            }
-        }
+        let mut text = Vec::with_capacity(usize::try_from(self.want.size).ok()?);
+        file.take(self.want.size).read_to_end(&mut text).ok()?;
+        (text.len() as u64 == self.want.size).then_some(text)
     }
 
     /// Wraps the decompressed index being parsed: its bytes are copied into a new kept copy,
@@ -77,6 +100,34 @@ impl PackagesCache {
     fn discard(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// How many pieces to parse a kept copy in: one per core, at most 8.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// `text` cut into at most `n` pieces of about the same size, each cut just after an empty
+/// line (`\n\n`), which always ends a paragraph: the pieces parse to the same paragraphs as
+/// the whole.
+fn pieces(text: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = text;
+    for left in (2..=n).rev() {
+        let aim = rest.len() / left;
+        let Some(cut) = rest[aim..]
+            .windows(2)
+            .position(|w| w == b"\n\n")
+            .map(|i| aim + i + 2)
+        else {
+            break;
+        };
+        let (piece, tail) = rest.split_at(cut);
+        out.push(piece);
+        rest = tail;
+    }
+    out.push(rest);
+    out
 }
 
 /// A reader that hashes and counts what passes through it.
@@ -151,5 +202,35 @@ impl<R> Drop for Tee<'_, R> {
     /// A copy not put in place is removed.
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &[u8]) -> Vec<String> {
+        index::read_packages(text)
+            .unwrap()
+            .iter()
+            .map(|p| p.raw().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn pieces_parse_to_the_paragraphs_of_the_whole() {
+        let text: String = (0..50)
+            .map(|i| format!("Package: p{i}\nVersion: 1.{i}\nDescription: x\n .\n more\n\n"))
+            .collect();
+        for n in 1..=8 {
+            let parts = pieces(text.as_bytes(), n);
+            assert!(!parts.is_empty() && parts.len() <= n);
+            assert_eq!(parts.concat(), text.as_bytes());
+            let joined: Vec<String> = parts.iter().flat_map(|p| names(p)).collect();
+            assert_eq!(joined, names(text.as_bytes()), "{n} pieces");
+        }
+        // No empty line: one piece.
+        assert_eq!(pieces(b"Package: a\nVersion: 1\n", 4).len(), 1);
+        assert_eq!(pieces(b"", 4), vec![&b""[..]]);
     }
 }
