@@ -21,16 +21,20 @@ impl PackageFamily for Apt {
     fn resolve(&self, input: &ResolveInput) -> Result<Resolution, BuildError> {
         let opts = input.opts;
         let arch = opts.target.arch.deb();
-        let mut indexes = Vec::new();
-        for r in input.repos {
-            let line = input.mirrors.expand(r, &opts.target)?;
-            let source = AptSource::parse(&r.name, &line)?;
-            let keyring = input.keyring_for(r)?;
-            let keyring = keyring.as_ref().map(|(k, p)| (k, p.as_path()));
-            let mut index = upstream::load(input.fetcher, &source, keyring, arch)?;
-            index.repo.priority = r.priority.unwrap_or(super::closure::DEFAULT_PRIORITY);
-            indexes.push(index);
-        }
+        // The repos are read at once: one's index is parsed while another's is on the way.
+        let loaded: Vec<Result<upstream::RepoIndex, BuildError>> = std::thread::scope(|s| {
+            let tasks: Vec<_> = input
+                .repos
+                .iter()
+                .map(|r| s.spawn(move || load_repo(input, r, arch)))
+                .collect();
+            tasks
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // The first error in the repos' order, as when they were read one by one.
+        let indexes = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
         let installed = match &opts.exclude_installed {
             Some(p) => {
                 let f = std::fs::File::open(p).map_err(|source| BuildError::Io {
@@ -59,7 +63,8 @@ impl PackageFamily for Apt {
             installed,
         };
         let result = closure::resolve(&closure_repos, arch, &input.requests(), &options)?;
-        drop(closure_repos);
+        // Freeing some 60 000 parsed paragraphs takes a while: done beside the rest.
+        std::thread::spawn(move || drop(closure_repos));
         let mut chosen = Vec::new();
         let mut paragraphs = Vec::new();
         for sel in &result.packages {
@@ -115,6 +120,21 @@ impl PackageFamily for Apt {
             writer: Box::new(AptWriter { paragraphs }),
         })
     }
+}
+
+/// One upstream repo's index, read and checked, with the priority the build gives it.
+fn load_repo(
+    input: &ResolveInput,
+    r: &crate::distro::RepoDef,
+    arch: &str,
+) -> Result<upstream::RepoIndex, BuildError> {
+    let line = input.mirrors.expand(r, &input.opts.target)?;
+    let source = AptSource::parse(&r.name, &line)?;
+    let keyring = input.keyring_for(r)?;
+    let keyring = keyring.as_ref().map(|(k, p)| (k, p.as_path()));
+    let mut index = upstream::load(input.fetcher, &source, keyring, arch)?;
+    index.repo.priority = r.priority.unwrap_or(super::closure::DEFAULT_PRIORITY);
+    Ok(index)
 }
 
 /// `pool/main/p/postgresql-15/postgresql-15_15.8-0+deb12u1_amd64.deb` -> its file name.

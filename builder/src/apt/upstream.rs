@@ -2,14 +2,18 @@
 //! signature with the keyring the manifest names, check every index against the hashes in
 //! `Release`, and parse `Packages` for the target arch (and `all` where the archive splits it).
 
-use std::path::Path;
+mod cache;
+
+use std::io::{Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
 use pigsty_bundle::sign::PublicKeyring;
 
-use crate::apt::index::{self, PackageEntry, Release};
+use crate::apt::index::{self, PackageEntry, Release, ReleaseFile};
 use crate::apt::Repo;
 use crate::fetch::{FetchError, Fetcher};
 pub use crate::upstream::UpstreamError;
+use cache::PackagesCache;
 
 /// One apt source in Pigsty's one-line form: `URL SUITE COMPONENT...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,8 +215,10 @@ struct IndexReader<'a> {
 }
 
 impl IndexReader<'_> {
-    /// The packages of one index folder (`main/binary-amd64/`) for the arch and `all`, the
-    /// index fetched (never more than `Release` says it is) and checked against `Release`.
+    /// The packages of one index folder (`main/binary-amd64/`) for the arch and `all`: from
+    /// the kept decompressed copy if it is the `Packages` that `Release` lists, else from the
+    /// compressed index, fetched (never more than `Release` says it is; not at all when the
+    /// cached copy is already the one `Release` lists) and checked against `Release`.
     fn packages(&self, dir: &str) -> Result<Vec<PackageEntry>, UpstreamError> {
         let repo = &self.source.name;
         let (entry, compression) = ["Packages.xz", "Packages.gz", "Packages"]
@@ -227,6 +233,60 @@ impl IndexReader<'_> {
                 what: format!("{dir}Packages"),
                 url: self.source.dist_url("InRelease"),
             })?;
+        // The uncompressed index's size and hash, when Release lists them (Debian's do): a
+        // decompressed copy is kept, checked against them.
+        let kept = self
+            .release
+            .file(&format!("{dir}Packages"))
+            .filter(|plain| plain.path != entry.path)
+            .map(|plain| {
+                let url = self.source.dist_url(&plain.path);
+                PackagesCache::new(
+                    self.fetcher.derived_path("apt-packages", &url),
+                    plain.clone(),
+                )
+            });
+        if let Some(packages) = kept.as_ref().and_then(PackagesCache::load) {
+            return Ok(self.for_arch(packages));
+        }
+        let (file, path) = self.checked_index(dir, &entry)?;
+        let parse_err = |e: Box<dyn std::error::Error + Send + Sync>| UpstreamError::Parse {
+            repo: repo.clone(),
+            path: path.display().to_string(),
+            source: e,
+        };
+        let compressed = std::io::BufReader::with_capacity(1 << 16, file);
+        let parsed = match &kept {
+            Some(kept) => {
+                let mut tee = kept.tee(index::decompress(compressed, compression));
+                let parsed = index::read_packages(std::io::BufReader::new(&mut tee))
+                    .map_err(|e| parse_err(e.into()))?;
+                tee.keep();
+                parsed
+            }
+            None => index::read_packages(index::decompress(compressed, compression))
+                .map_err(|e| parse_err(e.into()))?,
+        };
+        Ok(self.for_arch(parsed))
+    }
+
+    fn for_arch(&self, parsed: Vec<PackageEntry>) -> Vec<PackageEntry> {
+        parsed
+            .into_iter()
+            .filter(|p| p.architecture() == self.arch || p.architecture() == "all")
+            .collect()
+    }
+
+    /// The index `entry` of `Release` in folder `dir`, open at its start, with its local path: the cached
+    /// copy when it is already the one `Release` lists, else downloaded (never more than
+    /// `Release` says it is) and checked. Opened once, so that the bytes checked are the
+    /// bytes read.
+    fn checked_index(
+        &self,
+        dir: &str,
+        entry: &ReleaseFile,
+    ) -> Result<(std::fs::File, PathBuf), UpstreamError> {
+        let repo = &self.source.name;
         // By-hash paths never change under a mirror sync, as apt knows.
         let url = if self.by_hash {
             self.source
@@ -242,6 +302,10 @@ impl IndexReader<'_> {
             expected: expected.into(),
             actual: actual.into(),
         };
+        let cached = self.fetcher.index_path(&url);
+        if let Some(file) = open_if_listed(&cached, entry) {
+            return Ok((file, cached));
+        }
         let path =
             self.fetcher
                 .fetch_index_max(&url, entry.size)
@@ -256,29 +320,37 @@ impl IndexReader<'_> {
                         source,
                     },
                 })?;
-        let parse_err = |e: Box<dyn std::error::Error + Send + Sync>| UpstreamError::Parse {
+        let read_err = |e: std::io::Error| UpstreamError::Parse {
             repo: repo.clone(),
             path: path.display().to_string(),
-            source: e,
+            source: e.into(),
         };
-        let (size, sha) = pigsty_bundle::fs::hash_file(&path).map_err(|e| parse_err(e.into()))?;
+        let mut file = std::fs::File::open(&path).map_err(read_err)?;
+        let (size, sha) = pigsty_bundle::fs::hash_reader(&mut file).map_err(read_err)?;
         if size != entry.size {
             return Err(mismatch("size", entry.size.to_string(), size.to_string()));
         }
         if sha != entry.sha256 {
             return Err(mismatch("sha256", entry.sha256.clone(), sha));
         }
-        let file = std::fs::File::open(&path).map_err(|e| parse_err(e.into()))?;
-        let reader = index::decompress(
-            std::io::BufReader::with_capacity(1 << 16, file),
-            compression,
-        );
-        let parsed = index::read_packages(reader).map_err(|e| parse_err(e.into()))?;
-        Ok(parsed
-            .into_iter()
-            .filter(|p| p.architecture() == self.arch || p.architecture() == "all")
-            .collect())
+        file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+        Ok((file, path))
     }
+}
+
+/// The file at `path`, open at its start, if it has the size and SHA-256 `entry` lists.
+fn open_if_listed(path: &Path, entry: &ReleaseFile) -> Option<std::fs::File> {
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() == entry.size)
+    {
+        return None;
+    }
+    let (size, sha) = pigsty_bundle::fs::hash_reader(&mut file).ok()?;
+    (size == entry.size && sha == entry.sha256).then_some(())?;
+    file.seek(SeekFrom::Start(0)).ok()?;
+    Some(file)
 }
 
 fn read_string(path: &Path, repo: &str) -> Result<String, UpstreamError> {

@@ -92,6 +92,12 @@ impl Fetcher {
         self.cache_dir.join("http").join(index_file_name(url))
     }
 
+    /// Where something made from the file at `url` is kept (`kind`: a folder of the cache,
+    /// e.g. `apt-packages` for decompressed indexes). Whoever reads it back checks it.
+    pub fn derived_path(&self, kind: &str, url: &str) -> PathBuf {
+        self.cache_dir.join(kind).join(index_file_name(url))
+    }
+
     /// Fetch a small file (an index: `InRelease`, `Packages.xz`) with conditional requests:
     /// keeps the body and its `ETag`/`Last-Modified` under `<cache>/http/`, sends
     /// `If-None-Match`/`If-Modified-Since`, and on 304 returns the cached copy. Returns the

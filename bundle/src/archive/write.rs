@@ -7,6 +7,7 @@ use std::fs::{self as stdfs, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
@@ -525,27 +526,40 @@ fn write_entries(
         .prefix(&format!(".{name}.tmp-"))
         .tempfile_in(&dir)
         .map_err(werr(out))?;
-    let sink = fs::HashingWriter::new(BufWriter::with_capacity(BUF_SIZE, tmp));
-    let sink = match pack.format {
-        BundleFormat::Tgz => {
-            let gz = GzWriter::new(sink, GZIP_LEVEL).map_err(werr(out))?;
-            write_tar(gz, entries, pack, out)?
-                .finish()
-                .map_err(werr(out))?
-        }
-        BundleFormat::TarZst => {
-            let mut zst = zstd::stream::Encoder::new(sink, ZSTD_LEVEL).map_err(werr(out))?;
-            zst.multithread(workers.max(1)).map_err(werr(out))?;
-            zst.include_checksum(true).map_err(werr(out))?;
-            write_tar(zst, entries, pack, out)?
-                .finish()
-                .map_err(werr(out))?
-        }
-    };
-    let (buffered, size, sha256) = sink.finish();
-    let tmp = buffered
-        .into_inner()
-        .map_err(|e| werr(out)(e.into_error()))?;
+    let (full, to_write) = mpsc::sync_channel(BEHIND);
+    let (written, empty) = mpsc::channel();
+    let (stream, behind) = std::thread::scope(|s| {
+        let writer = s.spawn(move || write_behind(tmp, &to_write, &written));
+        let sink = Behind {
+            buf: Vec::with_capacity(BUF_SIZE),
+            full,
+            empty,
+        };
+        let stream = match pack.format {
+            BundleFormat::Tgz => GzWriter::new(sink, GZIP_LEVEL)
+                .map_err(werr(out))
+                .and_then(|gz| write_tar(gz, entries, pack, out))
+                .and_then(|gz| gz.finish().map_err(werr(out))),
+            BundleFormat::TarZst => zstd::stream::Encoder::new(sink, ZSTD_LEVEL)
+                .and_then(|mut zst| {
+                    zst.multithread(workers.max(1))?;
+                    zst.include_checksum(true)?;
+                    Ok(zst)
+                })
+                .map_err(werr(out))
+                .and_then(|zst| write_tar(zst, entries, pack, out))
+                .and_then(|zst| zst.finish().map_err(werr(out))),
+        };
+        // Hands over the last bytes; the writer ends when the sink is gone.
+        let stream = stream.and_then(|sink| sink.finish().map_err(werr(out)));
+        let behind = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (stream, behind)
+    });
+    // The writer's own failure (no space, say) is the cause of the stream's.
+    let (tmp, size, sha256) = behind.map_err(werr(out))?;
+    stream?;
     tmp.as_file().sync_all().map_err(werr(out))?;
 
     let sum_path = fs::with_suffix(out, ".sha256");
@@ -566,6 +580,73 @@ fn write_entries(
         size,
         sha256,
     })
+}
+
+/// How many buffers of the bundle may wait for its writer.
+const BEHIND: usize = 2;
+
+/// The bundle's bytes on their way out, in buffers of [`BUF_SIZE`] handed to the thread of
+/// [`write_behind`]: it hashes and writes them while this thread reads, hashes and packs
+/// the next files, so the two SHA-256 passes (of the files packed and of the bundle) and the
+/// copies run on two cores.
+struct Behind {
+    buf: Vec<u8>,
+    full: mpsc::SyncSender<Vec<u8>>,
+    /// Buffers written, for reuse.
+    empty: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Behind {
+    fn pass(&mut self) -> io::Result<()> {
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BUF_SIZE));
+        let full = std::mem::replace(&mut self.buf, next);
+        // The writer stops only on an error, which it reports itself.
+        self.full
+            .send(full)
+            .map_err(|_| io::Error::other("the bundle's writer stopped"))
+    }
+
+    /// Hands over what is left; the writer finishes once this is dropped.
+    fn finish(mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+impl Write for Behind {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(BUF_SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == BUF_SIZE {
+            self.pass()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.pass()
+    }
+}
+
+/// Hashes and writes the buffers [`Behind`] hands over into `tmp`, and sends them back;
+/// returns the file, the byte count and the SHA-256 once the sender is gone.
+fn write_behind(
+    tmp: tempfile::NamedTempFile,
+    full: &mpsc::Receiver<Vec<u8>>,
+    written: &mpsc::Sender<Vec<u8>>,
+) -> io::Result<(tempfile::NamedTempFile, u64, String)> {
+    let mut sink = fs::HashingWriter::new(tmp);
+    for mut buf in full {
+        sink.write_all(&buf)?;
+        buf.clear();
+        let _ = written.send(buf);
+    }
+    Ok(sink.finish())
 }
 
 /// The files of a bundle source tree as manifest entries (sizes and SHA-256 streamed from
