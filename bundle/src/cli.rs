@@ -178,11 +178,44 @@ where
 /// help and version print as clap prints them; a usage error prints as clap prints it, or as
 /// the JSON envelope (kind `usage`, exit code 2) when `--json` was given.
 pub fn parse<P: FromArgMatches>(cmd: Command) -> P {
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let args = verbosity_after_subcommand(&cmd, std::env::args_os().collect());
     match try_parse(cmd, args.clone()) {
         Ok(p) => p,
         Err(e) => exit_usage(e, json_requested(args.into_iter().skip(1))),
     }
+}
+
+/// `-q`/`-v` given before a subcommand (`pigsty-install -q verify B`) moved after its name.
+/// Both binaries take their default command's arguments at the top level with
+/// `args_conflicts_with_subcommands`, under which clap counts a global flag as such an
+/// argument and no longer looks for a subcommand; after the name, the global flag is taken.
+pub fn verbosity_after_subcommand(cmd: &Command, args: Vec<OsString>) -> Vec<OsString> {
+    let is_verbosity = |a: &OsString| {
+        let a = a.to_string_lossy();
+        a == "--quiet"
+            || a == "--verbose"
+            || (a.len() > 1
+                && a.starts_with('-')
+                && !a.starts_with("--")
+                && a[1..].chars().all(|c| c == 'q' || c == 'v'))
+    };
+    let leading = args.iter().skip(1).take_while(|a| is_verbosity(a)).count();
+    let Some(next) = args.get(1 + leading) else {
+        return args;
+    };
+    let next = next.to_string_lossy();
+    let is_sub = cmd
+        .get_subcommands()
+        .any(|s| s.get_name() == next || s.get_all_aliases().any(|a| a == next));
+    if leading == 0 || !is_sub {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len());
+    out.extend(args[..1].iter().cloned());
+    out.push(args[1 + leading].clone());
+    out.extend(args[1..1 + leading].iter().cloned());
+    out.extend(args[2 + leading..].iter().cloned());
+    out
 }
 
 /// [`parse`] on given arguments, with clap's error returned.
@@ -399,6 +432,22 @@ impl Progress {
         }
     }
 
+    /// A step is done: the current spinner, if any, is replaced by `msg` as a line.
+    pub fn done(&mut self, msg: &str) {
+        self.clear();
+        if self.mode != Mode::Quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// The current spinner, if any, is removed and leaves no line (the caller prints what
+    /// came of it).
+    pub fn clear(&mut self) {
+        if let Some(bar) = self.current.take() {
+            bar.finish_and_clear();
+        }
+    }
+
     /// The current phase is done: its spinner becomes a plain line.
     pub fn end(&mut self) {
         if let Some(bar) = self.current.take() {
@@ -411,9 +460,7 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Some(bar) = self.current.take() {
-            bar.finish_and_clear();
-        }
+        self.clear();
     }
 }
 
@@ -473,6 +520,25 @@ mod tests {
         assert_eq!(env.error.kind, ErrorKind::Usage);
         assert!(env.error.message.contains("--nope"), "{env:?}");
         assert!(!env.error.message.starts_with("error:"));
+    }
+
+    #[test]
+    fn leading_verbosity_moves_after_the_subcommand() {
+        let cmd = Command::new("t").subcommand(Command::new("verify"));
+        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            verbosity_after_subcommand(&cmd, os(&["t", "-q", "-vv", "verify", "b"])),
+            os(&["t", "verify", "-q", "-vv", "b"])
+        );
+        // No subcommand follows: as given.
+        assert_eq!(
+            verbosity_after_subcommand(&cmd, os(&["t", "-q", "b.tgz"])),
+            os(&["t", "-q", "b.tgz"])
+        );
+        assert_eq!(
+            verbosity_after_subcommand(&cmd, os(&["t", "verify", "-v"])),
+            os(&["t", "verify", "-v"])
+        );
     }
 
     #[test]
