@@ -8,8 +8,9 @@
 //! staging folder a bundle is extracted into ([`crate::stage::FileStager`]), checking
 //! each file's size and SHA-256 as it streams: a file the mirror sends with other bytes is
 //! refused, named, and nothing is put in place. A broken transfer or a 5xx answer is retried
-//! from the start of that file, as the builder retries ([`Retry`]). A server that sends too slowly ([`Limits`]: fewer than
-//! `min_speed` bytes a second over a window, or a file not done by its deadline), or that
+//! from the start of that file, as the builder retries ([`Retry`]). A server that sends too
+//! slowly ([`Limits`]: fewer than `min_speed` bytes a second over a window, or a file not
+//! done by its deadline), or that
 //! announces a longer file than the manifest's, is given up at once, not retried: the same
 //! server would do it again.
 
