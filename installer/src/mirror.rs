@@ -19,11 +19,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use std::path::Path;
 
+use backon::Retryable;
 use pigsty_bundle::archive::{SignedManifest, MAX_MANIFEST_SIZE, MAX_SIGNATURE_SIZE};
 use pigsty_bundle::manifest::{FileEntry, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
 pub use pigsty_bundle::pace::Limits;
 use pigsty_bundle::pace::{Pace, Retry};
-use backon::Retryable;
 use tokio::time::Instant;
 
 use crate::stage::{FileStager, StageError, Staged};

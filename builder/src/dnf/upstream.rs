@@ -588,7 +588,11 @@ mod tests {
             );
             // SAFETY: two NUL-terminated strings that outlive the call.
             let libc_match = unsafe { libc::fnmatch(cp.as_ptr(), ct.as_ptr(), 0) } == 0;
-            assert_eq!(fnmatch(p, t), libc_match, "`{p}` against `{t}`: libc says {libc_match}");
+            assert_eq!(
+                fnmatch(p, t),
+                libc_match,
+                "`{p}` against `{t}`: libc says {libc_match}"
+            );
         }
     }
 
