@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::cache::{partial_path, CacheLock};
-use super::download::{commit, remove_if_exists, Pace, WRITE_BUFFER};
+use super::download::{commit, remove_if_exists, within_deadline, Pace, WRITE_BUFFER};
 use super::{request_error, FetchError, Fetcher};
 
 /// The most a signed index (`InRelease`, `Release`, `repomd.xml`) or a signature may be, as
@@ -114,7 +114,7 @@ impl Fetcher {
     /// `primary.xml.zst`): at most `max` bytes.
     pub fn fetch_index_max(&self, url: &str, max: u64) -> Result<PathBuf, FetchError> {
         self.runtime.block_on(
-            (|| self.limits.deadline(max, self.index_once(url, max)))
+            (|| within_deadline(&self.limits, max, self.index_once(url, max)))
                 .retry(self.retry.backoff())
                 .when(FetchError::is_transient),
         )
@@ -230,7 +230,7 @@ impl Fetcher {
                 .await
                 .map_err(|e| FetchError::io(partial, e))?;
             pace.got(chunk.len() as u64)
-                .map_err(|()| pace.too_slow(url))?;
+                .map_err(|_| pace.too_slow(url))?;
         }
         out.flush().await.map_err(|e| FetchError::io(partial, e))?;
         Ok(out.into_inner())
