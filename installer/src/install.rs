@@ -686,6 +686,10 @@ impl Run<'_, '_> {
         c.envs(self.handoff_env())
             .env("HOME", "/root")
             .current_dir("/");
+        // Its output goes to stderr, as the Pigsty hand-off's: stdout stays for --json.
+        if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+            c.stdout(std::process::Stdio::from(fd));
+        }
         let status = c
             .status()
             .map_err(|source| InstallError::Handoff { cmd, source })?;

@@ -548,3 +548,77 @@ fn dry_run_on_a_read_only_node_fails_naming_the_path() {
         "{v}"
     );
 }
+
+/// Copies the host's `sh` (dash) and the libraries it links into `root`, so that `chroot
+/// ROOT sh -c ...` runs.
+fn shell_into(root: &Path) {
+    let sh = std::fs::canonicalize("/bin/sh").unwrap();
+    let ldd = Command::new("ldd").arg(&sh).output().unwrap();
+    assert!(ldd.status.success(), "{}", text(&ldd));
+    let mut files = vec![sh.clone()];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        let path = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(PathBuf::from);
+        files.extend(path);
+    }
+    for f in files {
+        let to = root.join(f.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    let bin_sh = root.join("bin/sh");
+    if !bin_sh.exists() {
+        std::fs::copy(&sh, &bin_sh).unwrap();
+    }
+}
+
+/// The hand-off's output goes to stderr: under --json, stdout holds the report alone.
+#[test]
+fn install_json_keeps_the_handoff_output_off_stdout() {
+    let c = case();
+    shell_into(&c.root);
+    // The bundle installed already (a rerun reaches the hand-off without apt).
+    let head = archive::read_signed_manifest(&c.bundle).unwrap();
+    let www = c.root.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    pigsty_install::stage::extract_bundle(&c.bundle, &head, &www).unwrap();
+    let record = c.root.join("var/lib/pigsty-install/status.json");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(
+        &record,
+        serde_json::json!({
+            "target": "d12.x86_64", "version": "test", "fingerprint": null,
+            "bundle": s(&c.bundle), "repo": "/www/pigsty", "installed_at": 1_700_000_000u64,
+            "packages": 1, "bootstrap": []
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        c.root.join("etc/apt/sources.list.d/pigsty-local.list"),
+        "deb [signed-by=/etc/apt/keyrings/pigsty.asc] file:/www/pigsty/ ./\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "install",
+        s(&c.bundle),
+        "--key",
+        s(&c.pubkey),
+        "--root",
+        s(&c.root),
+        "--then",
+        "echo hand-off-was-here; exit 3",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["handoff_exit"], 3, "{v}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("hand-off-was-here"),
+        "{}",
+        text(&o)
+    );
+}
