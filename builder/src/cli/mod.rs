@@ -1,0 +1,32 @@
+//! The subcommands of `pigsty-build`, one module per group, and what they share.
+
+pub mod args;
+pub mod build;
+pub mod catalog;
+pub mod matrix;
+pub mod plan;
+pub mod repos;
+pub mod sign;
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn pairs(values: &[String], flag: &str) -> Result<Vec<(String, String)>> {
+    values
+        .iter()
+        .map(|v| {
+            v.split_once('=')
+                .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .with_context(|| format!("bad {flag} `{v}`: want NAME=VALUE"))
+        })
+        .collect()
+}

@@ -1,0 +1,87 @@
+//! Keys and signatures: `key gen`, `sign`, `verify`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use super::print_json;
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Write DIR/pigsty.key (armored secret key) and DIR/pigsty.pub, print the fingerprint
+    Gen {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The key's user id
+        #[arg(long, default_value = "Pigsty Local Repository")]
+        name: String,
+    },
+}
+
+pub fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
+    use pigsty_bundle::sign::SecretKey;
+    let key = SecretKey::generate(name)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let secret = out.join("pigsty.key");
+    let public = out.join("pigsty.pub");
+    if secret.exists() {
+        bail!(
+            "{} exists; refusing to overwrite a signing key",
+            secret.display()
+        );
+    }
+    write_new(&secret, key.to_armored()?.as_bytes(), 0o600)?;
+    write_new(&public, key.public().to_armored()?.as_bytes(), 0o644)?;
+    println!("{}", key.fingerprint());
+    eprintln!("wrote {} and {}", secret.display(), public.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
+    use pigsty_bundle::sign::SecretKey;
+    let mut key = SecretKey::load(key)?;
+    // Dated like the bundles of the same build, when SOURCE_DATE_EPOCH is set.
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        let secs = v
+            .trim()
+            .parse::<u64>()
+            .with_context(|| format!("bad SOURCE_DATE_EPOCH `{v}`"))?;
+        key = key.with_signing_time(secs);
+    }
+    for file in files {
+        let sig = pigsty_build::sign::sign_file(&key, file)?;
+        println!("{}", sig.display());
+    }
+    eprintln!("signed by {}", key.fingerprint());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    pigsty_bundle::fs::write_atomic(path, data, mode)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn verify(bundle: &Path, key: &Path, json: bool) -> Result<ExitCode> {
+    let (head, fpr) = pigsty_build::build::verify(bundle, key)?;
+    let manifest = head.manifest();
+    if json {
+        print_json(&serde_json::json!({
+            "bundle": bundle,
+            "fingerprint": fpr,
+            "target": manifest.target,
+            "files": manifest.files.len(),
+            "packages": manifest.packages.len(),
+        }))?;
+    } else {
+        println!(
+            "{}: good signature by {fpr}; {} files, {} packages for {} verified",
+            bundle.display(),
+            manifest.files.len(),
+            manifest.packages.len(),
+            manifest.target
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
