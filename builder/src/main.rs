@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use cli::build::BuildArgs;
 use cli::catalog::CatalogCommand;
+use cli::ext::ExtCommand;
 use cli::matrix::MatrixArgs;
 use cli::plan::PlanArgs;
 use cli::repos::ReposArgs;
@@ -23,10 +24,10 @@ use cli::sign::KeyCommand;
 /// OUT/pigsty-pkg-VERSION.OS.ARCH.tgz. Comma-separated --os/--arch/--pg build every
 /// combination, each in OUT/OS.ARCH.pgN; --base OLD/MANIFEST.json makes a delta bundle.
 ///
-/// `plan` shows what a target needs; `matrix` lists every target; `catalog` checks and
-/// refreshes the extension catalog; `repos` shows the upstream repositories of a target with
-/// their mirrors resolved; `key gen` makes a signing key; `verify` checks a bundle; `sign`
-/// signs release files.
+/// `ext` browses the extension catalog; `plan` shows what a target needs; `matrix` lists
+/// every target; `catalog` checks and refreshes the extension catalog; `repos` shows the
+/// upstream repositories of a target with their mirrors resolved; `key gen` makes a signing
+/// key; `verify` checks a bundle; `sign` signs release files.
 #[derive(Parser)]
 #[command(
     version,
@@ -78,6 +79,9 @@ enum Command {
     Catalog(CatalogCommand),
     /// Show the upstream repositories of a target, with their mirror URLs resolved.
     Repos(ReposArgs),
+    /// Browse the extension catalog: `ext list`, `ext info NAME`, `ext search WORD`.
+    #[command(subcommand)]
+    Ext(ExtCommand),
 }
 
 fn main() -> ExitCode {
@@ -102,5 +106,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Sign { files, sign_key }) => cli::sign::sign(&files, &sign_key),
         Some(Command::Catalog(c)) => cli::catalog::catalog_cmd(c),
         Some(Command::Repos(a)) => cli::repos::repos(a),
+        Some(Command::Ext(c)) => cli::ext::run(c),
     }
 }

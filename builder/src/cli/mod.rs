@@ -3,6 +3,7 @@
 pub mod args;
 pub mod build;
 pub mod catalog;
+pub mod ext;
 pub mod matrix;
 pub mod plan;
 pub mod repos;
