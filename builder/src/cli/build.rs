@@ -115,6 +115,15 @@ pub fn build(a: BuildArgs) -> Result<ExitCode> {
             a.out.clone()
         };
         jobs.push(build_options(&a, *target, out)?);
+        if target == &targets[0] {
+            // A `--packages` item that is no alias but looks like a typo of one.
+            let distro = Distro::load(*target, a.sources.config.as_deref())?;
+            for item in items(&a.request.packages) {
+                if let Some(note) = pigsty_build::suggest::for_package(&catalog, &distro, &item) {
+                    eprintln!("warning: {note}");
+                }
+            }
+        }
     }
     let reports = if many {
         build_many(&catalog, &jobs)?
