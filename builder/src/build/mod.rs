@@ -363,6 +363,8 @@ fn prepare(
     let distro = Distro::load(opts.target, opts.config.as_deref())?;
     let plan = Plan::make(catalog, &distro, &opts.request)?;
     let repos = select_repos(&distro, opts)?;
+    // Every mirror the repos need and nothing sets, named at once.
+    mirrors.check(&repos, &opts.target)?;
     let secret = SecretKey::load(&opts.sign_key)?.with_signing_time(opts.epoch);
     let input = ResolveInput {
         distro: &distro,

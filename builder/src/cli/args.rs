@@ -8,21 +8,78 @@ use pigsty_build::catalog::Catalog;
 use pigsty_build::plan::{items, Request};
 use pigsty_bundle::{check_pg, Arch, Os, Target, PG_DEFAULT};
 
-/// Which target: OS, architecture and PostgreSQL major.
+/// Which target: OS, architecture and PostgreSQL major (one of each).
 #[derive(Args, Clone)]
 pub struct TargetArgs {
-    /// OS code: el8 el9 el10 d12 d13 u22 u24 u26; a build takes several, comma-separated [default: this host's OS]
+    /// OS code: el8 el9 el10 d12 d13 u22 u24 u26 [default: this host's OS]
     #[arg(long)]
     pub os: Option<String>,
-    /// CPU architecture: x86_64 (amd64) or aarch64 (arm64); a build takes several [default: this host's]
+    /// CPU architecture: x86_64 (amd64) or aarch64 (arm64) [default: this host's]
     #[arg(long)]
     pub arch: Option<String>,
-    /// PostgreSQL major, 13 to 18; a build takes several, comma-separated
+    /// PostgreSQL major, 13 to 18
     #[arg(long, default_value_t = PG_DEFAULT.to_string())]
     pub pg: String,
     /// Allow a PostgreSQL major that is still in beta (19)
     #[arg(long)]
     pub beta: bool,
+}
+
+/// The targets of a build: every combination of the comma-separated values.
+#[derive(Args, Clone)]
+pub struct TargetsArgs {
+    /// OS codes, comma-separated: el8 el9 el10 d12 d13 u22 u24 u26 [default: this host's OS]
+    #[arg(long)]
+    pub os: Option<String>,
+    /// CPU architectures, comma-separated: x86_64 (amd64), aarch64 (arm64) [default: this host's]
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// PostgreSQL majors, 13 to 18, comma-separated
+    #[arg(long, default_value_t = PG_DEFAULT.to_string())]
+    pub pg: String,
+    /// Allow a PostgreSQL major that is still in beta (19)
+    #[arg(long)]
+    pub beta: bool,
+}
+
+impl TargetsArgs {
+    /// Every combination of the comma-separated `--os`, `--arch` and `--pg` values.
+    pub fn targets(&self) -> Result<Vec<Target>> {
+        TargetArgs {
+            os: self.os.clone(),
+            arch: self.arch.clone(),
+            pg: self.pg.clone(),
+            beta: self.beta,
+        }
+        .targets()
+    }
+}
+
+/// Where the mirrors come from, besides `--config` and the host's own sources.
+#[derive(Args, Clone)]
+pub struct MirrorArgs {
+    /// Set a mirror: NAME=URL (repeatable, or comma-separated), e.g. debian=http://HOST/debian
+    #[arg(long, value_name = "NAME=URL")]
+    pub mirror: Vec<String>,
+    /// The presets for mirrors nothing else sets: default (the upstreams), china, europe
+    /// (Pigsty's regional mirrors, the default where a region has none), or none. Debian's
+    /// and Ubuntu's own mirrors have no preset: the host's apt sources or --mirror
+    #[arg(long, value_name = "REGION", default_value = "default")]
+    pub region: String,
+}
+
+impl MirrorArgs {
+    /// The mirror table of a target: flags, `--config`, the host's sources, the region.
+    pub fn mirrors(
+        &self,
+        target: &Target,
+        config: &std::collections::BTreeMap<String, String>,
+    ) -> Result<pigsty_build::mirrors::Mirrors> {
+        use pigsty_build::mirrors::{host_mirrors, Mirrors, Region};
+        let region: Region = self.region.parse()?;
+        let host = host_mirrors(Path::new("/"));
+        Ok(Mirrors::new(&self.mirror, config, &host)?.with_region(region, target.family())?)
+    }
 }
 
 impl TargetArgs {

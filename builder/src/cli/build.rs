@@ -1,24 +1,24 @@
 //! The build (the default command): options, the modules of a build, the report.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pigsty_build::distro::Distro;
-use pigsty_build::mirrors::{self, Mirrors};
+use pigsty_build::mirrors::Mirrors;
 use pigsty_build::plan::items;
 use pigsty_bundle::Target;
 
-use super::args::{RequestArgs, SourceArgs, TargetArgs};
+use super::args::{MirrorArgs, RequestArgs, SourceArgs, TargetsArgs};
 use super::{pairs, print_json};
 
 /// Building one target.
 #[derive(Args, Clone)]
 pub struct BuildArgs {
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: TargetsArgs,
     #[command(flatten)]
     pub sources: SourceArgs,
     #[command(flatten)]
@@ -45,9 +45,8 @@ pub struct BuildArgs {
     /// pins): NAME=N; repeatable [default: the manifests' priorities, else equal]
     #[arg(long, value_name = "NAME=N")]
     pub repo_priority: Vec<String>,
-    /// Set a mirror: NAME=URL (repeatable), e.g. debian=http://HOST/debian
-    #[arg(long, value_name = "NAME=URL")]
-    pub mirror: Vec<String>,
+    #[command(flatten)]
+    pub mirrors: MirrorArgs,
     /// The keyring a repo (or a key name of the manifests) is checked with: NAME=FILE
     #[arg(long, value_name = "NAME=FILE")]
     pub key: Vec<String>,
@@ -220,8 +219,7 @@ pub fn build_options(
     use pigsty_build::build::BuildOptions;
     use pigsty_bundle::archive::BundleFormat;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
-    let host = mirrors::host_mirrors(Path::new("/"));
-    let mirrors = Mirrors::new(&a.mirror, &distro.config_mirrors, &host)?;
+    let mirrors = a.mirrors.mirrors(&target, &distro.config_mirrors)?;
     let Some(sign_key) = a.sign_key.clone() else {
         bail!("pass --sign-key FILE: the key that signs the repo and the manifest (make one with `pigsty-build key gen --out DIR`)");
     };
