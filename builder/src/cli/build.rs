@@ -95,9 +95,22 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
-pub fn build(a: BuildArgs) -> Result<ExitCode> {
-    use pigsty_build::build::{build as run_build, build_many};
+pub fn build(a: BuildArgs, quiet: bool) -> Result<ExitCode> {
+    use pigsty_build::build::{build as run_build, build_many, Phase, Phases};
+    use pigsty_bundle::cli::Progress;
+    use std::sync::{Arc, Mutex};
     let targets = a.target.targets()?;
+    // A line per phase (a spinner on a terminal); the download shows the fetcher's own bar.
+    let progress = Arc::new(Mutex::new(Progress::new(quiet || a.json)));
+    let shown = Arc::clone(&progress);
+    let phases = Phases::new(move |phase: Phase| {
+        if let Ok(mut p) = shown.lock() {
+            match phase {
+                Phase::Download { .. } => p.done(&phase.to_string()),
+                _ => p.phase(&phase.to_string()),
+            }
+        }
+    });
     let catalog = a.sources.catalog()?;
     let many = targets.len() > 1;
     let mut jobs = Vec::new();
@@ -113,8 +126,8 @@ pub fn build(a: BuildArgs) -> Result<ExitCode> {
         } else {
             a.out.clone()
         };
-        jobs.push(build_options(&a, *target, out)?);
-        if target == &targets[0] {
+        jobs.push(build_options(&a, *target, out, &phases, quiet)?);
+        if target == &targets[0] && !quiet {
             // A `--packages` item that is no alias but looks like a typo of one.
             let distro = Distro::load(*target, a.sources.config.as_deref())?;
             for item in items(&a.request.packages) {
@@ -130,6 +143,9 @@ pub fn build(a: BuildArgs) -> Result<ExitCode> {
         let (opts, mirrors) = &jobs[0];
         vec![run_build(&catalog, mirrors, opts)?]
     };
+    if let Ok(mut p) = progress.lock() {
+        p.end();
+    }
     if a.json {
         if many {
             print_json(&reports)?;
@@ -215,6 +231,8 @@ pub fn build_options(
     a: &BuildArgs,
     target: Target,
     out: PathBuf,
+    phases: &pigsty_build::build::Phases,
+    quiet: bool,
 ) -> Result<(pigsty_build::build::BuildOptions, Mirrors)> {
     use pigsty_build::build::BuildOptions;
     use pigsty_bundle::archive::BundleFormat;
@@ -274,7 +292,8 @@ pub fn build_options(
         allow_missing: a.allow_missing,
         with_recommends: a.with_recommends,
         exclude_installed: a.exclude_installed.clone(),
-        progress: !a.json,
+        progress: !a.json && !quiet,
+        phases: phases.clone(),
         epoch,
         base: a.base.clone(),
         repodata_compression: a.repodata_compression,

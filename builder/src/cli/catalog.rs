@@ -14,6 +14,7 @@ use super::print_json;
 #[derive(Subcommand)]
 pub enum CatalogCommand {
     /// Compare our catalog with a catalog CSV in the upstream format; exit 1 on any difference
+    #[command(after_help = "Example:\n  pigsty-build catalog diff extension.csv --json")]
     Diff {
         /// The upstream-format CSV to compare with
         file: PathBuf,
@@ -25,6 +26,9 @@ pub enum CatalogCommand {
         json: bool,
     },
     /// Write our catalog files (one TOML file per category) from an upstream-format CSV
+    #[command(
+        after_help = "Example:\n  pigsty-build catalog import NEWEST.csv --availability OLDER.csv --out extensions/"
+    )]
     Import {
         /// The upstream-format CSV with the facts
         file: PathBuf,
@@ -34,7 +38,19 @@ pub enum CatalogCommand {
         /// Where to write the files
         #[arg(long, value_name = "DIR", default_value = "extensions")]
         out: PathBuf,
+        /// Print what was written as JSON
+        #[arg(long)]
+        json: bool,
     },
+}
+
+impl CatalogCommand {
+    /// Whether the command asked for JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            CatalogCommand::Diff { json, .. } | CatalogCommand::Import { json, .. } => *json,
+        }
+    }
 }
 
 pub fn catalog_cmd(c: CatalogCommand) -> Result<ExitCode> {
@@ -76,6 +92,7 @@ pub fn catalog_cmd(c: CatalogCommand) -> Result<ExitCode> {
             file,
             availability,
             out,
+            json,
         } => {
             let facts = Catalog::load(&file)?;
             let mut exts = facts.extensions().to_vec();
@@ -104,12 +121,19 @@ pub fn catalog_cmd(c: CatalogCommand) -> Result<ExitCode> {
                 std::fs::rename(&tmp, &path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
-            eprintln!(
-                "wrote {} extensions in {} files under {}",
-                catalog.extensions().len(),
-                files.len(),
-                out.display()
-            );
+            if json {
+                print_json(&serde_json::json!({
+                    "extensions": catalog.extensions().len(),
+                    "files": files.keys().map(|name| out.join(name)).collect::<Vec<_>>(),
+                }))?;
+            } else {
+                eprintln!(
+                    "wrote {} extensions in {} files under {}",
+                    catalog.extensions().len(),
+                    files.len(),
+                    out.display()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

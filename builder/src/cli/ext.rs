@@ -72,6 +72,16 @@ pub struct ListArgs {
     pub json: bool,
 }
 
+impl ExtCommand {
+    /// Whether the command asked for JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            ExtCommand::List(a) => a.json,
+            ExtCommand::Info { json, .. } | ExtCommand::Search { json, .. } => *json,
+        }
+    }
+}
+
 pub fn run(c: ExtCommand) -> Result<ExitCode> {
     match c {
         ExtCommand::List(a) => list(a),

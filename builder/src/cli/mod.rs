@@ -4,20 +4,17 @@ pub mod args;
 pub mod build;
 pub mod catalog;
 pub mod ext;
+pub mod kind;
 pub mod matrix;
 pub mod plan;
 pub mod repos;
 pub mod sign;
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 
+/// One JSON document on stdout.
 pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
-    Ok(())
+    Ok(pigsty_bundle::cli::print_json(value)?)
 }
 
 pub fn pairs(values: &[String], flag: &str) -> Result<Vec<(String, String)>> {

@@ -11,16 +11,24 @@ use super::print_json;
 #[derive(Subcommand)]
 pub enum KeyCommand {
     /// Write DIR/pigsty.key (armored secret key) and DIR/pigsty.pub, print the fingerprint
+    #[command(
+        after_help = "Example:\n  pigsty-build key gen --out keys --name \"Example Corp Repository\""
+    )]
     Gen {
+        /// The folder to write pigsty.key and pigsty.pub into (made if missing); an existing
+        /// pigsty.key there is never overwritten
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
         /// The key's user id
         #[arg(long, default_value = "Pigsty Local Repository")]
         name: String,
+        /// Print the fingerprint and the files written as JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
-pub fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
+pub fn key_gen(out: &Path, name: &str, json: bool, quiet: bool) -> Result<ExitCode> {
     use pigsty_bundle::sign::SecretKey;
     let key = SecretKey::generate(name)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -34,12 +42,22 @@ pub fn key_gen(out: &Path, name: &str) -> Result<ExitCode> {
     }
     write_new(&secret, key.to_armored()?.as_bytes(), 0o600)?;
     write_new(&public, key.public().to_armored()?.as_bytes(), 0o644)?;
-    println!("{}", key.fingerprint());
-    eprintln!("wrote {} and {}", secret.display(), public.display());
+    if json {
+        print_json(&serde_json::json!({
+            "fingerprint": key.fingerprint().to_string(),
+            "secret_key": secret,
+            "public_key": public,
+        }))?;
+    } else {
+        println!("{}", key.fingerprint());
+        if !quiet {
+            eprintln!("wrote {} and {}", secret.display(), public.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
+pub fn sign(files: &[PathBuf], key: &Path, json: bool, quiet: bool) -> Result<ExitCode> {
     use pigsty_bundle::sign::SecretKey;
     let mut key = SecretKey::load(key)?;
     // Dated like the bundles of the same build, when SOURCE_DATE_EPOCH is set.
@@ -50,11 +68,22 @@ pub fn sign(files: &[PathBuf], key: &Path) -> Result<ExitCode> {
             .with_context(|| format!("bad SOURCE_DATE_EPOCH `{v}`"))?;
         key = key.with_signing_time(secs);
     }
+    let mut written = Vec::new();
     for file in files {
         let sig = pigsty_build::sign::sign_file(&key, file)?;
-        println!("{}", sig.display());
+        if !json {
+            println!("{}", sig.display());
+        }
+        written.push(sig);
     }
-    eprintln!("signed by {}", key.fingerprint());
+    if json {
+        print_json(&serde_json::json!({
+            "fingerprint": key.fingerprint().to_string(),
+            "signatures": written,
+        }))?;
+    } else if !quiet {
+        eprintln!("signed by {}", key.fingerprint());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
