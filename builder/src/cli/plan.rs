@@ -120,11 +120,26 @@ fn reasons(wanted: &[WantedBy]) -> String {
             }
         }
     };
+    let asked: Vec<&str> = wanted
+        .iter()
+        .filter_map(|w| match w {
+            WantedBy::Extension { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
     for w in wanted {
         match w {
             WantedBy::Alias { name } => add("alias".into(), Some(name)),
             WantedBy::Package => add("named in --packages".into(), None),
+            WantedBy::Extension { name }
+                if wanted
+                    .iter()
+                    .any(|o| matches!(o, WantedBy::Requires { name: n, .. } if n == name)) => {}
             WantedBy::Extension { name } => add("ext".into(), Some(name)),
+            // Asked for and required too: said once, as `ext NAME, also required by ...`.
+            WantedBy::Requires { name, required_by } if asked.contains(&name.as_str()) => {
+                add(format!("ext {name}, also required by"), Some(required_by))
+            }
             WantedBy::Requires { name, required_by } => {
                 add(format!("ext {name}, required by"), Some(required_by))
             }
@@ -170,6 +185,16 @@ mod tests {
             WantedBy::Deps { name: "a".into() },
         ];
         assert_eq!(reasons(&w), "deps of a, b; ext x");
+        let w = vec![
+            WantedBy::Extension {
+                name: "postgis".into(),
+            },
+            WantedBy::Requires {
+                name: "postgis".into(),
+                required_by: "pgrouting".into(),
+            },
+        ];
+        assert_eq!(reasons(&w), "ext postgis, also required by pgrouting");
     }
 
     #[test]
