@@ -415,6 +415,33 @@ impl Progress {
         }
     }
 
+    /// A new phase that reads or writes about `total` bytes in code with no progress hooks
+    /// (extracting a bundle, downloading a mirror's files, reading a bundle to verify it): a
+    /// bar on a terminal that follows what the whole process has read or written since the
+    /// phase began ([`IoCounter`]), a line elsewhere.
+    pub fn bar_following(&mut self, msg: &str, total: u64, counter: IoCounter) {
+        self.bar(msg, total);
+        let Some(bar) = self.current.clone() else {
+            return;
+        };
+        let Some(start) = counter.read() else {
+            return;
+        };
+        // Polls until the phase ends (its bar is finished); a dropped bar ends it too.
+        let spawned = std::thread::Builder::new()
+            .name("progress".into())
+            .spawn(move || {
+                while !bar.is_finished() {
+                    if let Some(now) = counter.read() {
+                        bar.set_position(now.saturating_sub(start).min(total));
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+        // No thread: the bar still ticks, without bytes.
+        drop(spawned);
+    }
+
     /// Moves the current bar by `bytes`.
     pub fn advance(&self, bytes: u64) {
         if let Some(bar) = &self.current {
@@ -455,6 +482,28 @@ impl Progress {
             bar.finish_and_clear();
             eprintln!("{msg}");
         }
+    }
+}
+
+/// Bytes the whole process has read or written so far, from the kernel's I/O accounting
+/// (`/proc/self/io`: `rchar`, `wchar`; every thread counted, page cache or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoCounter {
+    Read,
+    Written,
+}
+
+impl IoCounter {
+    /// The counter now; `None` where the kernel does not account I/O.
+    pub fn read(self) -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/self/io").ok()?;
+        let field = match self {
+            IoCounter::Read => "rchar:",
+            IoCounter::Written => "wchar:",
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().parse().ok())
     }
 }
 
@@ -539,6 +588,23 @@ mod tests {
             verbosity_after_subcommand(&cmd, os(&["t", "verify", "-v"])),
             os(&["t", "verify", "-v"])
         );
+    }
+
+    #[test]
+    fn io_counters_follow_what_the_process_writes_and_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        let (w0, r0) = (
+            IoCounter::Written.read().expect("wchar"),
+            IoCounter::Read.read().expect("rchar"),
+        );
+        std::fs::write(&path, vec![7u8; 1 << 20]).expect("write");
+        let w1 = IoCounter::Written.read().expect("wchar");
+        assert!(w1 - w0 >= 1 << 20, "{w0} -> {w1}");
+        let back = std::fs::read(&path).expect("read");
+        assert_eq!(back.len(), 1 << 20);
+        let r1 = IoCounter::Read.read().expect("rchar");
+        assert!(r1 - r0 >= 1 << 20, "{r0} -> {r1}");
     }
 
     #[test]

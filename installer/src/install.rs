@@ -171,11 +171,11 @@ pub fn verify(
 }
 
 /// How the install talks to its user: `log` a step (done; kept in the report), `phase` a
-/// long step beginning (shown while it runs, e.g. a spinner; not kept), `confirm` a question
-/// (false when nobody can answer).
+/// long step beginning, with the bytes it writes where known (shown while it runs, e.g. a
+/// spinner or a bar; not kept), `confirm` a question (false when nobody can answer).
 pub struct Ui<'a> {
     pub log: &'a mut dyn FnMut(&str),
-    pub phase: &'a mut dyn FnMut(&str),
+    pub phase: &'a mut dyn FnMut(&str, Option<u64>),
     pub confirm: &'a mut dyn FnMut(&str) -> bool,
 }
 
@@ -196,8 +196,8 @@ impl Run<'_, '_> {
         self.report.steps.push(s);
     }
 
-    fn phase(&mut self, s: &str) {
-        (self.ui.phase)(s);
+    fn phase(&mut self, s: &str, bytes: Option<u64>) {
+        (self.ui.phase)(s, bytes);
     }
 
     fn m(&self) -> &Manifest {
@@ -272,7 +272,8 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
         run.m().total_size(),
         run.repo_on_node()
     );
-    run.phase(&doing);
+    let bytes = run.m().total_size();
+    run.phase(&doing, Some(bytes));
     let staged = run.origin.stage(&run.head, &dest)?;
     let what = if run.origin.is_mirror() {
         "downloaded"
@@ -283,10 +284,10 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
         "{what} and verified {} files ({} bytes)",
         staged.files, staged.bytes
     ));
-    run.phase(&format!(
-        "drift check: {} simulates the install",
-        run.pm.name()
-    ));
+    run.phase(
+        &format!("drift check: {} simulates the install", run.pm.name()),
+        None,
+    );
     run.drift_check(&staged, &trusted)?;
     // A new bundle keeps the repo it replaces for `rollback`; a repair drops the damaged copy.
     let placed = if rerun {
@@ -304,10 +305,13 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
         (false, _) => String::new(),
     };
     run.step(format!("{} in place{kept}", run.repo_on_node()));
-    run.phase(&format!(
-        "configuring {} and installing the bootstrap set",
-        run.pm.name()
-    ));
+    run.phase(
+        &format!(
+            "configuring {} and installing the bootstrap set",
+            run.pm.name()
+        ),
+        None,
+    );
     run.configure(&placed.path, &trusted)?;
     run.handoff()?;
     Ok(run.report)

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
-use pigsty_bundle::cli::{self as shared, ErrorEnvelope, ErrorKind, Progress};
+use pigsty_bundle::cli::{self as shared, ErrorEnvelope, ErrorKind, IoCounter, Progress};
 use pigsty_install::install::{self, InstallError, InstallOptions, Ui};
 use pigsty_install::node::Node;
 use pigsty_install::pigsty::{PigstyOptions, PigstySource};
@@ -207,10 +207,21 @@ fn verify_cmd(
         .trust(&source)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     let mut progress = Progress::new(quiet || json);
-    progress.phase(&format!(
+    // A bundle file is read once, whole: the bar follows the bytes read against its size.
+    // A mirror's size is known only from its manifest: a spinner.
+    let size = bundle
+        .as_deref()
+        .filter(|_| from.is_none())
+        .and_then(|b| std::fs::metadata(b).ok())
+        .map(|m| m.len());
+    let msg = format!(
         "verifying {shown}: the signature, then every file{}",
         if from.is_some() { " (downloaded)" } else { "" }
-    ));
+    );
+    match size {
+        Some(total) => progress.bar_following(&msg, total, IoCounter::Read),
+        None => progress.phase(&msg),
+    }
     let verified = install::verify(&source, &trust, limits.limits());
     progress.clear();
     let (m, fpr) = verified?;
@@ -409,7 +420,13 @@ fn install_cmd(a: InstallArgs, quiet: bool) -> Result<ExitCode> {
     // Steps as lines, the long ones shown while they run (a spinner on a terminal).
     let progress = RefCell::new(Progress::new(quiet || json));
     let mut log = |s: &str| progress.borrow_mut().done(s);
-    let mut phase = |s: &str| progress.borrow_mut().phase(s);
+    // Extracting and downloading write the repo's files: the bar follows the bytes written.
+    let mut phase = |s: &str, bytes: Option<u64>| match bytes {
+        Some(total) => progress
+            .borrow_mut()
+            .bar_following(s, total, IoCounter::Written),
+        None => progress.borrow_mut().phase(s),
+    };
     // A command the bundle proposes runs only if someone at a terminal says yes.
     let yes = a.yes;
     let mut confirm = |question: &str| {

@@ -236,6 +236,16 @@ fn verify_json_success_and_errors() {
     );
     assert!(!v["error"]["causes"].as_array().unwrap().is_empty(), "{v}");
     envelope(&["verify", s(&c.bundle)], "usage", 2, "no trusted key");
+    // A mirror nobody serves (a closed port on loopback).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/pigsty", closed.local_addr().unwrap());
+    drop(closed);
+    envelope(
+        &["verify", "--from", &url, "--insecure"],
+        "network",
+        1,
+        &url,
+    );
     envelope(&["verify", s(&c.bundle), "--bogus"], "usage", 2, "--bogus");
     envelope(&["verify"], "usage", 2, "BUNDLE");
 }
