@@ -19,8 +19,8 @@ pub enum Phase {
     WriteRepo { target: String },
     /// Signing a target's manifest.
     Sign { target: String },
-    /// Packing a target's bundle.
-    Pack { target: String },
+    /// Packing a target's bundle: reading (and hashing) `bytes` of files.
+    Pack { target: String, bytes: u64 },
 }
 
 impl fmt::Display for Phase {
@@ -37,7 +37,11 @@ impl fmt::Display for Phase {
             ),
             Phase::WriteRepo { target } => write!(f, "{target}: writing the repo"),
             Phase::Sign { target } => write!(f, "{target}: signing the manifest"),
-            Phase::Pack { target } => write!(f, "{target}: packing the bundle"),
+            Phase::Pack { target, bytes } => write!(
+                f,
+                "{target}: packing the bundle ({:.1} MB)",
+                *bytes as f64 / 1e6
+            ),
         }
     }
 }

@@ -52,7 +52,10 @@ pub(super) fn finish(
     });
     let json = manifest.to_json()?;
     let sig = secret.sign_detached(json.as_bytes())?;
-    opts.phases.tell(Phase::Pack { target });
+    opts.phases.tell(Phase::Pack {
+        target,
+        bytes: manifest.files.iter().map(|f| f.size).sum(),
+    });
     let info = pack(prepared, &repo_dir, &manifest, &json, &sig)
         .map_err(|e| damaged_cache(e, &repo_dir, &resolved.chosen, cached))?;
     // The local repo carries the manifest too, for the installer and mirrors.

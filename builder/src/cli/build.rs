@@ -97,7 +97,7 @@ pub struct BuildArgs {
 
 pub fn build(a: BuildArgs, quiet: bool) -> Result<ExitCode> {
     use pigsty_build::build::{build as run_build, build_many, Phase, Phases};
-    use pigsty_bundle::cli::Progress;
+    use pigsty_bundle::cli::{IoCounter, Progress};
     use std::sync::{Arc, Mutex};
     let targets = a.target.targets()?;
     // A line per phase (a spinner on a terminal); the download shows the fetcher's own bar.
@@ -106,7 +106,15 @@ pub fn build(a: BuildArgs, quiet: bool) -> Result<ExitCode> {
     let phases = Phases::new(move |phase: Phase| {
         if let Ok(mut p) = shown.lock() {
             match phase {
-                Phase::Download { .. } => p.done(&phase.to_string()),
+                Phase::Download { .. } => {
+                    // The phase before stays as a line; the fetcher draws its own bar.
+                    p.end();
+                    p.done(&phase.to_string())
+                }
+                // A bar on a terminal, following the bytes the process reads while it packs.
+                Phase::Pack { bytes, .. } => {
+                    p.bar_following(&phase.to_string(), bytes, IoCounter::Read)
+                }
                 _ => p.phase(&phase.to_string()),
             }
         }
