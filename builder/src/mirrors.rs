@@ -253,6 +253,13 @@ impl Mirrors {
         Ok(self)
     }
 
+    /// Logs (`-v`) where each mirror of the table comes from.
+    pub fn log(&self) {
+        for (name, (url, source)) in &self.map {
+            tracing::info!(mirror = %name, %url, from = %source, "mirror");
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<(&str, MirrorSource)> {
         self.map.get(name).map(|(u, s)| (u.as_str(), *s))
     }

@@ -379,6 +379,9 @@ fn prepare(
     let repos = select_repos(&distro, opts)?;
     // Every mirror the repos need and nothing sets, named at once.
     mirrors.check(&repos, &opts.target)?;
+    for r in &repos {
+        tracing::info!(target = %opts.target, repo = %r.name, module = %r.module, url = %r.url, "upstream");
+    }
     opts.phases.tell(Phase::Resolve {
         target: opts.target.to_string(),
         repos: repos.len(),

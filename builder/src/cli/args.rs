@@ -78,7 +78,10 @@ impl MirrorArgs {
         use pigsty_build::mirrors::{host_mirrors, Mirrors, Region};
         let region: Region = self.region.parse()?;
         let host = host_mirrors(Path::new("/"));
-        Ok(Mirrors::new(&self.mirror, config, &host)?.with_region(region, target.family())?)
+        let mirrors =
+            Mirrors::new(&self.mirror, config, &host)?.with_region(region, target.family())?;
+        mirrors.log();
+        Ok(mirrors)
     }
 }
 

@@ -104,6 +104,7 @@ pub fn build(a: BuildArgs, quiet: bool) -> Result<ExitCode> {
     let progress = Arc::new(Mutex::new(Progress::new(quiet || a.json)));
     let shown = Arc::clone(&progress);
     let phases = Phases::new(move |phase: Phase| {
+        tracing::debug!(%phase, "phase");
         if let Ok(mut p) = shown.lock() {
             match phase {
                 Phase::Download { .. } => {
