@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pigsty-build"))
         .args(args)
+        .env_remove("RUST_LOG")
         .output()
         .expect("run pigsty-build")
 }
@@ -329,4 +330,49 @@ fn plan_all_wraps_to_80_columns_and_says_each_reason_once() {
         let kinds = line.matches("deps of").count();
         assert!(kinds <= 1, "reason repeated: {line}");
     }
+}
+
+#[test]
+fn verbose_logs_say_where_each_mirror_comes_from() {
+    let o = run(&[
+        "-v",
+        "repos",
+        "--os",
+        "el9",
+        "--arch",
+        "x86_64",
+        "--modules",
+        "node",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("mirror=el ") && l.contains("from=--region preset")),
+        "{err}"
+    );
+    let flag = run(&[
+        "-v",
+        "repos",
+        "--os",
+        "el9",
+        "--arch",
+        "x86_64",
+        "--modules",
+        "node",
+        "--mirror",
+        "el=http://el.invalid",
+    ]);
+    assert!(stderr(&flag).contains("from=--mirror"), "{}", stderr(&flag));
+    // Without -v: no logs.
+    let o = run(&[
+        "repos",
+        "--os",
+        "el9",
+        "--arch",
+        "x86_64",
+        "--modules",
+        "node",
+    ]);
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
