@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pigsty-build"))
         .args(args)
+        .env_remove("RUST_LOG")
         .output()
         .expect("run pigsty-build")
 }
