@@ -197,12 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Repos(a)) => cli::repos::repos(a),
         Some(Command::Ext(c)) => cli::ext::run(c),
         Some(Command::Completions { shell }) => {
-            // Written whole, then to stdout: a closed pipe is an error, not a panic.
-            let mut script = Vec::new();
-            shared::write_completions(&mut Cli::command(), shell, &mut script);
-            let mut out = std::io::stdout().lock();
-            out.write_all(&script)?;
-            out.flush()?;
+            shared::write_completions(&mut Cli::command(), shell, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Man { outdir }) => {

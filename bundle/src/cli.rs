@@ -261,9 +261,18 @@ pub fn usage_envelope(e: &clap::Error) -> ErrorEnvelope {
 }
 
 /// Writes the completion script of `cmd` for `shell` (bash, zsh, fish, elvish, powershell).
-pub fn write_completions(cmd: &mut Command, shell: Shell, out: &mut dyn Write) {
+/// The script is made whole first, then written: clap_complete panics when its writer fails
+/// (a closed pipe), this returns the error.
+pub fn write_completions(
+    cmd: &mut Command,
+    shell: Shell,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let name = cmd.get_name().to_string();
-    clap_complete::generate(shell, cmd, name, out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, cmd, name, &mut script);
+    out.write_all(&script)?;
+    out.flush()
 }
 
 /// Writes a man page for `cmd` and one for each of its subcommands, at every depth, hidden
@@ -643,7 +652,7 @@ mod tests {
             Shell::PowerShell,
         ] {
             let mut out = Vec::new();
-            write_completions(&mut cmd, shell, &mut out);
+            write_completions(&mut cmd, shell, &mut out).unwrap();
             let text = String::from_utf8(out).expect("utf-8");
             assert!(text.contains("verify"), "{shell}: {text}");
         }

@@ -100,9 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Command::Install(a)) => install_cmd(*a, quiet),
         Some(Command::Completions { shell }) => {
-            let mut out = std::io::stdout().lock();
-            shared::write_completions(&mut Cli::command(), shell, &mut out);
-            out.flush()?;
+            shared::write_completions(&mut Cli::command(), shell, &mut std::io::stdout().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Man { outdir }) => {

@@ -180,6 +180,21 @@ fn completions_for_each_shell_name_every_subcommand() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
+/// A reader that went away (`| head -0`) is an error with exit 1, not a panic (101).
+#[test]
+fn completions_into_a_closed_pipe_fail_cleanly() {
+    let mut child = bin()
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+}
+
 #[test]
 fn man_pages_for_each_subcommand() {
     let dir = tempfile::tempdir().unwrap();
