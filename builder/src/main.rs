@@ -5,8 +5,6 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use std::io::Write;
-
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 use pigsty_bundle::cli::{self as shared, ErrorEnvelope, Shell, Verbosity};
