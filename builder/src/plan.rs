@@ -211,37 +211,7 @@ impl Plan {
         };
 
         // 1. Packages and aliases.
-        let package_items = match &request.packages {
-            Some(p) => p.clone(),
-            None => {
-                let d = &distro.defaults;
-                d.repo_packages
-                    .iter()
-                    .chain(&d.extra_packages)
-                    .cloned()
-                    .collect()
-            }
-        };
-        let mut notes = Vec::new();
-        for item in &package_items {
-            let is_alias = distro.aliases.contains_key(item);
-            if request.packages.is_some() {
-                notes.extend(crate::suggest::for_package(catalog, distro, item));
-            }
-            let module = if is_alias {
-                distro.alias_module(item)
-            } else {
-                "other".to_string()
-            };
-            for pkg in distro.expand(item)? {
-                let why = if is_alias {
-                    WantedBy::Alias { name: item.clone() }
-                } else {
-                    WantedBy::Package
-                };
-                add(pkg, &module, why, false);
-            }
-        }
+        let notes = requested_packages(catalog, distro, request, &mut add)?;
 
         // The bootstrap set, whatever else is asked for: what `pigsty-install` installs
         // first must be in the bundle (its packages come from the base OS repos).
@@ -318,28 +288,7 @@ impl Plan {
                 }
             }
         }
-        // Requirements that failed, for extensions that were requested.
-        for (name, verdict) in &verdicts {
-            if let Err(reason) = verdict {
-                if !unavailable.contains_key(name) && catalog.get(name).is_some() {
-                    let is_requirement = unavailable.values().any(|u| {
-                        matches!(&u.reason, Unavailable::Requires { extension } if extension == name)
-                    });
-                    if is_requirement {
-                        unavailable.insert(
-                            name.clone(),
-                            UnavailableExtension {
-                                extension: name.clone(),
-                                requested: false,
-                                named: false,
-                                message: reason.to_string(),
-                                reason: reason.clone(),
-                            },
-                        );
-                    }
-                }
-            }
-        }
+        failed_requirements(catalog, &verdicts, &mut unavailable);
         Ok(Plan {
             schema: 1,
             target: TargetInfo::from(&target),
@@ -367,6 +316,77 @@ impl Plan {
 
 /// Resolves `--ext` items to catalog extensions, in catalog order, each once; and the names
 /// of those asked for by name (not by `all` or a category).
+/// The packages and aliases asked for (or the target's defaults), added to the plan; returns
+/// a note for each name that looks like a typo.
+fn requested_packages(
+    catalog: &Catalog,
+    distro: &Distro,
+    request: &Request,
+    add: &mut impl FnMut(String, &str, WantedBy, bool),
+) -> Result<Vec<String>, PlanError> {
+    let package_items = match &request.packages {
+        Some(p) => p.clone(),
+        None => {
+            let d = &distro.defaults;
+            d.repo_packages
+                .iter()
+                .chain(&d.extra_packages)
+                .cloned()
+                .collect()
+        }
+    };
+    let mut notes = Vec::new();
+    for item in &package_items {
+        let is_alias = distro.aliases.contains_key(item);
+        if request.packages.is_some() {
+            notes.extend(crate::suggest::for_package(catalog, distro, item));
+        }
+        let module = if is_alias {
+            distro.alias_module(item)
+        } else {
+            "other".to_string()
+        };
+        for pkg in distro.expand(item)? {
+            let why = if is_alias {
+                WantedBy::Alias { name: item.clone() }
+            } else {
+                WantedBy::Package
+            };
+            add(pkg, &module, why, false);
+        }
+    }
+    Ok(notes)
+}
+
+/// The requirements that failed, of extensions that were requested, added to `unavailable`.
+fn failed_requirements(
+    catalog: &Catalog,
+    verdicts: &BTreeMap<String, Result<String, PlanReason>>,
+    unavailable: &mut BTreeMap<String, UnavailableExtension>,
+) {
+    for (name, verdict) in verdicts {
+        let Err(reason) = verdict else { continue };
+        if unavailable.contains_key(name) || catalog.get(name).is_none() {
+            continue;
+        }
+        let is_requirement = unavailable
+            .values()
+            .any(|u| matches!(&u.reason, Unavailable::Requires { extension } if extension == name));
+        if is_requirement {
+            unavailable.insert(
+                name.clone(),
+                UnavailableExtension {
+                    extension: name.clone(),
+                    requested: false,
+                    named: false,
+                    message: reason.to_string(),
+                    reason: reason.clone(),
+                },
+            );
+        }
+    }
+}
+
 fn select<'a>(
     catalog: &'a Catalog,
     distro: &Distro,

@@ -213,6 +213,45 @@ pub struct Verifier {
     fatal: bool,
 }
 
+/// Whether an archive entry is a folder (else a plain file), and its mode: links, devices,
+/// FIFOs and setuid, setgid or sticky bits are refused, with the reason.
+fn kind_and_mode(e: &Entry) -> Result<(bool, u32), String> {
+    let is_dir = match &e.entry_type {
+        EntryType::File => false,
+        EntryType::Dir => true,
+        EntryType::Symlink => {
+            return Err(format!(
+                "symbolic link to `{}`; bundles hold no links",
+                e.link
+            ))
+        }
+        EntryType::HardLink => {
+            return Err(format!("hard link to `{}`; bundles hold no links", e.link))
+        }
+        EntryType::CharDevice => return Err("character device".into()),
+        EntryType::BlockDevice => return Err("block device".into()),
+        EntryType::Fifo => return Err("FIFO".into()),
+        EntryType::Other(t) => return Err(format!("unexpected entry type {t}")),
+    };
+    let mode = e
+        .mode
+        .clone()
+        .map_err(|why| format!("bad mode field: {why}"))?;
+    if mode & 0o7000 != 0 {
+        let bits: Vec<&str> = [(0o4000, "setuid"), (0o2000, "setgid"), (0o1000, "sticky")]
+            .iter()
+            .filter(|(bit, _)| mode & bit != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        return Err(format!(
+            "{} bit (mode {:o})",
+            bits.join(" and "),
+            mode & 0o7777
+        ));
+    }
+    Ok((is_dir, mode))
+}
+
 impl Verifier {
     /// A verifier of an archive whose manifest is `head` (signature checked by the caller);
     /// `origin` names the bundle in messages.
@@ -317,42 +356,7 @@ impl Verifier {
         if name.split('/').any(|c| c == "..") {
             return Err(bad("path escapes the bundle (`..` component)".into()));
         }
-        let is_dir = match &e.entry_type {
-            EntryType::File => false,
-            EntryType::Dir => true,
-            EntryType::Symlink => {
-                return Err(bad(format!(
-                    "symbolic link to `{}`; bundles hold no links",
-                    e.link
-                )))
-            }
-            EntryType::HardLink => {
-                return Err(bad(format!(
-                    "hard link to `{}`; bundles hold no links",
-                    e.link
-                )))
-            }
-            EntryType::CharDevice => return Err(bad("character device".into())),
-            EntryType::BlockDevice => return Err(bad("block device".into())),
-            EntryType::Fifo => return Err(bad("FIFO".into())),
-            EntryType::Other(t) => return Err(bad(format!("unexpected entry type {t}"))),
-        };
-        let mode = e
-            .mode
-            .clone()
-            .map_err(|why| bad(format!("bad mode field: {why}")))?;
-        if mode & 0o7000 != 0 {
-            let bits: Vec<&str> = [(0o4000, "setuid"), (0o2000, "setgid"), (0o1000, "sticky")]
-                .iter()
-                .filter(|(bit, _)| mode & bit != 0)
-                .map(|(_, name)| *name)
-                .collect();
-            return Err(bad(format!(
-                "{} bit (mode {:o})",
-                bits.join(" and "),
-                mode & 0o7777
-            )));
-        }
+        let (is_dir, mode) = kind_and_mode(e).map_err(bad)?;
         let mtime = e.mtime.clone().map_err(|_| bad("bad mtime field".into()))?;
         let Some(rel) = relative(name) else {
             return Err(bad(format!("outside the top folder `{TOP}/`")));
