@@ -6,6 +6,8 @@
 
 pub mod archive;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod manifest;
 pub mod pace;
 pub mod sign;
