@@ -15,7 +15,7 @@ need hyperfine hyperfine
 need nginx nginx-light
 need curl curl
 build_release
-(cd "$bench_root" && cargo build --release -q -p pigsty-install --bins --examples)
+(cd "$bench_root" && nice -n 10 cargo build --release -q -p pigsty-install --bins --examples)
 inst=$target_dir/release/pigsty-install
 fetch=$examples/fetch_repo
 

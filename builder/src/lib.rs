@@ -24,6 +24,7 @@ pub mod plan;
 mod sbom;
 pub mod sign;
 mod solver;
+pub mod suggest;
 mod upstream;
 
 pub use catalog::Catalog;

@@ -1,16 +1,19 @@
 //! Mirror settings: what `${mirror.NAME}` in a repository URL stands for.
 //!
-//! No registry host is written in this project. A mirror comes, first found wins, from
-//! `--mirror NAME=URL`, from `[mirrors]` in `--config`, or, for the base OS the build host
-//! itself runs, from the URL the host's own package manager is configured with (apt's
-//! `sources.list`/`.sources`, dnf's `.repo` files). A repository whose mirror is known by none
-//! of these is an error that names the flag to pass.
+//! A mirror comes, first found wins, from `--mirror NAME=URL`, from `[mirrors]` in `--config`,
+//! for the base OS the build host itself runs from the URL the host's own package manager is
+//! configured with (apt's `sources.list`/`.sources`, dnf's `.repo` files), and last from the
+//! region preset (`--region`, `manifests/regions.toml`: Pigsty's public upstreams per region).
+//! The base-OS mirrors of Debian and Ubuntu have no preset: they are settings. Every mirror a
+//! build's repositories need and none of these sets is named in one error ([`Mirrors::check`]),
+//! each with what sets it.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::str::FromStr;
 
-use pigsty_bundle::{Arch, Os, Target};
+use pigsty_bundle::{Arch, Family, Os, Target};
 use serde::Serialize;
 
 use crate::distro::RepoDef;
@@ -22,6 +25,7 @@ pub enum MirrorSource {
     Flag,
     Config,
     HostSources,
+    Region,
 }
 
 impl fmt::Display for MirrorSource {
@@ -30,20 +34,157 @@ impl fmt::Display for MirrorSource {
             MirrorSource::Flag => "--mirror",
             MirrorSource::Config => "--config",
             MirrorSource::HostSources => "host package sources",
+            MirrorSource::Region => "--region preset",
         })
     }
+}
+
+/// A set of region presets (`--region`), as Pigsty's repo lists have them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Region {
+    /// The upstreams themselves.
+    #[default]
+    Default,
+    /// Mirrors in mainland China, where Pigsty's lists have them (else the default).
+    China,
+    /// Mirrors in Europe, where Pigsty's lists have them (else the default).
+    Europe,
+    /// No presets: every mirror from a flag, `--config` or the host's sources.
+    None,
+}
+
+impl Region {
+    pub const ALL: [Region; 4] = [Region::Default, Region::China, Region::Europe, Region::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Default => "default",
+            Region::China => "china",
+            Region::Europe => "europe",
+            Region::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Region {
+    type Err = MirrorError;
+    fn from_str(s: &str) -> Result<Region, MirrorError> {
+        Region::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| MirrorError::BadRegion(s.to_string()))
+    }
+}
+
+/// `regions.toml`: family -> region -> mirror -> URL.
+type RegionFile = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
+
+fn region_file() -> Result<&'static RegionFile, MirrorError> {
+    static PARSED: std::sync::OnceLock<Result<RegionFile, String>> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            let text = crate::distro::MANIFEST_FILES
+                .iter()
+                .find(|(path, _)| *path == "regions.toml")
+                .map(|(_, text)| *text)
+                .ok_or_else(|| "manifests/regions.toml is not built in".to_string())?;
+            toml::from_str(text).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|reason| MirrorError::Presets(reason.clone()))
+}
+
+/// The presets of a region for a family: the region's own mirrors over the default's.
+pub fn region_presets(
+    region: Region,
+    family: Family,
+) -> Result<BTreeMap<String, String>, MirrorError> {
+    if region == Region::None {
+        return Ok(BTreeMap::new());
+    }
+    let Some(fam) = region_file()?.get(family.as_str()) else {
+        return Ok(BTreeMap::new());
+    };
+    let mut out = fam.get("default").cloned().unwrap_or_default();
+    if let Some(own) = fam.get(region.as_str()) {
+        out.extend(own.clone());
+    }
+    Ok(out)
+}
+
+/// The mirrors of the base OS, never preset: the host's own sources or a flag set them.
+fn is_base_os(name: &str) -> bool {
+    matches!(
+        name,
+        "debian" | "debian-security" | "ubuntu" | "ubuntu-ports" | "el" | "epel"
+    )
 }
 
 /// The mirrors known for one run.
 #[derive(Debug, Clone, Default)]
 pub struct Mirrors {
     map: BTreeMap<String, (String, MirrorSource)>,
+    region: Option<Region>,
+}
+
+/// A mirror that no setting gives, with the repos that need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnsetMirror {
+    pub mirror: String,
+    pub repos: Vec<String>,
+    pub modules: Vec<String>,
+}
+
+impl UnsetMirror {
+    /// What sets it.
+    pub fn remedy(&self, region: Option<Region>) -> String {
+        let m = &self.mirror;
+        let mut s = format!("--mirror {m}=URL, or `{m} = \"URL\"` under [mirrors] in --config");
+        if is_base_os(m) {
+            s.push_str("; a build host running this OS is read for it");
+        } else if region == Some(Region::None) {
+            s.push_str("; or a --region preset (default, china, europe)");
+        } else {
+            s.push_str(&format!(
+                "; or leave it out: --no-repo {} or --modules",
+                self.repos.join(" --no-repo ")
+            ));
+        }
+        s
+    }
+}
+
+fn unset_list(missing: &[UnsetMirror], region: Option<Region>) -> String {
+    missing
+        .iter()
+        .map(|u| {
+            format!(
+                "\n  {} (repo{} {}; module {}): {}",
+                u.mirror,
+                if u.repos.len() == 1 { "" } else { "s" },
+                u.repos.join(", "),
+                u.modules.join(", "),
+                u.remedy(region)
+            )
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MirrorError {
     #[error("bad --mirror `{0}`: want NAME=URL, for example debian=http://HOST/debian")]
     BadFlag(String),
+    #[error("unknown --region `{0}`: default, china, europe or none")]
+    BadRegion(String),
+    #[error("the built-in region presets are broken: {0}")]
+    Presets(String),
     #[error(
         "repo `{repo}` (module {module}) needs the mirror `{mirror}`, which is not set: pass \
          --mirror {mirror}=URL, or set `{mirror} = \"URL\"` under [mirrors] in --config FILE{hint}"
@@ -53,6 +194,17 @@ pub enum MirrorError {
         module: String,
         mirror: String,
         hint: String,
+    },
+    #[error(
+        "{target} needs {} mirror{} that no flag, --config, host package source or region preset sets:{}",
+        missing.len(),
+        if missing.len() == 1 { "" } else { "s" },
+        unset_list(missing, *region)
+    )]
+    Missing {
+        target: String,
+        missing: Vec<UnsetMirror>,
+        region: Option<Region>,
     },
     #[error("repo `{repo}`: unknown placeholder `{placeholder}` in `{url}`")]
     BadTemplate {
@@ -90,6 +242,24 @@ impl Mirrors {
         Ok(m)
     }
 
+    /// Adds a region's presets for a family under everything else.
+    pub fn with_region(mut self, region: Region, family: Family) -> Result<Mirrors, MirrorError> {
+        for (k, v) in region_presets(region, family)? {
+            self.map
+                .entry(k)
+                .or_insert_with(|| (trim(&v), MirrorSource::Region));
+        }
+        self.region = Some(region);
+        Ok(self)
+    }
+
+    /// Logs (`-v`) where each mirror of the table comes from.
+    pub fn log(&self) {
+        for (name, (url, source)) in &self.map {
+            tracing::info!(mirror = %name, %url, from = %source, "mirror");
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<(&str, MirrorSource)> {
         self.map.get(name).map(|(u, s)| (u.as_str(), *s))
     }
@@ -103,10 +273,7 @@ impl Mirrors {
                     repo: repo.name.clone(),
                     module: repo.module.clone(),
                     mirror: name.to_string(),
-                    hint: if matches!(
-                        name,
-                        "debian" | "debian-security" | "ubuntu" | "ubuntu-ports" | "el" | "epel"
-                    ) {
+                    hint: if is_base_os(name) {
                         " (a build host running this OS is read for it automatically)".to_string()
                     } else {
                         format!(
@@ -116,6 +283,66 @@ impl Mirrors {
                     },
                 })
         })
+    }
+
+    /// A repo's URL, with the mirrors it needs that are not set: those stay `${mirror.NAME}`
+    /// in the URL.
+    pub fn try_expand(
+        &self,
+        repo: &RepoDef,
+        target: &Target,
+    ) -> Result<(String, Vec<String>), MirrorError> {
+        let mut unset = Vec::new();
+        let url = expand_url(&repo.url, target, |name| {
+            Ok(match self.get(name) {
+                Some((u, _)) => u.to_string(),
+                None => {
+                    if !unset.iter().any(|n| n == name) {
+                        unset.push(name.to_string());
+                    }
+                    format!("${{mirror.{name}}}")
+                }
+            })
+        })?;
+        Ok((url, unset))
+    }
+
+    /// Every mirror these repos need that is not set, in one error.
+    pub fn check<'a>(
+        &self,
+        repos: impl IntoIterator<Item = &'a RepoDef>,
+        target: &Target,
+    ) -> Result<(), MirrorError> {
+        let mut missing: Vec<UnsetMirror> = Vec::new();
+        for r in repos {
+            for name in self.try_expand(r, target)?.1 {
+                let i = match missing.iter().position(|u| u.mirror == name) {
+                    Some(i) => i,
+                    None => {
+                        missing.push(UnsetMirror {
+                            mirror: name,
+                            repos: Vec::new(),
+                            modules: Vec::new(),
+                        });
+                        missing.len() - 1
+                    }
+                };
+                let u = &mut missing[i];
+                u.repos.push(r.name.clone());
+                if !u.modules.contains(&r.module) {
+                    u.modules.push(r.module.clone());
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(MirrorError::Missing {
+                target: target.to_string(),
+                missing,
+                region: self.region,
+            })
+        }
     }
 }
 
@@ -207,42 +434,28 @@ pub struct AptSource {
 pub fn parse_apt_sources(text: &str, deb822: bool) -> Vec<AptSource> {
     let mut out = Vec::new();
     if deb822 {
-        for para in text.split("\n\n") {
-            let mut fields: BTreeMap<String, String> = BTreeMap::new();
-            let mut last: Option<String> = None;
-            for line in para.lines() {
-                if line.trim_start().starts_with('#') {
-                    continue;
-                }
-                if line.starts_with([' ', '\t']) {
-                    if let Some(k) = &last {
-                        if let Some(v) = fields.get_mut(k) {
-                            v.push(' ');
-                            v.push_str(line.trim());
-                        }
-                    }
-                    continue;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    let k = k.trim().to_lowercase();
-                    fields.insert(k.clone(), v.trim().to_string());
-                    last = Some(k);
-                }
-            }
-            let types = fields.get("types").cloned().unwrap_or_default();
-            let enabled = fields
-                .get("enabled")
-                .is_none_or(|e| !e.eq_ignore_ascii_case("no"));
-            if !enabled || !types.split_whitespace().any(|t| t == "deb") {
+        // deb822-fast reads the paragraphs (comments, continuation lines); field names are
+        // matched case-insensitively, as apt does. A file it cannot read gives no sources:
+        // the host's mirrors are a convenience, a flag sets any of them.
+        let Ok(doc) = text.parse::<deb822_fast::Deb822>() else {
+            return out;
+        };
+        for para in doc.iter() {
+            let field = |name: &str| {
+                para.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            };
+            let enabled = field("Enabled").is_none_or(|e| !e.trim().eq_ignore_ascii_case("no"));
+            let deb = field("Types").is_some_and(|t| t.split_whitespace().any(|t| t == "deb"));
+            if !enabled || !deb {
                 continue;
             }
-            let suites: Vec<String> = fields
-                .get("suites")
+            let suites: Vec<String> = field("Suites")
                 .map(|s| s.split_whitespace().map(str::to_string).collect())
                 .unwrap_or_default();
-            for uri in fields
-                .get("uris")
-                .map(|s| s.split_whitespace())
+            for uri in field("URIs")
+                .map(str::split_whitespace)
                 .into_iter()
                 .flatten()
             {
@@ -485,6 +698,65 @@ mod tests {
             mirrors_from_apt_sources(&parse_apt_sources(off, true), Os::D12, Arch::X86_64)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn check_names_every_unset_mirror_once() {
+        let t = Target::new(Os::D12, Arch::X86_64, 17);
+        let mut a = repo("${mirror.pgdg}/apt/ ${codename}-pgdg main");
+        a.name = "pgdg".into();
+        let mut b = repo("${mirror.debian}/ ${codename} main");
+        b.name = "base".into();
+        let mut c = repo("${mirror.debian}/ ${codename}-updates main");
+        c.name = "updates".into();
+        let m = Mirrors::default();
+        match m.check([&a, &b, &c], &t).unwrap_err() {
+            MirrorError::Missing { missing, .. } => {
+                assert_eq!(missing.len(), 2);
+                assert_eq!(missing[1].mirror, "debian");
+                assert_eq!(missing[1].repos, ["base", "updates"]);
+            }
+            e => panic!("{e}"),
+        }
+        // The default region has pgdg, never Debian's own mirror.
+        let m = Mirrors::default()
+            .with_region(Region::Default, Family::Deb)
+            .unwrap();
+        assert_eq!(m.get("pgdg").map(|(_, s)| s), Some(MirrorSource::Region));
+        assert!(m.get("debian").is_none());
+        let err = m.check([&a, &b, &c], &t).unwrap_err().to_string();
+        assert!(
+            err.contains("needs 1 mirror ") && err.contains("--mirror debian=URL"),
+            "{err}"
+        );
+        let (url, unset) = m.try_expand(&b, &t).unwrap();
+        assert_eq!(
+            (url.as_str(), unset),
+            (
+                "${mirror.debian}/ bookworm main",
+                vec!["debian".to_string()]
+            )
+        );
+    }
+
+    #[test]
+    fn regions_fall_back_to_default() {
+        let d = region_presets(Region::Default, Family::Rpm).unwrap();
+        let eu = region_presets(Region::Europe, Family::Rpm).unwrap();
+        assert_eq!(d.keys().collect::<Vec<_>>(), eu.keys().collect::<Vec<_>>());
+        assert_ne!(d["el"], eu["el"]);
+        assert_eq!(d["groonga"], eu["groonga"]);
+        assert!(region_presets(Region::None, Family::Rpm)
+            .unwrap()
+            .is_empty());
+        for fam in [Family::Deb, Family::Rpm] {
+            let p = region_presets(Region::China, fam).unwrap();
+            for base in ["debian", "debian-security", "ubuntu", "ubuntu-ports"] {
+                assert!(!p.contains_key(base), "{base}");
+            }
+        }
+        assert!("mars".parse::<Region>().is_err());
+        assert_eq!("China".parse::<Region>().unwrap(), Region::China);
     }
 
     #[test]

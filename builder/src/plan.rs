@@ -31,6 +31,8 @@
 //! `package` (named directly), `extension` (asked for with `--ext`), `requires` (an extension
 //! pulled in by `required_by`'s `requires`), `deps` (an extra dependency of extension `name`),
 //! `bootstrap` (the target's bootstrap set, which `pigsty-install` installs first).
+//! `notes` (left out when empty) holds a sentence per `--packages` item that is no alias but
+//! looks like a typo of one (or of an extension), e.g. `pgsql-mni`.
 //! `reason.reason` is one of `no_package_for_family`, `no_package_for_pg`, `excluded_on_os`,
 //! `matrix`, `requires`, `unknown_requirement`.
 
@@ -136,6 +138,10 @@ pub struct Plan {
     /// here, planned anyway (optional) so that the repos themselves decide.
     #[serde(skip)]
     pub predicted: Vec<Predicted>,
+    /// `--packages` items that are no alias but close to one (or to an extension): each
+    /// is taken as a package name, with what it may be a typo of.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// An extension the availability matrix predicts missing, left for the repos to decide.
@@ -216,8 +222,12 @@ impl Plan {
                     .collect()
             }
         };
+        let mut notes = Vec::new();
         for item in &package_items {
             let is_alias = distro.aliases.contains_key(item);
+            if request.packages.is_some() {
+                notes.extend(crate::suggest::for_package(catalog, distro, item));
+            }
             let module = if is_alias {
                 distro.alias_module(item)
             } else {
@@ -249,7 +259,7 @@ impl Plan {
         // 2. Extensions: the requested set, then the requires closure of each. For a build,
         //    the matrix does not decide (the repos do): extensions it alone rules out are
         //    planned as optional, and remembered as predicted missing.
-        let (requested, named) = select(catalog, &request.extensions)?;
+        let (requested, named) = select(catalog, distro, &request.extensions)?;
         let mut unavailable: BTreeMap<String, UnavailableExtension> = BTreeMap::new();
         let mut verdicts: BTreeMap<String, Result<String, PlanReason>> = BTreeMap::new();
         let mut predictions: BTreeMap<String, Result<String, PlanReason>> = BTreeMap::new();
@@ -336,6 +346,7 @@ impl Plan {
             packages: packages.into_values().collect(),
             unavailable: unavailable.into_values().collect(),
             predicted,
+            notes,
         })
     }
 
@@ -358,6 +369,7 @@ impl Plan {
 /// of those asked for by name (not by `all` or a category).
 fn select<'a>(
     catalog: &'a Catalog,
+    distro: &Distro,
     items: &[String],
 ) -> Result<(Vec<&'a Extension>, BTreeSet<&'a str>), PlanError> {
     let mut chosen: BTreeSet<&str> = BTreeSet::new();
@@ -384,7 +396,15 @@ fn select<'a>(
                 .find(item)
                 .ok_or_else(|| PlanError::UnknownExtension {
                     name: item.clone(),
-                    suggestion: suggest(catalog, item),
+                    suggestion: crate::suggest::for_extension(
+                        catalog,
+                        &distro
+                            .aliases
+                            .keys()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>(),
+                        item,
+                    ),
                 })?;
             chosen.insert(ext.name.as_str());
             named.insert(ext.name.as_str());
@@ -396,32 +416,6 @@ fn select<'a>(
         .filter(|e| chosen.contains(e.name.as_str()))
         .collect();
     Ok((list, named))
-}
-
-fn suggest(catalog: &Catalog, name: &str) -> String {
-    let best = catalog
-        .extensions()
-        .iter()
-        .map(|e| (edit_distance(&e.name, name), e.name.as_str()))
-        .min();
-    match best {
-        Some((d, n)) if d <= 3 => format!("; did you mean `{n}`?"),
-        _ => String::new(),
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Whether an extension and everything it requires can be served; memoized in `verdicts`.

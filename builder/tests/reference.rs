@@ -222,3 +222,82 @@ fn repo_modules_and_bootstrap_set_match_pigsty_source() {
     }
     assert_eq!(checked, 16);
 }
+
+/// A URL with the slash before a suite and at the end dropped (a mirror root is kept without
+/// its trailing slash; apt and dnf read both alike).
+fn slash(url: &str) -> String {
+    url.replace("/ ", " ").trim_end_matches('/').to_string()
+}
+
+/// `manifests/regions.toml` is derived, not written by hand: under each `--region`, every
+/// repo whose mirror has a preset expands to the URL Pigsty's list gives for that region (its
+/// first, where a dnf baseurl lists several), or, where our presets keep the default for that
+/// mirror, to the default URL. Debian's and Ubuntu's own mirrors have no preset at all.
+#[test]
+fn region_presets_match_pigsty_vars() {
+    use pigsty_build::mirrors::{expand_url, region_presets, Mirrors, Region};
+    let Some(dir) = reference() else { return };
+    let mut checked = 0;
+    for os in Os::ALL {
+        for arch in Arch::ALL {
+            let path = dir.join(format!("pigsty-vars/{}.{}.yml", os.code(), arch.as_str()));
+            let vars: Vars =
+                serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let target = Target::new(os, arch, 17);
+            let distro = Distro::load(target, None).unwrap();
+            let family = target.family();
+            let default = region_presets(Region::Default, family).unwrap();
+            for region in [Region::Default, Region::China, Region::Europe] {
+                let presets = region_presets(region, family).unwrap();
+                let mirrors = Mirrors::default().with_region(region, family).unwrap();
+                for ours in &distro.repos {
+                    let mirror = ours
+                        .url
+                        .strip_prefix("${mirror.")
+                        .and_then(|r| r.split_once('}'))
+                        .map(|(m, _)| m)
+                        .unwrap();
+                    if ["debian", "debian-security", "ubuntu", "ubuntu-ports"].contains(&mirror) {
+                        assert!(!presets.contains_key(mirror), "{mirror} has a preset");
+                        continue;
+                    }
+                    let Some(theirs) = vars
+                        .repo_upstream_default
+                        .iter()
+                        .find(|u| u.name == ours.name && u.releases.contains(&os.release()))
+                    else {
+                        continue;
+                    };
+                    let first = |url: &str| {
+                        let url = normalize(url);
+                        let url = if family == pigsty_bundle::Family::Rpm {
+                            url.split_whitespace().next().unwrap_or("").to_string()
+                        } else {
+                            url
+                        };
+                        slash(
+                            &expand_url(&url, &target, |m| panic!("reference has ${{mirror.{m}}}"))
+                                .unwrap(),
+                        )
+                    };
+                    let (url, unset) = mirrors.try_expand(ours, &target).unwrap();
+                    let url = slash(&url);
+                    assert!(unset.is_empty(), "{}: {unset:?}", ours.name);
+                    let want_region = theirs.baseurl.get(region.as_str()).map(|u| first(u));
+                    let want_default = first(&theirs.baseurl["default"]);
+                    let kept_default = presets.get(mirror) == default.get(mirror);
+                    assert!(
+                        Some(&url) == want_region.as_ref()
+                            || (kept_default && url == want_default),
+                        "{}.{} {region} {}: ours {url}, Pigsty's {want_region:?} (default {want_default})",
+                        os.code(),
+                        arch.as_str(),
+                        ours.name
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "{checked}");
+}

@@ -214,11 +214,17 @@ fn only_repo_build_makes_a_verified_bundle() {
         cache.path().to_str().unwrap(),
         "--json",
     ];
-    // without a key for the repo: refused, naming the flag
+    // without a key for the repo: refused, naming the flag (under --json as the envelope)
     let o = pigsty_build(&common);
     assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--key fixture=FILE"), "{err}");
+    let err: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--key fixture=FILE"),
+        "{err}"
+    );
     // with its key: built
     let mut args = common.to_vec();
     args.extend(["--key", &key]);
@@ -226,6 +232,32 @@ fn only_repo_build_makes_a_verified_bundle() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["packages"], 2, "alpha and its dependency beta");
+    // Without --json, a line per phase on stderr (no terminal here); with -q, none.
+    let text_out = tempfile::tempdir().unwrap();
+    let mut text = args.clone();
+    text.retain(|a| *a != "--json");
+    let pos = text.iter().position(|a| *a == "--out").unwrap();
+    text[pos + 1] = text_out.path().to_str().unwrap();
+    let o = pigsty_build(&text);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for phase in [
+        "d12.x86_64/pg15: fetching the indexes of 1 repos and resolving",
+        "downloading 2 packages",
+        "d12.x86_64/pg15: writing the repo",
+        "d12.x86_64/pg15: signing the manifest",
+        "d12.x86_64/pg15: packing the bundle",
+    ] {
+        assert!(err.contains(phase), "{phase}: {err}");
+    }
+    text.push("-q");
+    let o = pigsty_build(&text);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(report["repos"][0]["signed_by"], f.key.fingerprint());
     let bundle = report["bundle"].as_str().unwrap().to_string();
     let pubkey = out.path().join("pigsty/pigsty.pub");
@@ -272,11 +304,9 @@ fn only_repo_build_makes_a_verified_bundle() {
     std::fs::remove_file(f.root.join("dists/test/InRelease")).unwrap();
     let o = pigsty_build(&args);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("not signed"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let err: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(err["error"]["kind"], "trust", "{err}");
+    assert!(err.to_string().contains("not signed"), "{err}");
     let mut insecure = common.to_vec();
     insecure.extend(["--insecure-upstream", "fixture"]);
     let o = pigsty_build(&insecure);

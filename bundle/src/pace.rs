@@ -1,5 +1,5 @@
-//! What a download may take, as a pure rule both sides can apply to their own HTTP client: an
-//! overall deadline per file (a floor, plus the file's time at the minimum speed) and a
+//! What a download may take, as a pure rule both sides can apply to their own HTTP client: how
+//! a transient failure is retried ([`Retry`]), an overall deadline per file (a floor, plus the file's time at the minimum speed) and a
 //! minimum speed measured over a window. A server that trickles a byte every few seconds, or
 //! that promises more bytes than it sends, is given up in bounded time instead of holding
 //! the process forever. No clock of its own and no HTTP here: the caller says what time it
@@ -48,6 +48,45 @@ impl Limits {
             self.min_bytes(),
             self.window.as_secs().max(1)
         )
+    }
+}
+
+/// How a transient failure (a refused connection, a broken transfer, a 5xx answer) is retried,
+/// by the builder's fetcher and the installer's mirror client alike: at most `retries` more
+/// tries, the first after `first_delay`, each next one after twice the pause before it. The
+/// pauses are `backon`'s exponential backoff ([`Retry::backoff`]), run as `backon` runs them
+/// where a try is one call, and drawn one by one where the loop keeps state of its own (the
+/// builder's package download: a transfer that brought bytes starts the pauses over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub retries: u32,
+    pub first_delay: Duration,
+}
+
+impl Default for Retry {
+    /// 3 retries, after 200 ms, 400 ms and 800 ms.
+    fn default() -> Retry {
+        Retry {
+            retries: 3,
+            first_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Retry {
+    /// The pauses, as `backon`'s exponential backoff (no jitter, no ceiling: with a handful of
+    /// retries the pauses stay short).
+    pub fn backoff(&self) -> backon::ExponentialBuilder {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.first_delay)
+            .with_factor(2.0)
+            .without_max_delay()
+            .with_max_times(self.retries as usize)
+    }
+
+    /// The pauses one by one: `None` once every retry is spent.
+    pub fn pauses(&self) -> impl Iterator<Item = Duration> + use<> {
+        backon::BackoffBuilder::build(self.backoff())
     }
 }
 
@@ -111,6 +150,21 @@ mod tests {
             min_speed: 100,
             window: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn retries_pause_twice_as_long_each_time() {
+        let r = Retry {
+            retries: 3,
+            first_delay: Duration::from_millis(100),
+        };
+        let pauses: Vec<u128> = r.pauses().map(|d| d.as_millis()).collect();
+        assert_eq!(pauses, [100, 200, 400]);
+        let none = Retry {
+            retries: 0,
+            ..Retry::default()
+        };
+        assert_eq!(none.pauses().count(), 0);
     }
 
     #[test]

@@ -170,10 +170,12 @@ pub fn verify(
     Ok((head.manifest().clone(), trusted.fingerprint))
 }
 
-/// How the install talks to its user: `log` a step, `confirm` a question (false when nobody
-/// can answer).
+/// How the install talks to its user: `log` a step (done; kept in the report), `phase` a
+/// long step beginning, with the bytes it writes where known (shown while it runs, e.g. a
+/// spinner or a bar; not kept), `confirm` a question (false when nobody can answer).
 pub struct Ui<'a> {
     pub log: &'a mut dyn FnMut(&str),
+    pub phase: &'a mut dyn FnMut(&str, Option<u64>),
     pub confirm: &'a mut dyn FnMut(&str) -> bool,
 }
 
@@ -192,6 +194,10 @@ impl Run<'_, '_> {
     fn step(&mut self, s: String) {
         (self.ui.log)(&s);
         self.report.steps.push(s);
+    }
+
+    fn phase(&mut self, s: &str, bytes: Option<u64>) {
+        (self.ui.phase)(s, bytes);
     }
 
     fn m(&self) -> &Manifest {
@@ -238,6 +244,7 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
     let dest = node.path(&opts.dest);
     if opts.dry_run {
         run.refuse_downgrade(&dest)?;
+        run.check_writable()?;
         run.dry_run(&dest);
         return Ok(run.report);
     }
@@ -254,6 +261,19 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
         run.handoff()?;
         return Ok(run.report);
     }
+    let doing = format!(
+        "{} and verifying {} files ({} bytes) into {}",
+        if run.origin.is_mirror() {
+            "downloading"
+        } else {
+            "extracting"
+        },
+        run.m().files.len(),
+        run.m().total_size(),
+        run.repo_on_node()
+    );
+    let bytes = run.m().total_size();
+    run.phase(&doing, Some(bytes));
     let staged = run.origin.stage(&run.head, &dest)?;
     let what = if run.origin.is_mirror() {
         "downloaded"
@@ -264,6 +284,10 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
         "{what} and verified {} files ({} bytes)",
         staged.files, staged.bytes
     ));
+    run.phase(
+        &format!("drift check: {} simulates the install", run.pm.name()),
+        None,
+    );
     run.drift_check(&staged, &trusted)?;
     // A new bundle keeps the repo it replaces for `rollback`; a repair drops the damaged copy.
     let placed = if rerun {
@@ -281,6 +305,13 @@ pub fn install(node: &Node, opts: &InstallOptions, ui: Ui) -> Result<Report, Ins
         (false, _) => String::new(),
     };
     run.step(format!("{} in place{kept}", run.repo_on_node()));
+    run.phase(
+        &format!(
+            "configuring {} and installing the bootstrap set",
+            run.pm.name()
+        ),
+        None,
+    );
     run.configure(&placed.path, &trusted)?;
     run.handoff()?;
     Ok(run.report)
@@ -384,6 +415,22 @@ impl Run<'_, '_> {
         ));
         self.report.no_op = true;
         Ok(true)
+    }
+
+    /// A dry run's check that what the install writes can be written: DEST, the package
+    /// manager's source and key files, the install record (and the backup folder under
+    /// --local-only). A read-only or immutable place fails the dry run, naming it.
+    fn check_writable(&mut self) -> Result<(), InstallError> {
+        let mut paths = vec![self.opts.dest.as_str(), STATUS_FILE];
+        paths.extend(self.pm.written());
+        if self.opts.local_only {
+            paths.push(self.pm.backup_dir());
+        }
+        for p in &paths {
+            self.node.check_writable(p)?;
+        }
+        self.step(format!("can write {}", paths.join(", ")));
+        Ok(())
     }
 
     fn dry_run(&mut self, dest: &Path) {
@@ -639,6 +686,10 @@ impl Run<'_, '_> {
         c.envs(self.handoff_env())
             .env("HOME", "/root")
             .current_dir("/");
+        // Its output goes to stderr, as the Pigsty hand-off's: stdout stays for --json.
+        if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned() {
+            c.stdout(std::process::Stdio::from(fd));
+        }
         let status = c
             .status()
             .map_err(|source| InstallError::Handoff { cmd, source })?;
@@ -708,7 +759,25 @@ fn previous_record(node: &Node, dest: &Path) -> Option<Box<Status>> {
 
 /// A Unix time as a UTC date, `2023-11-14`.
 pub(crate) fn date(secs: u64) -> String {
-    // Days to a civil date (Howard Hinnant's algorithm): no date crate for one line.
+    let (y, m, d) = civil(secs);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A Unix time as an RFC 3339 UTC time, `2023-11-14T22:13:20Z`.
+pub fn rfc3339(secs: u64) -> String {
+    let (y, m, d) = civil(secs);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A Unix time's UTC (year, month, day).
+fn civil(secs: u64) -> (i64, i64, i64) {
+    // Days to a civil date (Howard Hinnant's algorithm): no date crate for two formats.
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -719,7 +788,7 @@ pub(crate) fn date(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (y, m, d)
 }
 
 /// Puts back the sources `--local-only` moved aside; returns what was restored.

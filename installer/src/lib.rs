@@ -7,9 +7,11 @@
 //! and the flow that runs them in order ([`install`]); [`rollback`] returns to the repo the
 //! last install replaced. [`node`] is the system being installed (or `--root DIR`);
 //! [`pigsty`] hands off to Pigsty itself (configure, offline vars, playbooks); [`serve`]
-//! serves an installed repo to the other nodes over HTTP.
+//! serves an installed repo to the other nodes over HTTP; [`kind`] says which kind of failure
+//! an error is, for the JSON error envelope.
 
 pub mod install;
+pub mod kind;
 pub mod mirror;
 pub mod node;
 mod origin;

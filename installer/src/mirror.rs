@@ -8,8 +8,9 @@
 //! staging folder a bundle is extracted into ([`crate::stage::FileStager`]), checking
 //! each file's size and SHA-256 as it streams: a file the mirror sends with other bytes is
 //! refused, named, and nothing is put in place. A broken transfer or a 5xx answer is retried
-//! from the start of that file, twice. A server that sends too slowly ([`Limits`]: fewer than
-//! `min_speed` bytes a second over a window, or a file not done by its deadline), or that
+//! from the start of that file, as the builder retries ([`Retry`]). A server that sends too
+//! slowly ([`Limits`]: fewer than `min_speed` bytes a second over a window, or a file not
+//! done by its deadline), or that
 //! announces a longer file than the manifest's, is given up at once, not retried: the same
 //! server would do it again.
 
@@ -18,18 +19,23 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use std::path::Path;
 
+use backon::Retryable;
 use pigsty_bundle::archive::{SignedManifest, MAX_MANIFEST_SIZE, MAX_SIGNATURE_SIZE};
 use pigsty_bundle::manifest::{FileEntry, ManifestError, MANIFEST_NAME, SIGNATURE_NAME};
 pub use pigsty_bundle::pace::Limits;
-use pigsty_bundle::pace::Pace;
+use pigsty_bundle::pace::{Pace, Retry};
 use tokio::time::Instant;
 
 use crate::stage::{FileStager, StageError, Staged};
 
 /// How many files are downloaded at once.
 pub const JOBS: usize = 4;
-/// How often a broken transfer or a 5xx answer is retried.
-const RETRIES: u32 = 2;
+/// How a broken transfer or a 5xx answer is retried: as the builder retries (3 retries, after
+/// 200, 400 and 800 ms).
+const RETRY: Retry = Retry {
+    retries: 3,
+    first_delay: Duration::from_millis(200),
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
@@ -165,18 +171,15 @@ impl Mirror {
     /// have it (404).
     pub fn get_small(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, MirrorError> {
         let url = self.file_url(rel);
-        self.runtime.block_on(self.deadline(&url, 0, async {
-            let mut tries = 0;
-            loop {
-                match self.get_small_once(&url, limit).await {
-                    Err(e) if e.transient() && tries < RETRIES => {
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_millis(500 << tries)).await;
-                    }
-                    other => return other,
-                }
-            }
-        }))
+        self.runtime.block_on(
+            self.deadline(
+                &url,
+                0,
+                (|| self.get_small_once(&url, limit))
+                    .retry(RETRY.backoff())
+                    .when(MirrorError::transient),
+            ),
+        )
     }
 
     async fn get_small_once(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, MirrorError> {
@@ -255,19 +258,10 @@ impl Mirror {
 
     async fn download(&self, stager: &FileStager, entry: &FileEntry) -> Result<(), MirrorError> {
         let url = self.file_url(&entry.path);
-        self.deadline(&url, entry.size, async {
-            let mut tries = 0;
-            loop {
-                match self.download_once(stager, entry, &url).await {
-                    Err(e) if e.transient() && tries < RETRIES => {
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_millis(500 << tries)).await;
-                    }
-                    other => return other,
-                }
-            }
-        })
-        .await
+        let tries = (|| self.download_once(stager, entry, &url))
+            .retry(RETRY.backoff())
+            .when(MirrorError::transient);
+        self.deadline(&url, entry.size, tries).await
     }
 
     /// Runs the fetch of `url` (a file of `size` bytes, its tries included) within its

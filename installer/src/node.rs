@@ -19,6 +19,16 @@ pub struct Node {
 pub enum NodeError {
     #[error(transparent)]
     Os(#[from] pigsty_bundle::TargetError),
+    #[error("cannot write {} (checked at {}){hint}", path.display(), checked.display())]
+    NotWritable {
+        /// The path the install writes.
+        path: PathBuf,
+        /// What was checked: the path itself, or the nearest folder above it that exists.
+        checked: PathBuf,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot run `{cmd}`")]
     Spawn {
         cmd: String,
@@ -49,6 +59,32 @@ impl Node {
             os,
             arch,
         })
+    }
+
+    /// Whether the node's path `abs` (`/etc/apt/keyrings/pigsty.asc`) could be written, with
+    /// nothing written: the path itself where it exists, else the nearest folder above it
+    /// that exists (where it would be made), asked of the kernel with `access(W_OK)`, which
+    /// refuses on a read-only mount or an immutable file even for root.
+    pub fn check_writable(&self, abs: &str) -> Result<(), NodeError> {
+        let path = self.path(abs);
+        let checked = path
+            .ancestors()
+            .find(|p| p.symlink_metadata().is_ok())
+            .unwrap_or(Path::new("/"))
+            .to_path_buf();
+        match rustix::fs::access(&checked, rustix::fs::Access::WRITE_OK) {
+            Ok(()) => Ok(()),
+            Err(errno) => Err(NodeError::NotWritable {
+                path,
+                checked,
+                hint: if rustix::process::geteuid().is_root() {
+                    ""
+                } else {
+                    "; run as root"
+                },
+                source: errno.into(),
+            }),
+        }
     }
 
     /// A path of the node (`/etc/apt/...`) as seen from here.

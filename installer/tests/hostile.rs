@@ -723,8 +723,8 @@ fn installed(c: &Case, bundle: &Path) {
     std::fs::create_dir_all(st.parent().unwrap()).unwrap();
     std::fs::write(st, serde_json::to_vec(&status).unwrap()).unwrap();
     std::fs::write(
-        c.root.join("etc/apt/sources.list.d/pigsty-local.sources"),
-        "Types: deb\nURIs: file:/www/pigsty\nSuites: ./\nSigned-By: /etc/apt/keyrings/pigsty.asc\n",
+        c.root.join("etc/apt/sources.list.d/pigsty-local.list"),
+        "deb [signed-by=/etc/apt/keyrings/pigsty.asc] file:/www/pigsty/ ./\n",
     )
     .unwrap();
 }

@@ -257,7 +257,7 @@ fn tie_runs(u: &Universe<'_>, g: &DepGroup) -> Vec<(u32, u32)> {
 pub(super) struct TieBreak<'t, 'a> {
     u: &'t Universe<'a>,
     deps: &'t [Option<Deps>],
-    first: std::cell::OnceCell<std::collections::HashMap<&'a str, Mention>>,
+    first: std::cell::OnceCell<rustc_hash::FxHashMap<&'a str, Mention>>,
 }
 
 impl<'t, 'a> TieBreak<'t, 'a> {

@@ -9,6 +9,7 @@
 //! renamed. A failure at any step leaves the previous output as it was.
 
 mod availability;
+mod phase;
 mod repo;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use crate::mirrors::Mirrors;
 use crate::plan::{Plan, Request};
 
 pub use availability::Availability;
+pub use phase::{Phase, Phases};
 pub use repo::{INCLUDE_DIR, SBOM_NAME};
 
 /// Everything a build needs to know.
@@ -60,6 +62,8 @@ pub struct BuildOptions {
     pub with_recommends: bool,
     pub exclude_installed: Option<PathBuf>,
     pub progress: bool,
+    /// Told of each phase as it starts.
+    pub phases: Phases,
     /// SOURCE_DATE_EPOCH.
     pub epoch: u64,
     pub version: String,
@@ -295,7 +299,9 @@ pub fn build(
 ) -> Result<BuildReport, BuildError> {
     let fetcher = Fetcher::new(&opts.cache, opts.jobs.max(1))?.with_progress(opts.progress);
     let prepared = prepare(catalog, mirrors, opts, &fetcher)?;
-    let cached = fetcher.fetch_all(&prepared.items())?;
+    let items = prepared.items();
+    tell_download(opts, &items);
+    let cached = fetcher.fetch_all(&items)?;
     repo::finish(catalog, &prepared, &cached)
 }
 
@@ -323,6 +329,7 @@ pub fn build_many(
         prepared.push(prepare(catalog, mirrors, opts, &fetcher).map_err(in_target(opts))?);
     }
     let items: Vec<FetchItem> = prepared.iter().flat_map(|p| p.items()).collect();
+    tell_download(first, &items);
     let cached = fetcher.fetch_all(&items)?;
     let mut reports = Vec::new();
     let mut rest = cached.as_slice();
@@ -332,6 +339,13 @@ pub fn build_many(
         reports.push(repo::finish(catalog, p, mine).map_err(in_target(&p.opts))?);
     }
     Ok(reports)
+}
+
+fn tell_download(opts: &BuildOptions, items: &[FetchItem]) {
+    opts.phases.tell(Phase::Download {
+        packages: items.len(),
+        bytes: items.iter().map(|i| i.size).sum(),
+    });
 }
 
 /// A target resolved: what to download, and what is needed to write its repo.
@@ -363,6 +377,15 @@ fn prepare(
     let distro = Distro::load(opts.target, opts.config.as_deref())?;
     let plan = Plan::make(catalog, &distro, &opts.request)?;
     let repos = select_repos(&distro, opts)?;
+    // Every mirror the repos need and nothing sets, named at once.
+    mirrors.check(&repos, &opts.target)?;
+    for r in &repos {
+        tracing::info!(target = %opts.target, repo = %r.name, module = %r.module, url = %r.url, "upstream");
+    }
+    opts.phases.tell(Phase::Resolve {
+        target: opts.target.to_string(),
+        repos: repos.len(),
+    });
     let secret = SecretKey::load(&opts.sign_key)?.with_signing_time(opts.epoch);
     let input = ResolveInput {
         distro: &distro,

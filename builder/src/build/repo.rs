@@ -12,7 +12,7 @@ use pigsty_bundle::manifest::{
     DeltaBase, FileEntry, Manifest, PackageEntry, MANIFEST_NAME, SCHEMA, SIGNATURE_NAME,
 };
 
-use super::{io, write_small, BuildError, BuildReport, Prepared};
+use super::{io, write_small, BuildError, BuildReport, Phase, Prepared};
 use crate::catalog::Catalog;
 use crate::family::Chosen;
 use crate::plan::WantedBy;
@@ -42,9 +42,20 @@ pub(super) fn finish(
     let repo_dir = staging.path().join("pigsty");
     std::fs::create_dir(&repo_dir).map_err(io("cannot create", &repo_dir))?;
 
+    let target = opts.target.to_string();
+    opts.phases.tell(Phase::WriteRepo {
+        target: target.clone(),
+    });
     let manifest = write_repo(catalog, prepared, cached, &repo_dir)?;
+    opts.phases.tell(Phase::Sign {
+        target: target.clone(),
+    });
     let json = manifest.to_json()?;
     let sig = secret.sign_detached(json.as_bytes())?;
+    opts.phases.tell(Phase::Pack {
+        target,
+        bytes: manifest.files.iter().map(|f| f.size).sum(),
+    });
     let info = pack(prepared, &repo_dir, &manifest, &json, &sig)
         .map_err(|e| damaged_cache(e, &repo_dir, &resolved.chosen, cached))?;
     // The local repo carries the manifest too, for the installer and mirrors.

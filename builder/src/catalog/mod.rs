@@ -5,6 +5,7 @@
 //! [`store`]). `--catalog FILE` replaces it with a catalog in the upstream 41-column CSV
 //! format (see [`upstream`]); [`diff`] compares the two.
 
+pub mod browse;
 pub mod diff;
 pub mod store;
 pub mod upstream;

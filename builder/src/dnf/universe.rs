@@ -3,7 +3,6 @@
 //! for whether a provide meets a requirement.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 
 use super::closure::FileLists;
 use super::primary::{DepEntry, RpmPackage};
@@ -11,31 +10,10 @@ use super::rich::{Op, Simple};
 use super::upstream::{DnfIndex, DnfUpstreamError};
 use super::version::Evr;
 
-/// FxHash (as in rustc): much quicker than SipHash on the short names hashed here, and
-/// nothing hashed comes from an adversary the closure must resist.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+/// FxHash (rustc's hasher, from `rustc-hash`): much quicker than SipHash on the short names
+/// hashed here. The names come from signed repository metadata; a hostile upstream could at
+/// worst slow its own closure down, not change it.
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// A package of the universe: an index into [`Universe::pkgs`].
 pub(super) type Cand = u32;

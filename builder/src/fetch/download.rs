@@ -6,6 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use pigsty_bundle::pace;
+pub use pigsty_bundle::pace::Limits;
 use reqwest::header::{HeaderMap, CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
@@ -143,12 +145,12 @@ impl Fetcher {
                 have: &mut have,
             };
             let limits = self.limits;
-            let streamed = limits
-                .deadline(
-                    item.size,
-                    body.stream(response, file, &limits, progress, shown),
-                )
-                .await;
+            let streamed = within_deadline(
+                &limits,
+                item.size,
+                body.stream(response, file, &limits, progress, shown),
+            )
+            .await;
             match streamed {
                 Ok(file) => file,
                 Err(e) => {
@@ -279,7 +281,7 @@ impl Body<'_> {
                     .map_err(|e| FetchError::io(self.partial, e))?;
                 *self.have += len;
                 progress.bytes(shown, *self.have);
-                pace.got(len).map_err(|()| pace.too_slow(url))?;
+                pace.got(len).map_err(|_| pace.too_slow(url))?;
             }
             Ok(())
         }
@@ -304,104 +306,54 @@ impl Body<'_> {
     }
 }
 
-/// What a download may take: an overall deadline (a floor, plus the time the file takes at
-/// the minimum speed) and a minimum speed, measured over a window, below which a transfer is
-/// given up (and retried: a trickling server cannot hold a build forever).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// The least time any file is given.
-    pub deadline_floor: Duration,
-    /// Bytes per second; below it for a whole `window`, the transfer fails.
-    pub min_speed: u64,
-    pub window: Duration,
-}
-
-impl Default for Limits {
-    /// 10 minutes at least per file, 1 KiB/s over 30 s.
-    fn default() -> Limits {
-        Limits {
-            deadline_floor: Duration::from_secs(600),
-            min_speed: 1024,
-            window: Duration::from_secs(30),
-        }
+/// Runs `work` within the deadline [`Limits`] gives a file of `size` bytes.
+pub(super) async fn within_deadline<T>(
+    limits: &Limits,
+    size: u64,
+    work: impl std::future::Future<Output = Result<T, FetchError>>,
+) -> Result<T, FetchError> {
+    let limit = limits.deadline_for(size);
+    match tokio::time::timeout(limit, work).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::TooSlow {
+            reason: format!("not done after {} s, its deadline", limit.as_secs()),
+        }),
     }
 }
 
-impl Limits {
-    /// The deadline of a file of `size` bytes: the floor plus its time at the minimum speed.
-    pub fn deadline_for(&self, size: u64) -> Duration {
-        let at_min = size / self.min_speed.max(1);
-        self.deadline_floor + Duration::from_secs(at_min)
-    }
-
-    /// Runs `work` within the deadline of a file of `size` bytes.
-    pub(super) async fn deadline<T>(
-        &self,
-        size: u64,
-        work: impl std::future::Future<Output = Result<T, FetchError>>,
-    ) -> Result<T, FetchError> {
-        let limit = self.deadline_for(size);
-        match tokio::time::timeout(limit, work).await {
-            Ok(r) => r,
-            Err(_) => Err(FetchError::TooSlow {
-                reason: format!("not done after {} s, its deadline", limit.as_secs()),
-            }),
-        }
-    }
-}
-
-/// The minimum-speed rule over one transfer: at least `min_speed * window` bytes in every
-/// window.
+/// The shared minimum-speed rule ([`pace::Pace`]) on tokio's clock (which tests can pause).
 pub(super) struct Pace {
-    min_bytes: u64,
-    window: Duration,
-    started: tokio::time::Instant,
-    bytes: u64,
+    rule: pace::Pace,
+    limits: Limits,
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 impl Pace {
     pub(super) fn new(limits: &Limits) -> Pace {
         Pace {
-            min_bytes: limits
-                .min_speed
-                .saturating_mul(limits.window.as_secs().max(1)),
-            window: limits.window,
-            started: tokio::time::Instant::now(),
-            bytes: 0,
+            rule: pace::Pace::new(limits, now()),
+            limits: *limits,
         }
     }
 
     /// How long to wait for the next bytes: until the current window ends.
     pub(super) fn wait(&self) -> Duration {
-        (self.started + self.window).saturating_duration_since(tokio::time::Instant::now())
+        self.rule.wait(now())
     }
 
     /// Counts bytes; a window that ended with too few is an error, else the next one starts.
-    pub(super) fn got(&mut self, len: u64) -> Result<(), ()> {
-        self.bytes += len;
-        if tokio::time::Instant::now() >= self.started + self.window {
-            if self.bytes < self.min_bytes {
-                return Err(());
-            }
-            self.started = tokio::time::Instant::now();
-            self.bytes = 0;
-        } else if self.bytes >= self.min_bytes {
-            // Fast enough for this window already.
-            self.started = tokio::time::Instant::now();
-            self.bytes = 0;
-        }
-        Ok(())
+    pub(super) fn got(&mut self, len: u64) -> Result<(), pace::TooSlow> {
+        self.rule.got(len, now())
     }
 
     pub(super) fn too_slow(&self, url: &str) -> FetchError {
         FetchError::Transfer {
             url: url.to_string(),
             source: Box::new(FetchError::TooSlow {
-                reason: format!(
-                    "fewer than {} bytes in {} s",
-                    self.min_bytes,
-                    self.window.as_secs()
-                ),
+                reason: self.limits.too_slow(),
             }),
         }
     }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use backon::Retryable;
 use futures_util::StreamExt;
 use pigsty_bundle::fs::with_suffix;
 use reqwest::header::{HeaderMap, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
@@ -13,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::cache::{partial_path, CacheLock};
-use super::download::{commit, remove_if_exists, Pace, WRITE_BUFFER};
+use super::download::{commit, remove_if_exists, within_deadline, Pace, WRITE_BUFFER};
 use super::{request_error, FetchError, Fetcher};
 
 /// The most a signed index (`InRelease`, `Release`, `repomd.xml`) or a signature may be, as
@@ -112,19 +113,11 @@ impl Fetcher {
     /// [`Fetcher::fetch_index`] of a file whose size the signed index gives (`Packages.xz`,
     /// `primary.xml.zst`): at most `max` bytes.
     pub fn fetch_index_max(&self, url: &str, max: u64) -> Result<PathBuf, FetchError> {
-        self.runtime.block_on(async {
-            let mut attempt = 0u32;
-            loop {
-                let once = self.index_once(url, max);
-                match self.limits.deadline(max, once).await {
-                    Err(e) if e.is_transient() && attempt < self.retries => {
-                        tokio::time::sleep(self.delay(attempt)).await;
-                        attempt += 1;
-                    }
-                    other => return other,
-                }
-            }
-        })
+        self.runtime.block_on(
+            (|| within_deadline(&self.limits, max, self.index_once(url, max)))
+                .retry(self.retry.backoff())
+                .when(FetchError::is_transient),
+        )
     }
 
     async fn index_once(&self, url: &str, max: u64) -> Result<PathBuf, FetchError> {
@@ -237,7 +230,7 @@ impl Fetcher {
                 .await
                 .map_err(|e| FetchError::io(partial, e))?;
             pace.got(chunk.len() as u64)
-                .map_err(|()| pace.too_slow(url))?;
+                .map_err(|_| pace.too_slow(url))?;
         }
         out.flush().await.map_err(|e| FetchError::io(partial, e))?;
         Ok(out.into_inner())

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use pigsty_bundle::fs::{is_sha256, with_suffix};
+use pigsty_bundle::pace::Retry;
 
 pub use download::Limits;
 pub use index::MAX_SIGNED_INDEX;
@@ -241,10 +242,9 @@ pub struct Fetcher {
     cache_dir: PathBuf,
     jobs: usize,
     progress: bool,
-    retries: u32,
+    retry: Retry,
     limits: Limits,
     max_failures: usize,
-    base_delay: Duration,
     client: reqwest::Client,
     runtime: tokio::runtime::Runtime,
 }
@@ -255,9 +255,8 @@ impl std::fmt::Debug for Fetcher {
             .field("cache_dir", &self.cache_dir)
             .field("jobs", &self.jobs)
             .field("progress", &self.progress)
-            .field("retries", &self.retries)
+            .field("retry", &self.retry)
             .field("max_failures", &self.max_failures)
-            .field("base_delay", &self.base_delay)
             .finish_non_exhaustive()
     }
 }
@@ -298,10 +297,9 @@ impl Fetcher {
             cache_dir: cache_dir.to_path_buf(),
             jobs: jobs.max(1),
             progress: false,
-            retries: 3,
+            retry: Retry::default(),
             limits: Limits::default(),
             max_failures: 16,
-            base_delay: Duration::from_millis(200),
             client,
             runtime,
         })
@@ -323,8 +321,10 @@ impl Fetcher {
     }
 
     pub fn with_retries(mut self, retries: u32, base_delay: Duration) -> Fetcher {
-        self.retries = retries;
-        self.base_delay = base_delay;
+        self.retry = Retry {
+            retries,
+            first_delay: base_delay,
+        };
         self
     }
 
@@ -417,11 +417,6 @@ impl Fetcher {
 }
 
 impl Fetcher {
-    fn delay(&self, attempt: u32) -> Duration {
-        self.base_delay
-            .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-    }
-
     async fn fetch_unique(&self, unique: &[&FetchItem]) -> Vec<Result<PathBuf, FetchError>> {
         let mut results: Vec<Option<Result<PathBuf, FetchError>>> =
             (0..unique.len()).map(|_| None).collect();
@@ -527,6 +522,7 @@ impl Fetcher {
         }
         let partial = partial_path(&path);
         let mut shown = 0u64;
+        let mut pauses = self.retry.pauses();
         let mut transient = 0u32;
         let mut from_scratch = false;
         loop {
@@ -536,6 +532,7 @@ impl Fetcher {
                 .await;
             if shown > before {
                 // Bytes came in: a broken transfer that made progress is not held against it.
+                pauses = self.retry.pauses();
                 transient = 0;
             }
             match result {
@@ -545,14 +542,17 @@ impl Fetcher {
                     progress.fetched(item);
                     return Ok(path);
                 }
-                Err(e) if e.is_transient() && transient < self.retries => {
-                    let delay = self.delay(transient);
+                Err(e) if e.is_transient() => {
+                    let Some(delay) = pauses.next() else {
+                        progress.bytes(&mut shown, 0);
+                        return Err(e);
+                    };
                     transient += 1;
                     progress.note(&format!(
                         "retrying {} in {} ms (retry {transient}/{}): {e}",
                         item.name,
                         delay.as_millis(),
-                        self.retries
+                        self.retry.retries
                     ));
                     tokio::time::sleep(delay).await;
                 }

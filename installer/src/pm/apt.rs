@@ -260,6 +260,10 @@ impl PackageManager for Apt {
         BACKUP_DIR
     }
 
+    fn written(&self) -> Vec<&'static str> {
+        vec![SOURCE_FILE, KEY_FILE, TRUSTED_KEY_FILE]
+    }
+
     fn other_sources(&self, node: &Node) -> Vec<PathBuf> {
         let mut out = Vec::new();
         let list = node.path("/etc/apt/sources.list");

@@ -233,6 +233,10 @@ impl PackageManager for Dnf {
         BACKUP_DIR
     }
 
+    fn written(&self) -> Vec<&'static str> {
+        vec![REPO_FILE, KEY_FILE, STATE_DIR]
+    }
+
     fn other_sources(&self, node: &Node) -> Vec<PathBuf> {
         let mut out = Vec::new();
         if let Ok(dir) = std::fs::read_dir(node.path("/etc/yum.repos.d")) {

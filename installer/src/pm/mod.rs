@@ -51,6 +51,10 @@ pub trait PackageManager: Sync {
     /// The node's other sources (what [`PackageManager::local_only`] would move aside).
     fn other_sources(&self, node: &Node) -> Vec<PathBuf>;
 
+    /// The files and folders on the node [`PackageManager::configure`] writes (absolute, as
+    /// the node sees them), for a dry run's check that they can be written.
+    fn written(&self) -> Vec<&'static str>;
+
     /// What [`PackageManager::configure`] would write, for a dry run.
     fn would_write(&self, m: &Manifest) -> String;
 

@@ -8,7 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -29,50 +29,17 @@ impl PackagesCache {
     }
 
     /// The packages of the kept copy if it is exactly the `Packages` that `Release` lists;
-    /// `None` otherwise (the copy is then removed).
-    ///
-    /// The copy is read whole (the parsed packages hold the same bytes anyway), hashed, and
-    /// parsed in pieces cut at paragraph boundaries, one per core: what the pieces give is
-    /// used only if the hash is the listed one.
-    pub(super) fn load(&self) -> Option<Vec<PackageEntry>> {
-        let loaded = self.read().and_then(|text| {
-            let pieces = pieces(&text, parallelism());
-            let (sha256, parsed) = std::thread::scope(|s| {
-                let rest: Vec<_> = pieces[1..]
-                    .iter()
-                    .map(|piece| s.spawn(move || index::read_packages(*piece)))
-                    .collect();
-                let sha256 = hex::encode(Sha256::digest(&text));
-                let mut parsed = index::read_packages(pieces[0]);
-                for r in rest {
-                    let more = r.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                    parsed = parsed.and_then(|mut all| {
-                        all.extend(more?);
-                        Ok(all)
-                    });
-                }
-                (sha256, parsed)
-            });
-            parsed.ok().filter(|_| sha256 == self.want.sha256)
-        });
+    /// `None` otherwise (the copy is then removed). `early`: the copy as [`parse_kept`]
+    /// found it before `Release` was read, if it was started then.
+    pub(super) fn load(&self, early: Option<Parsed>) -> Option<Vec<PackageEntry>> {
+        let parsed = early.or_else(|| parse_kept(&self.path, self.want.size));
+        let loaded = parsed
+            .filter(|p| p.size == self.want.size && p.sha256 == self.want.sha256)
+            .and_then(|p| p.packages);
         if loaded.is_none() {
             self.discard();
         }
         loaded
-    }
-
-    /// The kept copy's bytes, if it is a file of the listed size.
-    fn read(&self) -> Option<Vec<u8>> {
-        let file = File::open(&self.path).ok()?;
-        if !file
-            .metadata()
-            .is_ok_and(|m| m.is_file() && m.len() == self.want.size)
-        {
-            return None;
-        }
-        let mut text = Vec::with_capacity(usize::try_from(self.want.size).ok()?);
-        file.take(self.want.size).read_to_end(&mut text).ok()?;
-        (text.len() as u64 == self.want.size).then_some(text)
     }
 
     /// Wraps the decompressed index being parsed: its bytes are copied into a new kept copy,
@@ -100,6 +67,56 @@ impl PackagesCache {
     fn discard(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// The most of a kept copy read before `Release` says what size it must be.
+pub(super) const MAX_KEPT: u64 = 1 << 30;
+
+/// A kept copy as found: its size, its SHA-256 and its packages (`None` if it does not
+/// parse). Nothing of it is used before its size and hash are compared with `Release`'s.
+pub(super) struct Parsed {
+    size: u64,
+    sha256: String,
+    packages: Option<Vec<PackageEntry>>,
+}
+
+/// Reads the kept copy at `path` whole if it is a file of at most `max` bytes (the parsed
+/// packages hold the same bytes anyway), then hashes it and parses it in pieces cut at
+/// paragraph boundaries, one per core.
+pub(super) fn parse_kept(path: &Path, max: u64) -> Option<Parsed> {
+    let file = File::open(path).ok()?;
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file() && m.len() <= max)?
+        .len();
+    let mut text = Vec::with_capacity(usize::try_from(size).ok()?);
+    file.take(size).read_to_end(&mut text).ok()?;
+    if text.len() as u64 != size {
+        return None;
+    }
+    let pieces = pieces(&text, parallelism());
+    let (sha256, packages) = std::thread::scope(|s| {
+        let rest: Vec<_> = pieces[1..]
+            .iter()
+            .map(|piece| s.spawn(move || index::read_packages(*piece)))
+            .collect();
+        let sha256 = hex::encode(Sha256::digest(&text));
+        let mut parsed = index::read_packages(pieces[0]);
+        for r in rest {
+            let more = r.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            parsed = parsed.and_then(|mut all| {
+                all.extend(more?);
+                Ok(all)
+            });
+        }
+        (sha256, parsed.ok())
+    });
+    Some(Parsed {
+        size,
+        sha256,
+        packages,
+    })
 }
 
 /// How many pieces to parse a kept copy in: one per core, at most 8.

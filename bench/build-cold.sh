@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# A whole d12 / PG 15 build from an empty cache against the raw parallel download of the same
+# files, in one hyperfine run per round (ROUNDS rounds one after the other, so the two
+# interleave; medians over every run):
+#   ours: pigsty-build (the shared setup's build) with a fresh, empty --cache and --out: the
+#         upstream InRelease files fetched and their signatures checked, the Packages indexes
+#         fetched, checked against Release, decompressed and parsed, the closure resolved, every
+#         .deb downloaded (8 at a time, the default --jobs) with its size and SHA-256 checked,
+#         the repo written, signed, packed into the .tgz bundle, fsynced.
+#   curl: `curl --parallel --parallel-max 8` of the same URLs (each InRelease and compressed
+#         Packages the build reads, and every .deb of the bundle) into an empty folder: no
+#         check, no fsync, nothing else.
+# The URLs are made before timing from a build with the shared cache: each .deb's Filename,
+# found by its SHA-256 in the upstream Packages the build kept, under the mirror that index
+# came from (the host's mirrors, read from its apt sources, never written here). The script
+# checks that there is one URL per .deb and that curl's download has the bundle's byte count.
+#
+# Usage: bench/build-cold.sh [RUNS] [ROUNDS]   (needs hyperfine, curl, network)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+runs=${1:-2}
+rounds=${2:-3}
+need hyperfine hyperfine
+need curl curl
+build_release
+
+mirror=$(host_debian_mirror)
+security=$(host_debian_security_mirror)
+work=$(mktemp -d /tmp/pigsty-bench-cold.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+echo "# one build with the shared cache, for the URL list"
+bench_build "$work/warm" >"$work/warm.log" 2>&1 || { tail -20 "$work/warm.log"; exit 1; }
+python3 - "$work/warm/pigsty/MANIFEST.json" "$bench_cache/pkgs/apt-packages" "$mirror" "$security" \
+  "$work/dl" >"$work/urls.cfg" <<'PY'
+import json, os, re, sys
+manifest, kept, mirror, security, dl = sys.argv[1:6]
+http = os.path.join(os.path.dirname(kept), "http")
+want = {f["sha256"]: f for f in json.load(open(manifest))["files"] if f["path"].endswith(".deb")}
+urls, found = [], {}
+for name in sorted(os.listdir(kept)):
+    # kept copies are named after their URL: HOST_PATH_dists_SUITE_COMP_binary-ARCH_Packages-HASH
+    m = re.search(r"_dists_([^_]+)_([^_]+)_(binary-[^_]+)_Packages-[0-9a-f]+$", name)
+    if not m:
+        sys.exit(f"unexpected kept index name {name}")
+    suite, comp, arch = m.groups()
+    base = security if suite.endswith("-security") else mirror
+    # the compressed index the build reads: .gz where its Release lists one, else .xz
+    release = [f for f in os.listdir(http) if re.search(rf"_dists_{re.escape(suite)}_InRelease-[0-9a-f]+$", f)]
+    listed = open(os.path.join(http, release[0])).read() if release else ""
+    ext = "gz" if f" {comp}/{arch}/Packages.gz\n" in listed else "xz"
+    urls.append(f"{base}/dists/{suite}/{comp}/{arch}/Packages.{ext}")
+    if f"{base}/dists/{suite}/InRelease" not in urls:
+        urls.append(f"{base}/dists/{suite}/InRelease")
+    text = open(os.path.join(kept, name), encoding="utf-8", errors="replace").read()
+    for para in text.split("\n\n"):
+        fields = dict(re.findall(r"^(Filename|SHA256): (\S+)$", para, re.M))
+        sha = fields.get("SHA256")
+        if sha in want and sha not in found:
+            found[sha] = f"{base}/{fields['Filename']}"
+missing = [want[s]["path"] for s in want if s not in found]
+if missing:
+    sys.exit(f"no upstream URL for {len(missing)} .debs, e.g. {missing[:3]}")
+urls += sorted(found.values())
+for i, u in enumerate(urls):
+    print(f'url = "{u}"\noutput = "{dl}/{i}-{os.path.basename(u)}"')
+print(f"{len(found)} .debs, {sum(want[s]['size'] for s in found)} bytes, {len(urls) - len(found)} index files",
+      file=sys.stderr)
+PY
+debs=$(ls "$work"/warm/pigsty/*.deb | wc -l)
+deb_bytes=$(cat "$work"/warm/pigsty/*.deb | wc -c)
+
+cat >"$work/curl.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+rm -rf "$work/dl" && mkdir -p "$work/dl"
+curl -sf --no-progress-meter --parallel --parallel-max 8 -K "$work/urls.cfg"
+SH
+bash "$work/curl.sh"
+got=$(find "$work/dl" -name '*.deb' -exec cat {} + | wc -c)
+echo "curl check: $(find "$work/dl" -name '*.deb' | wc -l) .debs, $got bytes (the bundle: $debs .debs, $deb_bytes bytes)"
+[ "$got" -eq "$deb_bytes" ] || { echo "curl's download differs from the bundle's .debs" >&2; exit 1; }
+
+ours_cmd="env SOURCE_DATE_EPOCH=1700000000 $(bench_build_cmd "$work/out-ours" "$work/cold-cache")"
+echo "before: $(load_note)"
+jsons=()
+for r in $(seq 1 "$rounds"); do
+  echo "# round $r of $rounds"
+  hyperfine -N --runs "$runs" --export-json "$work/cold-$r.json" \
+    --prepare "rm -rf $work/out-ours $work/cold-cache $work/dl" \
+    --command-name "ours (empty cache)" "$ours_cmd" \
+    --command-name "curl --parallel --parallel-max 8, same URLs" "bash $work/curl.sh"
+  jsons+=("$work/cold-$r.json")
+done
+echo "after: $(load_note)"
+o=$(hf_median 0 "${jsons[@]}")
+c=$(hf_median 1 "${jsons[@]}")
+echo "median: ours ${o}s ($(hf_spread 0 "${jsons[@]}")), curl ${c}s ($(hf_spread 1 "${jsons[@]}"))"
+echo "ratio: ours / curl = $(ratio2 "$o" "$c")x (goal <= 1.2x)"

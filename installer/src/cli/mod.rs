@@ -1,0 +1,3 @@
+//! The command line's own modules: its arguments ([`args`]).
+
+pub mod args;
