@@ -141,7 +141,7 @@ check "--local-only moved rocky.repo aside" bash -c "test ! -e '$node/etc/yum.re
 check "the bootstrap set (Pigsty's: ansible python3-jmespath) is installed from the local repo" \
   rpm --root "$node" -q ansible python3-jmespath ansible-core python3-cryptography
 check "status shows the el9 bundle" bash -c "'$inst' status --root '$node' --json | grep -q '\"target\": \"el9.x86_64\"'"
-check "dnf wrote nothing at ROOT/ROOT (its cache, logs and state are node paths)" test ! -e "$node$node"
+check "dnf left nothing at ROOT/ROOT (what it makes under the root for its private folder is removed)" test ! -e "$node$node"
 check "the drift check's private dnf state is gone" bash -c "! find '$node' -name '.dnf-state' | grep -q ."
 check "the install's dnf cache is the node's own" test -d "$node/var/cache/dnf"
 unshare -n "$inst" "$bundle" --key "$work/key/pigsty.pub" --root "$node" --local-only --no-handoff >"$work/again.log" 2>&1

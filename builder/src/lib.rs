@@ -16,6 +16,8 @@ pub mod distro;
 pub mod dnf;
 mod family;
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod matrix;
 pub mod mirrors;
 pub mod plan;

@@ -8,6 +8,8 @@
 pub mod archive;
 pub mod cli;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod manifest;
 pub mod pace;
 pub mod sign;

@@ -26,5 +26,6 @@ pub use closure::{
     Selected, Why,
 };
 pub use index::{PackageEntry, Release};
+pub(crate) use relation::parse_relations;
 pub use relation::{Constraint, Relation, VersionOp};
 pub use version::DebVersion;

@@ -34,6 +34,7 @@ pub use closure::{
     resolve, Choice, Conflict, DnfClosure, DnfClosureError, DnfClosureOptions, FileLists,
     NoFileLists, Selected, Why,
 };
+pub(crate) use filelists::read_filelists;
 pub use primary::{
     open_metadata, Checksum, DepEntry, FileEntry, FileKind, PrimaryError, PrimaryReader, RpmPackage,
 };

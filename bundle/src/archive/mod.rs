@@ -13,7 +13,7 @@
 //! Nothing is held whole in memory: files are copied through buffers and hashed as they go.
 
 mod gzip;
-mod read;
+pub(crate) mod read;
 mod tree;
 mod verify;
 mod write;

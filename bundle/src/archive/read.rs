@@ -137,7 +137,14 @@ fn read_small<R: Read>(
 /// The head of a bundle: the manifest and its signature, which the writer puts first (right
 /// after `pigsty/`). Reads no further than the entry after them.
 pub fn read_signed_manifest(bundle: &Path) -> Result<SignedManifest, BundleError> {
-    let stream = open_bundle(bundle)?;
+    signed_manifest_of(open_bundle(bundle)?, bundle)
+}
+
+/// [`read_signed_manifest`] over a decompressed tar stream; `bundle` names it in errors.
+pub(crate) fn signed_manifest_of(
+    stream: impl Read,
+    bundle: &Path,
+) -> Result<SignedManifest, BundleError> {
     let mut archive = tar::Archive::new(stream);
     let entries = archive.entries().map_err(|e| stream_error(bundle, &e))?;
     let mut raw: Option<Vec<u8>> = None;

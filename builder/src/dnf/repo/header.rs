@@ -554,6 +554,32 @@ mod tests {
         }
     }
 
+    /// Found by the fuzz target `rpm_header`: a dependency with an empty name was written as
+    /// `<rpm:entry name=""/>`, which no reader takes; such an rpm is refused.
+    #[test]
+    fn a_dependency_on_nothing_is_refused() {
+        use super::super::package::Package;
+        let with = |names: &'static [u8]| {
+            rpm_bytes(&[
+                (tag::NAME, TYPE_STRING, 1, b"pg\0"),
+                (tag::VERSION, TYPE_STRING, 1, b"1\0"),
+                (tag::RELEASE, TYPE_STRING, 1, b"1\0"),
+                (tag::ARCH, TYPE_STRING, 1, b"x86_64\0"),
+                (tag::REQUIRENAME, TYPE_STRING_ARRAY, 2, names),
+                (tag::REQUIREFLAGS, TYPE_INT32, 2, &[0, 0, 0, 0, 0, 0, 0, 0]),
+                (tag::REQUIREVERSION, TYPE_STRING_ARRAY, 2, b"\0\0"),
+            ])
+        };
+        let h = read(&with(b"libc.so.6\0bash\0")).unwrap();
+        assert_eq!(Package::from_headers(&h).unwrap().requires.len(), 2);
+        let h = read(&with(b"libc.so.6\0\0")).unwrap();
+        let err = Package::from_headers(&h).unwrap_err().to_string();
+        assert!(
+            err.contains("a dependency with no name among its requires"),
+            "{err}"
+        );
+    }
+
     /// Found by the fuzz target `rpm_header`: a few hundred bytes whose headers claim 16M
     /// entries and 1 GiB of data made the reader allocate all of it before reading (891 MB
     /// in the finding). Memory follows the bytes read: run here under a 512 MiB address-space

@@ -268,6 +268,67 @@ fn render(repo_dir: &Path, f: &RpmFile, timestamp: u64) -> Result<Chunks, DnfRep
     Ok(chunks)
 }
 
+/// The fuzz target `rpm_header` (see [`crate::fuzzing`]): `data` as an rpm's start, read and
+/// indexed as [`render`] does; a package it would index must give metadata that this crate's
+/// own readers parse back, with its name, arch and files.
+pub(crate) fn fuzz_rpm(data: &[u8]) {
+    use header::read_signed_header;
+    let Ok(headers) = read_headers(&mut &data[..]) else {
+        return;
+    };
+    let _ = read_signed_header(&mut &data[..]);
+    let Ok(pkg) = Package::from_headers(&headers) else {
+        return;
+    };
+    if pkg.control_char_field("x.rpm").is_some() {
+        return;
+    }
+    let sha256 = "0".repeat(64);
+    let facts = FileFacts {
+        sha256: &sha256,
+        location: "x.rpm",
+        size: data.len() as u64,
+        time_file: 1,
+    };
+    let (mut primary, mut filelists, mut other) = (Vec::new(), Vec::new(), Vec::new());
+    xml::primary(&mut primary, &pkg, &facts);
+    xml::filelists(&mut filelists, &pkg, &facts);
+    xml::other(&mut other, &pkg, &facts);
+    let mut doc = b"<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"1\">\n".to_vec();
+    doc.extend_from_slice(&primary);
+    doc.extend_from_slice(b"</metadata>\n");
+    let mut reader = crate::dnf::PrimaryReader::new(&doc[..]);
+    match reader.next_package() {
+        Ok(Some(back)) => {
+            // Plain names come back as they are (XML normalizes line ends and blanks).
+            for (what, got, was) in [
+                ("name", &back.name, pkg.name),
+                ("arch", &back.arch, pkg.arch),
+            ] {
+                if was.iter().all(u8::is_ascii_graphic) {
+                    assert_eq!(got.as_bytes(), was, "{what}");
+                }
+            }
+        }
+        other => panic!(
+            "the primary.xml written for this rpm does not read back: {other:?}\n{}",
+            String::from_utf8_lossy(&doc)
+        ),
+    }
+    let mut doc =
+        b"<filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"1\">\n".to_vec();
+    doc.extend_from_slice(&filelists);
+    doc.extend_from_slice(b"</filelists>\n");
+    let wanted = std::collections::HashSet::new();
+    if let Err(e) = crate::dnf::read_filelists(&doc[..], &wanted) {
+        panic!(
+            "the filelists.xml written for this rpm does not read back: {e}\n{}",
+            String::from_utf8_lossy(&doc)
+        );
+    }
+    let _ = other;
+}
+
 /// A writer that hashes and counts what passes through it.
 struct Hashing<W: Write> {
     inner: W,

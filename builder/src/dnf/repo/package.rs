@@ -290,7 +290,7 @@ fn libc_higher(kept: &[u8], new: &[u8]) -> bool {
 /// What createrepo_c remembers of a kept require: (flags, version, pre).
 type Required<'h> = (Option<&'static str>, &'h [u8], bool);
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DepKind {
     Provides,
     Conflicts,
@@ -448,6 +448,14 @@ impl<'h> Package<'h> {
             };
             let mut libc: Option<Dep<'h>> = None;
             for ((&name, &num_flags), &full_version) in names.iter().zip(&flags).zip(&versions) {
+                // A dependency on nothing: written, it is `name=""`, which no reader takes
+                // (found by the fuzz target `rpm_header`).
+                if super::xml::utf8(name).trim().is_empty() {
+                    return Err(HeaderError::Corrupt(format!(
+                        "header (a dependency with no name among its {})",
+                        format!("{kind:?}").to_lowercase()
+                    )));
+                }
                 let flags = flag_str(num_flags);
                 let nfv = [name, flags.unwrap_or("").as_bytes(), full_version].concat();
                 let mut pre = false;

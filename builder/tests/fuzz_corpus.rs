@@ -1,0 +1,50 @@
+//! The corpora of the builder's fuzz targets (`fuzz/corpus/NAME`: the seeds, what
+//! `cargo +nightly fuzz run NAME` kept, and every input that once failed) replayed through the
+//! same checks on stable Rust, with every test run: a finding fixed stays fixed.
+
+use std::path::Path;
+
+fn replay(name: &str, target: fn(&[u8]), at_least: usize) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(name);
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = e.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let run = std::panic::catch_unwind(|| target(&data));
+        assert!(run.is_ok(), "{} fails the checks of {name}", path.display());
+        n += 1;
+    }
+    assert!(n >= at_least, "only {n} inputs in {}", dir.display());
+}
+
+#[test]
+fn apt_packages() {
+    replay("apt_packages", pigsty_build::fuzzing::apt_packages, 2);
+}
+
+#[test]
+fn apt_release() {
+    replay("apt_release", pigsty_build::fuzzing::apt_release, 2);
+}
+
+#[test]
+fn dnf_repomd() {
+    replay("dnf_repomd", pigsty_build::fuzzing::dnf_repomd, 1);
+}
+
+#[test]
+fn dnf_primary() {
+    replay("dnf_primary", pigsty_build::fuzzing::dnf_primary, 1);
+}
+
+#[test]
+fn dnf_filelists() {
+    replay("dnf_filelists", pigsty_build::fuzzing::dnf_filelists, 1);
+}
+
+#[test]
+fn rpm_header() {
+    replay("rpm_header", pigsty_build::fuzzing::rpm_header, 4);
+}
