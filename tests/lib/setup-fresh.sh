@@ -5,7 +5,8 @@
 # mirror (SUITE, SUITE-updates, SUITE-security: a default Debian install), puts the committed
 # tree in /src, and runs `bash tests/lib/setup.sh` there with a bare environment and the
 # network on (apt, PyPI, npm). With --build it then builds both tools in it with the Rust the
-# setup installed (Debian's cargo-web), as the README's "Getting Rust" says.
+# setup installed (Debian's cargo-web), as the README's "Getting Rust" says, and runs the
+# README's main command (a d12 / PG 15 bundle from the mirror the chroot's apt uses).
 #
 #   bash tests/lib/setup-fresh.sh bookworm|trixie [--build]
 set -euo pipefail
@@ -68,6 +69,15 @@ if [ "$build" = --build ]; then
   start=$(date +%s)
   check "$suite: Debian's Rust builds both tools" \
     in_root 'cd /src && nice -n 10 cargo build --locked --release -p pigsty-build -p pigsty-install 2>&1 | tail -3 && target/release/pigsty-build --version && target/release/pigsty-install --version'
+  echo "  took $(($(date +%s) - start)) s"
+  # The README's main command, as the README has it (the first sh block of "The two
+  # commands"), against the mirror the chroot's apt uses.
+  main_cmd=$(awk '/^## The two commands/{s=1} s && /^```sh/{getline; print; exit}' README.md)
+  [ -n "$main_cmd" ] || fail "no main command found in README.md"
+  echo "# $suite: the README's main command: $main_cmd"
+  start=$(date +%s)
+  check "$suite: the README's main command writes a signed bundle into dist/" \
+    in_root "cd /src && $main_cmd && ls -l dist/pigsty-pkg-*.tgz"
   echo "  took $(($(date +%s) - start)) s"
 fi
 summary
