@@ -295,6 +295,15 @@ pub fn write_man_pages(cmd: Command, dir: &Path) -> std::io::Result<Vec<PathBuf>
     Ok(out)
 }
 
+/// `man OUTDIR` of both binaries: [`write_man_pages`], then each page's path on stdout.
+pub fn print_man_pages(cmd: Command, dir: &Path) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for page in write_man_pages(cmd, dir)? {
+        writeln!(out, "{}", page.display())?;
+    }
+    out.flush()
+}
+
 /// `-q/--quiet` and `-v` (repeatable), for `#[command(flatten)]` at the top of a command.
 #[derive(clap::Args, Debug, Clone, Copy, Default)]
 pub struct Verbosity {

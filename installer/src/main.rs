@@ -104,11 +104,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Man { outdir }) => {
-            let written = shared::write_man_pages(Cli::command(), &outdir)
+            shared::print_man_pages(Cli::command(), &outdir)
                 .with_context(|| format!("cannot write man pages into {}", outdir.display()))?;
-            for p in written {
-                println!("{}", p.display());
-            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Verify {
