@@ -8,14 +8,11 @@ Writes, in pigsty-build's own schema (see manifests/README.md):
   manifests/<family>/packages.toml   default package sets and the aliases common to the family
   manifests/<family>/<os>.toml       aliases where an OS differs from its family
   manifests/<family>/<os>.<arch>.toml aliases where an arch differs from its OS
-  manifests/regions.toml             what ${mirror.NAME} stands for under --region (presets)
 
 Mirror hosts are never written: every URL's scheme and host (for base-OS repos, everything up
 to the release path) is replaced by a ${mirror.NAME} placeholder that pigsty-build resolves at
-run time from --mirror, --config or the build host's own package sources. The one exception is
-regions.toml: the region presets (default, china, europe) of Pigsty's repo lists, reduced to
-one root URL per mirror name, family and region; the base-OS mirrors of Debian and Ubuntu are
-left out of it (Pigsty's lists have placeholders for them: they stay settings).
+run time from --mirror, --config, the build host's own package sources, or the --region presets
+pigsty-build reads from Pigsty's own source tree (never from this project).
 """
 import collections
 import json
@@ -154,75 +151,6 @@ def write_repos(fam, data, out):
     write(os.path.join(out, fam, "repos.toml"), lines)
 
 
-# Mirrors that stay settings (the host's own apt sources or --mirror), never presets.
-BASE_SETTINGS = {"debian", "debian-security", "ubuntu", "ubuntu-ports"}
-
-
-def region_url(fam, url):
-    url = " ".join(url.split())
-    url = url.replace("${distro_codename}", "${codename}").replace("${distro_name}", "${distro}")
-    if fam == "rpm":
-        url = url.split()[0]  # a dnf baseurl may list several mirrors: the first
-    return url
-
-
-def write_regions(out):
-    """One root per (family, region, mirror): the part of each repo's region URL before our
-    template's path. A region keeps a mirror only where every repo of it has a URL for the
-    region and all agree on the root; elsewhere the default applies."""
-    lines = [
-        "# Region presets (--region): what ${mirror.NAME} stands for when no flag, --config or",
-        "# host package source sets it, per package family. Written by import.py from Pigsty's",
-        "# per-OS repo lists (pigsty-vars): the root of each repo's URL for the region, before the",
-        "# path our repos.toml gives. A region lists only where it differs from `default`. The",
-        "# base-OS mirrors of Debian and Ubuntu are not here: they stay settings.",
-    ]
-    for fam, oss in FAMILIES.items():
-        roots = collections.defaultdict(set)   # (region, mirror) -> roots
-        lacking = set()                        # (region, mirror) some repo has no URL for
-        regions = ["default"]
-        for o in oss:
-            for a in ARCHES:
-                with open(os.path.join(REF, "%s.%s.yml" % (o, a))) as f:
-                    data = yaml.safe_load(f)
-                for repo in data["repo_upstream_default"]:
-                    if repo["module"] == "local":
-                        continue
-                    if not [r for r in repo["releases"] if r in RELEASES[fam]]:
-                        continue
-                    mirror = mirror_of(fam, repo)
-                    if mirror in BASE_SETTINGS:
-                        continue
-                    suffix = template(fam, repo, mirror)[len("${mirror.%s}" % mirror):]
-                    for region in repo["baseurl"]:
-                        if region not in regions:
-                            regions.append(region)
-                    for region in regions:
-                        url = repo["baseurl"].get(region)
-                        if url is None:
-                            lacking.add((region, mirror))
-                            continue
-                        url = region_url(fam, url)
-                        if not url.endswith(suffix):
-                            lacking.add((region, mirror))
-                            continue
-                        roots[(region, mirror)].add(url[: len(url) - len(suffix)].rstrip("/"))
-        for region in regions:
-            table = []
-            for (r, mirror), found in sorted(roots.items()):
-                if r != region or (r, mirror) in lacking or len(found) != 1:
-                    if r == region == "default":
-                        sys.exit("no single default root for %s %s: %s" % (fam, mirror, found))
-                    continue
-                root = next(iter(found))
-                if region != "default" and roots.get(("default", mirror)) == found:
-                    continue
-                table.append("%s = %s" % (q(mirror), q(root)))
-            if table:
-                lines += ["", "[%s.%s]" % (fam, region)] + table
-    write(os.path.join(out, "regions.toml"), lines)
-
-
 def write(path, lines):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -304,7 +232,6 @@ def main():
                     data[(o, a)] = yaml.safe_load(f)
         write_repos(fam, data, out)
         write_packages(fam, data, out)
-    write_regions(out)
 
 
 if __name__ == "__main__":

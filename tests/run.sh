@@ -14,6 +14,8 @@ setup_all
 reference=${PIGSTY_REFERENCE:-../shared/reference}
 
 cargo fmt --all --check
+# No registry host written anywhere in the project (hosts from Pigsty's lists and this host's apt).
+bash tests/no-registry-hosts.sh
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
 cargo build --quiet -p pigsty-build -p pigsty-install -p rpm-fixture

@@ -175,9 +175,6 @@ fn parsed() -> &'static Parsed {
         };
         for (path, text) in MANIFEST_FILES {
             let shown = format!("manifests/{path}");
-            if *path == "regions.toml" {
-                continue; // the mirror presets: crate::mirrors reads them
-            }
             if path.ends_with("/repos.toml") {
                 p.repos.insert(
                     path.to_string(),

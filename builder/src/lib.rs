@@ -21,6 +21,7 @@ pub mod fuzzing;
 pub mod matrix;
 pub mod mirrors;
 pub mod plan;
+pub mod regions;
 mod sbom;
 pub mod sign;
 mod solver;

@@ -49,11 +49,12 @@ struct Cli {
 /// Examples shown at the end of `pigsty-build --help`.
 const EXAMPLES: &str = "\
 Examples:
-  A signing key, then a bundle for Rocky 9 and PostgreSQL 17 with pgvector and PostGIS:
+  A signing key, then a bundle for Rocky 9 and PostgreSQL 17 with pgvector and PostGIS
+  (the upstreams from Pigsty's own repo lists: its source in ~/pigsty, or --pigsty):
     pigsty-build key gen --out keys
     pigsty-build --os el9 --pg 17 --ext vector,postgis --sign-key keys/pigsty.key
   The same from mirrors in China, or one mirror set by hand:
-    pigsty-build --os el9 --pg 17 --region china --sign-key keys/pigsty.key
+    pigsty-build --os el9 --pg 17 --region china --pigsty pigsty.tgz --sign-key keys/pigsty.key
     pigsty-build --os d12 --pg 17 --mirror pgdg=http://HOST/pgdg --sign-key keys/pigsty.key
   What a target needs, and where from:
     pigsty-build plan --os d12 --pg 17 --ext all

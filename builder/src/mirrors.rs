@@ -3,8 +3,8 @@
 //! A mirror comes, first found wins, from `--mirror NAME=URL`, from `[mirrors]` in `--config`,
 //! for the base OS the build host itself runs from the URL the host's own package manager is
 //! configured with (apt's `sources.list`/`.sources`, dnf's `.repo` files), and last from the
-//! region preset (`--region`, `manifests/regions.toml`: Pigsty's public upstreams per region).
-//! The base-OS mirrors of Debian and Ubuntu have no preset: they are settings. Every mirror a
+//! region preset (`--region`: [`crate::regions`], read from Pigsty's own repo lists). The
+//! base-OS mirrors of Debian and Ubuntu have no preset: they are settings. Every mirror a
 //! build's repositories need and none of these sets is named in one error ([`Mirrors::check`]),
 //! each with what sets it.
 
@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use pigsty_bundle::{Arch, Family, Os, Target};
+use pigsty_bundle::{Arch, Os, Target};
 use serde::Serialize;
 
 use crate::distro::RepoDef;
@@ -83,42 +83,6 @@ impl FromStr for Region {
     }
 }
 
-/// `regions.toml`: family -> region -> mirror -> URL.
-type RegionFile = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
-
-fn region_file() -> Result<&'static RegionFile, MirrorError> {
-    static PARSED: std::sync::OnceLock<Result<RegionFile, String>> = std::sync::OnceLock::new();
-    PARSED
-        .get_or_init(|| {
-            let text = crate::distro::MANIFEST_FILES
-                .iter()
-                .find(|(path, _)| *path == "regions.toml")
-                .map(|(_, text)| *text)
-                .ok_or_else(|| "manifests/regions.toml is not built in".to_string())?;
-            toml::from_str(text).map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|reason| MirrorError::Presets(reason.clone()))
-}
-
-/// The presets of a region for a family: the region's own mirrors over the default's.
-pub fn region_presets(
-    region: Region,
-    family: Family,
-) -> Result<BTreeMap<String, String>, MirrorError> {
-    if region == Region::None {
-        return Ok(BTreeMap::new());
-    }
-    let Some(fam) = region_file()?.get(family.as_str()) else {
-        return Ok(BTreeMap::new());
-    };
-    let mut out = fam.get("default").cloned().unwrap_or_default();
-    if let Some(own) = fam.get(region.as_str()) {
-        out.extend(own.clone());
-    }
-    Ok(out)
-}
-
 /// The mirrors of the base OS, never preset: the host's own sources or a flag set them.
 fn is_base_os(name: &str) -> bool {
     matches!(
@@ -131,7 +95,15 @@ fn is_base_os(name: &str) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Mirrors {
     map: BTreeMap<String, (String, MirrorSource)>,
-    region: Option<Region>,
+    presets: Option<Presets>,
+}
+
+/// The region presets a run asked for, and whether Pigsty's source was there to give them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presets {
+    pub region: Region,
+    /// Pigsty's source tree or tarball the presets were read from; none found: no presets.
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// A mirror that no setting gives, with the repos that need it.
@@ -144,13 +116,17 @@ pub struct UnsetMirror {
 
 impl UnsetMirror {
     /// What sets it.
-    pub fn remedy(&self, region: Option<Region>) -> String {
+    pub fn remedy(&self, presets: Option<&Presets>) -> String {
         let m = &self.mirror;
         let mut s = format!("--mirror {m}=URL, or `{m} = \"URL\"` under [mirrors] in --config");
         if is_base_os(m) {
             s.push_str("; a build host running this OS is read for it");
-        } else if region == Some(Region::None) {
+        } else if presets.is_some_and(|p| p.region == Region::None) {
             s.push_str("; or a --region preset (default, china, europe)");
+        } else if presets.is_some_and(|p| p.source.is_none()) {
+            s.push_str(
+                "; or Pigsty's source as --pigsty DIR|TGZ (its repo lists give the --region presets)",
+            );
         } else {
             s.push_str(&format!(
                 "; or leave it out: --no-repo {} or --modules",
@@ -161,7 +137,7 @@ impl UnsetMirror {
     }
 }
 
-fn unset_list(missing: &[UnsetMirror], region: Option<Region>) -> String {
+fn unset_list(missing: &[UnsetMirror], presets: Option<&Presets>) -> String {
     missing
         .iter()
         .map(|u| {
@@ -171,7 +147,7 @@ fn unset_list(missing: &[UnsetMirror], region: Option<Region>) -> String {
                 if u.repos.len() == 1 { "" } else { "s" },
                 u.repos.join(", "),
                 u.modules.join(", "),
-                u.remedy(region)
+                u.remedy(presets)
             )
         })
         .collect()
@@ -183,8 +159,6 @@ pub enum MirrorError {
     BadFlag(String),
     #[error("unknown --region `{0}`: default, china, europe or none")]
     BadRegion(String),
-    #[error("the built-in region presets are broken: {0}")]
-    Presets(String),
     #[error(
         "repo `{repo}` (module {module}) needs the mirror `{mirror}`, which is not set: pass \
          --mirror {mirror}=URL, or set `{mirror} = \"URL\"` under [mirrors] in --config FILE{hint}"
@@ -199,12 +173,12 @@ pub enum MirrorError {
         "{target} needs {} mirror{} that no flag, --config, host package source or region preset sets:{}",
         missing.len(),
         if missing.len() == 1 { "" } else { "s" },
-        unset_list(missing, *region)
+        unset_list(missing, presets.as_ref())
     )]
     Missing {
         target: String,
         missing: Vec<UnsetMirror>,
-        region: Option<Region>,
+        presets: Option<Presets>,
     },
     #[error("repo `{repo}`: unknown placeholder `{placeholder}` in `{url}`")]
     BadTemplate {
@@ -242,15 +216,15 @@ impl Mirrors {
         Ok(m)
     }
 
-    /// Adds a region's presets for a family under everything else.
-    pub fn with_region(mut self, region: Region, family: Family) -> Result<Mirrors, MirrorError> {
-        for (k, v) in region_presets(region, family)? {
+    /// Adds a region's presets (mirror -> root, from [`crate::regions`]) under everything else.
+    pub fn with_presets(mut self, presets: Presets, table: BTreeMap<String, String>) -> Mirrors {
+        for (k, v) in table {
             self.map
                 .entry(k)
                 .or_insert_with(|| (trim(&v), MirrorSource::Region));
         }
-        self.region = Some(region);
-        Ok(self)
+        self.presets = Some(presets);
+        self
     }
 
     /// Logs (`-v`) where each mirror of the table comes from.
@@ -340,7 +314,7 @@ impl Mirrors {
             Err(MirrorError::Missing {
                 target: target.to_string(),
                 missing,
-                region: self.region,
+                presets: self.presets.clone(),
             })
         }
     }
@@ -718,10 +692,13 @@ mod tests {
             }
             e => panic!("{e}"),
         }
-        // The default region has pgdg, never Debian's own mirror.
-        let m = Mirrors::default()
-            .with_region(Region::Default, Family::Deb)
-            .unwrap();
+        // A preset for pgdg (crate::regions never gives Debian's own mirror one).
+        let presets = Presets {
+            region: Region::Default,
+            source: Some("pigsty".into()),
+        };
+        let table = BTreeMap::from([("pgdg".to_string(), "http://pg.invalid/".to_string())]);
+        let m = Mirrors::default().with_presets(presets, table);
         assert_eq!(m.get("pgdg").map(|(_, s)| s), Some(MirrorSource::Region));
         assert!(m.get("debian").is_none());
         let err = m.check([&a, &b, &c], &t).unwrap_err().to_string();
@@ -740,21 +717,7 @@ mod tests {
     }
 
     #[test]
-    fn regions_fall_back_to_default() {
-        let d = region_presets(Region::Default, Family::Rpm).unwrap();
-        let eu = region_presets(Region::Europe, Family::Rpm).unwrap();
-        assert_eq!(d.keys().collect::<Vec<_>>(), eu.keys().collect::<Vec<_>>());
-        assert_ne!(d["el"], eu["el"]);
-        assert_eq!(d["groonga"], eu["groonga"]);
-        assert!(region_presets(Region::None, Family::Rpm)
-            .unwrap()
-            .is_empty());
-        for fam in [Family::Deb, Family::Rpm] {
-            let p = region_presets(Region::China, fam).unwrap();
-            for base in ["debian", "debian-security", "ubuntu", "ubuntu-ports"] {
-                assert!(!p.contains_key(base), "{base}");
-            }
-        }
+    fn region_parses_any_case() {
         assert!("mars".parse::<Region>().is_err());
         assert_eq!("China".parse::<Region>().unwrap(), Region::China);
     }

@@ -1,14 +1,38 @@
 //! The `pigsty-build` binary: `ext list/info/search`, mirrors (every missing one in one
-//! error, `--region` presets), typo suggestions, wrapped `plan` lines.
+//! error, `--region` presets from Pigsty's source), typo suggestions, wrapped `plan` lines.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn run(args: &[&str]) -> Output {
+/// Runs with a HOME of its own and no `$PIGSTY_HOME`: no Pigsty source but the one a test gives.
+fn run_in(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pigsty-build"))
         .args(args)
         .env_remove("RUST_LOG")
+        .env_remove("PIGSTY_HOME")
+        .env("HOME", home)
         .output()
         .expect("run pigsty-build")
+}
+
+fn run(args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    run_in(home.path(), args)
+}
+
+/// Pigsty's real source tarball, from the reference data (`PIGSTY_REFERENCE` or
+/// `../shared/reference`): the region presets come from its repo lists.
+fn pigsty_tgz() -> PathBuf {
+    let dir = std::env::var_os("PIGSTY_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference"));
+    let tgz = dir.join("pigsty-src.tgz");
+    assert!(
+        tgz.is_file(),
+        "Pigsty's source {} is missing: set PIGSTY_REFERENCE to the reference data",
+        tgz.display()
+    );
+    tgz
 }
 
 fn stdout(o: &Output) -> String {
@@ -121,7 +145,18 @@ fn ext_search_matches_names_keys_and_package_names() {
 
 #[test]
 fn region_default_resolves_every_repo_of_the_default_modules() {
-    // No flag at all, no network: the default region names every upstream.
+    // No flag at all, no network: Pigsty's source where its installer puts it (~/pigsty; only
+    // its repo lists are unpacked here) gives every upstream of the default modules.
+    let home = tempfile::tempdir().unwrap();
+    let status = Command::new("tar")
+        .arg("-xzf")
+        .arg(pigsty_tgz())
+        .arg("-C")
+        .arg(home.path())
+        .arg("pigsty/roles/node_id/vars")
+        .status()
+        .unwrap();
+    assert!(status.success());
     // The issue's own line first (this host's arch), then el8 on aarch64.
     for (args, modules) in [
         (
@@ -133,7 +168,7 @@ fn region_default_resolves_every_repo_of_the_default_modules() {
             "infra,node,pgsql",
         ),
     ] {
-        let o = run(&args);
+        let o = run_in(home.path(), &args);
         assert!(o.status.success(), "{}", stderr(&o));
         let rows = json(&o);
         let rows = rows.as_array().unwrap();
@@ -154,11 +189,29 @@ fn region_default_resolves_every_repo_of_the_default_modules() {
         }
         assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     }
+    // $PIGSTY_HOME is looked at before ~/pigsty.
+    let other = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pigsty-build"))
+        .args(["repos", "--os", "el9", "--pg", "17", "--json"])
+        .env("HOME", other.path())
+        .env("PIGSTY_HOME", home.path().join("pigsty"))
+        .output()
+        .unwrap();
+    let rows = json(&o);
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["url"].is_string()));
+
     // The other regions differ from default where Pigsty's lists have a mirror, and keep the
-    // default elsewhere.
+    // default elsewhere; the tarball itself is read just as well.
+    let tgz = pigsty_tgz();
+    let tgz = tgz.to_str().unwrap();
     let url = |region: &str, repo: &str| {
         let rows = json(&run(&[
-            "repos", "--os", "el9", "--arch", "x86_64", "--region", region, "--json",
+            "repos", "--os", "el9", "--arch", "x86_64", "--region", region, "--pigsty", tgz,
+            "--json",
         ]));
         rows.as_array()
             .unwrap()
@@ -182,6 +235,8 @@ fn region_default_resolves_every_repo_of_the_default_modules() {
         "x86_64",
         "--region",
         "china",
+        "--pigsty",
+        tgz,
         "--mirror",
         "pgdg=http://pg.invalid",
         "--json",
@@ -198,6 +253,58 @@ fn region_default_resolves_every_repo_of_the_default_modules() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("default, china, europe or none"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn without_pigsty_source_no_presets_and_the_error_says_where_to_get_them() {
+    let o = run(&[
+        "repos",
+        "--os",
+        "el9",
+        "--arch",
+        "x86_64",
+        "--modules",
+        "pgsql",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json(&o);
+    let pg = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "pgdg17")
+        .unwrap();
+    assert!(pg["url"].is_null(), "{pg}");
+    assert!(stderr(&o).contains("--pigsty DIR|TGZ"), "{}", stderr(&o));
+    // A --pigsty that is no Pigsty source is an error naming it, even for `repos`.
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "repos",
+        "--os",
+        "el9",
+        "--pigsty",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("is not Pigsty's source") && err.contains(dir.path().to_str().unwrap()),
+        "{err}"
+    );
+    let o = run(&[
+        "repos",
+        "--os",
+        "el9",
+        "--pigsty",
+        "/nonexistent/pigsty.tgz",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("/nonexistent/pigsty.tgz"),
         "{}",
         stderr(&o)
     );
@@ -343,6 +450,8 @@ fn verbose_logs_say_where_each_mirror_comes_from() {
         "x86_64",
         "--modules",
         "node",
+        "--pigsty",
+        pigsty_tgz().to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
@@ -373,6 +482,8 @@ fn verbose_logs_say_where_each_mirror_comes_from() {
         "x86_64",
         "--modules",
         "node",
+        "--pigsty",
+        pigsty_tgz().to_str().unwrap(),
     ]);
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }

@@ -229,14 +229,17 @@ fn slash(url: &str) -> String {
     url.replace("/ ", " ").trim_end_matches('/').to_string()
 }
 
-/// `manifests/regions.toml` is derived, not written by hand: under each `--region`, every
-/// repo whose mirror has a preset expands to the URL Pigsty's list gives for that region (its
-/// first, where a dnf baseurl lists several), or, where our presets keep the default for that
-/// mirror, to the default URL. Debian's and Ubuntu's own mirrors have no preset at all.
+/// The region presets read from Pigsty's real source tarball (`pigsty-src.tgz`): under each
+/// `--region`, every repo whose mirror has a preset expands to the URL Pigsty's list gives for
+/// that region (its first, where a dnf baseurl lists several), or, where the presets keep the
+/// default for that mirror, to the default URL; every repo of the default modules has one.
+/// Debian's and Ubuntu's own mirrors have no preset at all.
 #[test]
 fn region_presets_match_pigsty_vars() {
-    use pigsty_build::mirrors::{expand_url, region_presets, Mirrors, Region};
+    use pigsty_build::mirrors::{expand_url, Mirrors, Presets, Region};
+    use pigsty_build::regions::PigstySource;
     let Some(dir) = reference() else { return };
+    let source = PigstySource::open(&dir.join("pigsty-src.tgz")).unwrap();
     let mut checked = 0;
     for os in Os::ALL {
         for arch in Arch::ALL {
@@ -246,10 +249,16 @@ fn region_presets_match_pigsty_vars() {
             let target = Target::new(os, arch, 17);
             let distro = Distro::load(target, None).unwrap();
             let family = target.family();
-            let default = region_presets(Region::Default, family).unwrap();
+            let default = source
+                .presets(&target, Region::Default, &distro.repos)
+                .unwrap();
             for region in [Region::Default, Region::China, Region::Europe] {
-                let presets = region_presets(region, family).unwrap();
-                let mirrors = Mirrors::default().with_region(region, family).unwrap();
+                let presets = source.presets(&target, region, &distro.repos).unwrap();
+                let setting = Presets {
+                    region,
+                    source: Some(source.path().into()),
+                };
+                let mirrors = Mirrors::default().with_presets(setting, presets.clone());
                 for ours in &distro.repos {
                     let mirror = ours
                         .url

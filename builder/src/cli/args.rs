@@ -62,10 +62,15 @@ pub struct MirrorArgs {
     #[arg(long, value_name = "NAME=URL")]
     pub mirror: Vec<String>,
     /// The presets for mirrors nothing else sets: default (the upstreams), china, europe
-    /// (Pigsty's regional mirrors, the default where a region has none), or none. Debian's
-    /// and Ubuntu's own mirrors have no preset: the host's apt sources or --mirror
+    /// (Pigsty's regional mirrors, the default where a region has none), or none; read from
+    /// Pigsty's source (--pigsty). Debian's and Ubuntu's own mirrors have no preset: the host's
+    /// apt sources or --mirror
     #[arg(long, value_name = "REGION", default_value = "default")]
     pub region: String,
+    /// Pigsty's source, a directory or its tarball: its repo lists give the --region presets
+    /// [default: $PIGSTY_HOME, else ~/pigsty, where they hold Pigsty's source]
+    #[arg(long, value_name = "DIR|TGZ")]
+    pub pigsty: Option<PathBuf>,
 }
 
 impl MirrorArgs {
@@ -73,13 +78,39 @@ impl MirrorArgs {
     pub fn mirrors(
         &self,
         target: &Target,
-        config: &std::collections::BTreeMap<String, String>,
+        distro: &pigsty_build::Distro,
     ) -> Result<pigsty_build::mirrors::Mirrors> {
-        use pigsty_build::mirrors::{host_mirrors, Mirrors, Region};
+        use pigsty_build::mirrors::{host_mirrors, Mirrors, Presets, Region};
+        use pigsty_build::regions::PigstySource;
         let region: Region = self.region.parse()?;
         let host = host_mirrors(Path::new("/"));
-        let mirrors =
-            Mirrors::new(&self.mirror, config, &host)?.with_region(region, target.family())?;
+        let mirrors = Mirrors::new(&self.mirror, &distro.config_mirrors, &host)?;
+        let source = match region {
+            Region::None => None,
+            _ => PigstySource::locate(self.pigsty.as_deref())?,
+        };
+        let table = match &source {
+            None => Default::default(),
+            Some(src) => match src.presets(target, region, &distro.repos) {
+                Ok(table) => table,
+                // A source named on the command line must work; one found by looking may be
+                // of another release: said, and the run goes on without presets.
+                Err(e) if self.pigsty.is_none() => {
+                    let (message, causes) = pigsty_bundle::cli::chain(&e);
+                    tracing::warn!("no --region presets: {message} {}", causes.join(": "));
+                    Default::default()
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if let Some(src) = &source {
+            tracing::info!(source = %src.path().display(), %region, presets = table.len(), "region presets");
+        }
+        let presets = Presets {
+            region,
+            source: source.map(|s| s.path().to_path_buf()),
+        };
+        let mirrors = mirrors.with_presets(presets, table);
         mirrors.log();
         Ok(mirrors)
     }

@@ -246,7 +246,7 @@ pub fn build_options(
     use pigsty_build::build::BuildOptions;
     use pigsty_bundle::archive::BundleFormat;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
-    let mirrors = a.mirrors.mirrors(&target, &distro.config_mirrors)?;
+    let mirrors = a.mirrors.mirrors(&target, &distro)?;
     let Some(sign_key) = a.sign_key.clone() else {
         bail!("pass --sign-key FILE: the key that signs the repo and the manifest (make one with `pigsty-build key gen --out DIR`)");
     };

@@ -30,7 +30,7 @@ pub struct ReposArgs {
 pub fn repos(a: ReposArgs) -> Result<ExitCode> {
     let target = a.target.target()?;
     let distro = Distro::load(target, a.sources.config.as_deref())?;
-    let mirrors = a.mirrors.mirrors(&target, &distro.config_mirrors)?;
+    let mirrors = a.mirrors.mirrors(&target, &distro)?;
     let modules = items(&a.modules);
     for m in &modules {
         if !distro.modules().contains(&m.as_str()) {
