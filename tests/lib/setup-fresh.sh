@@ -6,13 +6,15 @@
 # tree in /src, and runs `bash tests/lib/setup.sh` there with a bare environment and the
 # network on (apt, PyPI, npm). With --build it then builds both tools in it with the Rust the
 # setup installed (Debian's cargo-web), as the README's "Getting Rust" says, and runs the
-# README's main command (a d12 / PG 15 bundle from the mirror the chroot's apt uses).
+# README's main command (a d12 / PG 15 bundle from the mirror the chroot's apt uses). With
+# --test it runs the README's test command there instead (every test, nested chroots and
+# network namespaces included), the reference data bound read-only at /shared/reference.
 #
-#   bash tests/lib/setup-fresh.sh bookworm|trixie [--build]
+#   bash tests/lib/setup-fresh.sh bookworm|trixie [--build|--test]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/common.sh
-suite=${1:?usage: setup-fresh.sh bookworm|trixie [--build]}
+suite=${1:?usage: setup-fresh.sh bookworm|trixie [--build|--test]}
 build=${2:-}
 
 # The URI the host's apt uses for the security archive.
@@ -30,7 +32,16 @@ host_security_mirror() {
 }
 
 root=$(mktemp -d "/tmp/pigsty-setup-fresh-$suite.XXXXXX")
-cleanup() { umount_chroot "$root"; rm -rf "$root"; }
+# Every mount under the chroot (a test that died may leave its own), deepest first, then the
+# tree, never crossing into a mount that would not go.
+cleanup() {
+  local m
+  umount_chroot "$root"
+  for m in $(findmnt -rn -o TARGET | grep -F "$root/" | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf --one-file-system "$root"
+}
 trap cleanup EXIT
 make_chroot "$suite" "$root"
 mirror=$(host_debian_mirror)
@@ -78,6 +89,21 @@ if [ "$build" = --build ]; then
   start=$(date +%s)
   check "$suite: the README's main command writes a signed bundle into dist/" \
     in_root "cd /src && $main_cmd && ls -l dist/pigsty-pkg-*.tgz"
+  echo "  took $(($(date +%s) - start)) s"
+fi
+if [ "$build" = --test ]; then
+  reference=${PIGSTY_REFERENCE:-../shared/reference}
+  [ -d "$reference" ] || fail "no reference data at $reference (set PIGSTY_REFERENCE)"
+  mkdir -p "$root/shared/reference"
+  mount --bind "$reference" "$root/shared/reference"
+  mount -o remount,bind,ro "$root/shared/reference"
+  # The README's test command (the second sh block of "The two commands").
+  test_cmd=$(awk '/^## The two commands/{s=1} s && /^```sh/{n++; if (n == 2) {getline; print; exit}}' README.md)
+  [ -n "$test_cmd" ] || fail "no test command found in README.md"
+  echo "# $suite: the README's test command: $test_cmd"
+  start=$(date +%s)
+  check "$suite: the README's test command passes in the fresh chroot" \
+    in_root "cd /src && $test_cmd"
   echo "  took $(($(date +%s) - start)) s"
 fi
 summary
