@@ -220,11 +220,20 @@ mod tests {
                 .unwrap()
         };
         let key = r.join("keys/RPM-GPG-KEY-CentOS-6");
-        assert!(rpmkeys(&["--import".as_ref(), key.as_os_str()])
-            .status
-            .success());
+        let imported = rpmkeys(&["--import".as_ref(), key.as_os_str()]);
         let k = rpmkeys(&["-K".as_ref(), c6.as_os_str()]);
-        assert!(k.status.success(), "{}", String::from_utf8_lossy(&k.stdout));
+        if imported.status.success() {
+            assert!(k.status.success(), "{}", String::from_utf8_lossy(&k.stdout));
+        } else {
+            // rpm >= 4.19 (Debian 13: Sequoia's policy) refuses the key itself, its
+            // self-signatures being SHA-1: then it cannot vouch for the package either.
+            assert!(rpm_refuses_sha1_keys(), "{imported:?}");
+            assert!(
+                !k.status.success(),
+                "{}",
+                String::from_utf8_lossy(&k.stdout)
+            );
+        }
         // rpm 4.0: only a header+payload signature, by a key not given: what rpm calls
         // NOKEY, not "unsigned".
         let c21 = r.join("c21/centos-release-as-2.1AS-4.noarch.rpm");
@@ -248,8 +257,23 @@ mod tests {
         assert!(String::from_utf8_lossy(&k.stdout).contains("NOKEY"));
     }
 
-    /// Every real rpm of the reference data, checked with every real key: our verdict is
-    /// `rpmkeys -K`'s (Debian's rpm 4.18, all keys imported), package by package.
+    /// Whether this rpm judges keys with Sequoia's policy (rpm >= 4.19, Debian 13), which
+    /// refuses SHA-1 self-signatures; Debian 12's rpm 4.18 does not.
+    fn rpm_refuses_sha1_keys() -> bool {
+        let v = Command::new("rpm").arg("--version").output().unwrap();
+        let v = String::from_utf8_lossy(&v.stdout);
+        let mut parts = v
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap(), parts.next().unwrap_or(0)) >= (4, 19)
+    }
+
+    /// Every real rpm of the reference data, checked with every real key this rpm imports:
+    /// our verdict is `rpmkeys -K`'s, package by package.
     #[test]
     fn every_real_rpm_is_judged_as_rpmkeys_judges_it() {
         let r = real_rpms();
@@ -274,11 +298,20 @@ mod tests {
             keys.push(b'\n');
         }
         refused.sort();
-        assert_eq!(
-            refused,
-            ["rpm-rs-v4-ecdsa-nistp256.asc", "rpm.org-alice.asc"],
-            "keys rpm 4.18 refuses"
-        );
+        // Which keys depends on rpm's crypto backend: Debian 12's rpm 4.18 (libgcrypt) cannot
+        // read the ECDSA and Ed25519 test keys; Debian 13's rpm 4.20 (Sequoia) reads those
+        // and refuses the keys whose self-signatures are SHA-1 (CentOS 6/7, EPEL 7, Fedora 31).
+        let expected: &[&str] = if rpm_refuses_sha1_keys() {
+            &[
+                "RPM-GPG-KEY-CentOS-6",
+                "RPM-GPG-KEY-CentOS-7",
+                "RPM-GPG-KEY-EPEL-7",
+                "RPM-GPG-KEY-fedora-31-primary",
+            ]
+        } else {
+            &["rpm-rs-v4-ecdsa-nistp256.asc", "rpm.org-alice.asc"]
+        };
+        assert_eq!(refused, expected, "keys this rpm refuses");
         let ring = PublicKeyring::from_bytes(&keys).unwrap();
         let mut checked = 0;
         let mut good = 0;
@@ -313,6 +346,7 @@ mod tests {
             }
         }
         assert_eq!(checked, 79);
-        assert!(good >= 10, "{good} of {checked} verified");
+        // Debian 12's rpm verifies 10 or more of them, Debian 13's 6 (see `expected`).
+        assert!(good >= 6, "{good} of {checked} verified");
     }
 }
