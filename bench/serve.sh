@@ -4,13 +4,18 @@
 # `python3 -m http.server` on the same folder. Each client is one curl fetching every file of
 # the repo in turn over one connection (to /dev/null), the 50 in parallel; hyperfine times the
 # whole. Before timing, examples/fetch_repo checks every byte each server sends against the
-# manifest. Prints the means, the ratios, each server's CPU time per run and peak RSS (VmHWM).
+# manifest. ROUNDS hyperfine runs one after the other, each timing ours and nginx (RUNS runs
+# each), so that the two interleave and share whatever else the machine does; python3 runs
+# once per round after them (it is far behind: a reference, not a peer). Prints the medians
+# over every run, the ratio, each server's CPU time per run and peak RSS (VmHWM).
 #
-# Usage: bench/serve.sh [RUNS] [CLIENTS]   (needs hyperfine, nginx, curl; network on first run)
+# Usage: bench/serve.sh [RUNS] [CLIENTS] [ROUNDS]   (needs hyperfine, nginx, curl; network on
+# first run)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 runs=${1:-5}
 clients=${2:-50}
+rounds=${3:-3}
 need hyperfine hyperfine
 need nginx nginx-light
 need curl curl
@@ -80,22 +85,30 @@ client() { echo "seq $clients | xargs -P $clients -I{} curl -sf -K $work/curl-$1
 ticks=$(getconf CLK_TCK)
 cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 cpu0_ours=$(cpu "$ours_pid"); cpu0_nginx=$(cpu $nginx_pids); cpu0_python=$(cpu "$python_pid")
-hyperfine --warmup 1 --runs "$runs" --export-json "$work/serve.json" \
-  --command-name ours "$(client $ours)" \
-  --command-name nginx "$(client $nginx_port)" \
-  --command-name "python3 -m http.server" "$(client $python_port)"
+echo "before: $(load_note)"
+jsons=() pyjsons=()
+for r in $(seq 1 "$rounds"); do
+  echo "# round $r of $rounds"
+  hyperfine --warmup 1 --runs "$runs" --export-json "$work/serve-$r.json" \
+    --command-name ours "$(client $ours)" \
+    --command-name nginx "$(client $nginx_port)"
+  hyperfine --runs 1 --export-json "$work/python-$r.json" \
+    --command-name "python3 -m http.server" "$(client $python_port)"
+  jsons+=("$work/serve-$r.json") pyjsons+=("$work/python-$r.json")
+done
+echo "after: $(load_note)"
 
-o=$(hf_mean "$work/serve.json" 0)
-n=$(hf_mean "$work/serve.json" 1)
-p=$(hf_mean "$work/serve.json" 2)
+o=$(hf_median 0 "${jsons[@]}")
+n=$(hf_median 1 "${jsons[@]}")
+p=$(hf_median 0 "${pyjsons[@]}")
 bytes=$(python3 -c "import json; print(sum(f['size'] for f in json.load(open('$dest/pigsty/MANIFEST.json'))['files']) * $clients)")
 mbs() { python3 -c "import sys; print('%.0f' % (int(sys.argv[1]) / float(sys.argv[2]) / 2**20))" "$bytes" "$1"; }
-echo "mean: ours ${o}s ($(mbs "$o") MiB/s), nginx ${n}s ($(mbs "$n") MiB/s), python3 -m http.server ${p}s ($(mbs "$p") MiB/s)"
-echo "ratio: nginx / ours = $(ratio "$n" "$o")x, python3 -m http.server / ours = $(ratio "$p" "$o")x"
-per_run() { python3 -c "import sys; print('%.2f' % ((int(sys.argv[1]) - int(sys.argv[2])) / $ticks / ($runs + 1)))" "$1" "$2"; }
-co=$(per_run "$(cpu "$ours_pid")" "$cpu0_ours")
-cn=$(per_run "$(cpu $nginx_pids)" "$cpu0_nginx")
-cpy=$(per_run "$(cpu "$python_pid")" "$cpu0_python")
+echo "median: ours ${o}s ($(mbs "$o") MiB/s; $(hf_spread 0 "${jsons[@]}")), nginx ${n}s ($(mbs "$n") MiB/s; $(hf_spread 1 "${jsons[@]}")), python3 -m http.server ${p}s ($(mbs "$p") MiB/s)"
+echo "ratio: ours / nginx = $(ratio2 "$o" "$n")x (goal <= 1x); python3 -m http.server / ours = $(ratio "$p" "$o")x"
+per_run() { python3 -c "import sys; print('%.2f' % ((int(sys.argv[1]) - int(sys.argv[2])) / $ticks / float(sys.argv[3])))" "$1" "$2" "$3"; }
+co=$(per_run "$(cpu "$ours_pid")" "$cpu0_ours" $((rounds * (runs + 1))))
+cn=$(per_run "$(cpu $nginx_pids)" "$cpu0_nginx" $((rounds * (runs + 1))))
+cpy=$(per_run "$(cpu "$python_pid")" "$cpu0_python" "$rounds")
 echo "server CPU per run (user + system): ours ${co}s, nginx ${cn}s, python3 -m http.server ${cpy}s"
 hwm() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
 echo "peak RSS (VmHWM): ours $(hwm "$ours_pid") kB; nginx workers $(for w in $nginx_pids; do printf '%s ' "$(hwm "$w")"; done)kB; python3 $(hwm "$python_pid") kB"
