@@ -127,10 +127,12 @@ fn run() -> Result<(), Error> {
             size,
         });
     }
+    // EL9's createrepo_c generation, the one the benchmark compares with.
     let opts = RepodataOptions {
         compression,
         timestamp,
         workers,
+        dialect: Default::default(),
     };
     let info = write_repodata(&dir, &files, &opts)?;
     eprintln!("{} packages: {}", files.len(), info.files.join(" "));

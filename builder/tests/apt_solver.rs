@@ -426,9 +426,10 @@ fn versioned_provides() {
 
 #[test]
 fn where_apt_gives_up_the_node_installs_the_closure() {
-    // a, the first alternative, conflicts with c, which app needs: apt marks a, then c, and
-    // its problem resolver gives up. The closure takes b; from a repository of only app, b
-    // and c, apt installs exactly those.
+    // a, the first alternative, conflicts with c, which app needs. Debian 12's apt (2.6)
+    // marks a, then c, and its problem resolver gives up; from a repository of only the
+    // closure's app, b and c, it installs exactly those. Debian 13's apt (3.0) solves it
+    // itself, to the closure's set.
     let world = one_repo(vec![
         Pkg::new("app", "1", &[("Depends", "a | b, c")]),
         Pkg::new("a", "1", &[("Conflicts", "c")]),
@@ -438,14 +439,16 @@ fn where_apt_gives_up_the_node_installs_the_closure() {
     let tmp = tempfile::tempdir().unwrap();
     let request = names(&["app"]);
     let apt = apt_install(tmp.path(), &world, &request, false);
-    assert!(apt.answer.is_err() && apt.repaired);
-    assert_eq!(
-        compare(tmp.path(), &world, &request, false),
+    let want = if apt.answer.is_err() {
+        assert!(apt.repaired);
         Verdict::Repaired {
             gave_up: true,
-            exactly: true
+            exactly: true,
         }
-    );
+    } else {
+        Verdict::Same
+    };
+    assert_eq!(compare(tmp.path(), &world, &request, false), want);
     assert_eq!(
         closure(&world, &request, false).unwrap(),
         set(&["app=1", "b=1", "c=1"])

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pigsty_build::dnf::repo::{
-    write_repodata, DnfRepoError, HeaderError, RepodataCompression, RepodataOptions, RpmFile,
+    write_repodata, Dialect, DnfRepoError, HeaderError, RepodataCompression, RepodataOptions,
+    RpmFile,
 };
 use rpm::{BuildConfig, CompressionType, Dependency, DependencyFlags, FileOptions, PackageBuilder};
 use sha2::{Digest, Sha256};
@@ -331,6 +332,29 @@ fn opts(compression: RepodataCompression, workers: usize) -> RepodataOptions {
         compression,
         timestamp: TIMESTAMP,
         workers,
+        dialect: host_dialect(),
+    }
+}
+
+/// The dialect of the createrepo_c on this host, which the comparisons run: Debian 12 has
+/// 0.20 (EL9's generation), Debian 13 1.2 (EL10's). `Requires(posttrans)` and
+/// `Requires(pretrans)` are `pre="1"` from 1.0 on.
+fn host_dialect() -> Dialect {
+    let out = Command::new("createrepo_c")
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let major: u32 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("createrepo_c --version: {text}"));
+    if major >= 1 {
+        Dialect::Current
+    } else {
+        Dialect::Legacy
     }
 }
 
@@ -579,6 +603,19 @@ fn same_as_createrepo_c() {
     assert!(s.contains("<rpm:entry name=\"user(postgres)\" pre=\"1\"/>"));
     assert!(s.contains("<rpm:entry name=\"systemd\" pre=\"1\"/>"));
     assert!(s.contains("<rpm:entry name=\"preun-only\"/>"));
+    // Requires(posttrans) is pre="1" from createrepo_c 1.0 on (EL10's), not before (EL9's):
+    // the host's createrepo_c checked one dialect above, both are written here.
+    let posttrans_pre = |dialect: Dialect| {
+        let dir = copy_rpms(src.path(), &files);
+        let opts = RepodataOptions {
+            dialect,
+            ..opts(RepodataCompression::Gz, 2)
+        };
+        write_repodata(dir.path(), &files, &opts).unwrap();
+        documents(dir.path())["primary"].contains("<rpm:entry name=\"posttrans-only\" pre=\"1\"/>")
+    };
+    assert!(!posttrans_pre(Dialect::Legacy));
+    assert!(posttrans_pre(Dialect::Current));
     assert_eq!(s.matches("name=\"duplicate\"").count(), 1);
     assert!(s.contains("<rpm:entry name=\"libc.so.6(GLIBC_2.34)(64bit)\"/>\n    </rpm:requires>"));
     assert!(s.contains("<file type=\"ghost\">/etc/postgresql/ghost.conf</file>"));

@@ -40,6 +40,7 @@ cleanup() {
   for m in $(findmnt -rn -o TARGET | grep -F "$root/" | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
+  umount -l "$root" 2>/dev/null || true
   rm -rf --one-file-system "$root"
 }
 trap cleanup EXIT
@@ -62,6 +63,8 @@ for v in PIP_CERT REQUESTS_CA_BUNDLE SSL_CERT_FILE CURL_CA_BUNDLE NODE_EXTRA_CA_
 done
 mkdir -p "$root/src"
 git archive HEAD | tar -x -C "$root/src"
+# The chroot's / a mount point of its own, as on any machine (unshare -m makes / private).
+mount --bind "$root" "$root"
 mount_chroot "$root"
 in_root() {
   chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${ca_env[@]}" \

@@ -155,6 +155,7 @@ impl RepoWriter for DnfWriter {
                 compression,
                 timestamp: opts.epoch,
                 workers: 2,
+                dialect: dnfrepo::Dialect::for_release(opts.target.os.release()),
             },
         )?;
         let repomd = std::fs::read(&info.repomd).map_err(|source| BuildError::Io {

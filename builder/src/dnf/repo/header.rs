@@ -536,19 +536,26 @@ mod tests {
             (tag::ARCH, TYPE_STRING, 1, b"x86_64\0"),
         ];
         let h = read(&rpm_bytes(&full)).unwrap();
-        assert_eq!(Package::from_headers(&h).unwrap().name, b"pg");
+        assert_eq!(
+            Package::from_headers(&h, Default::default()).unwrap().name,
+            b"pg"
+        );
         for (i, field) in ["NAME", "VERSION", "RELEASE", "ARCH"].iter().enumerate() {
             let mut without = full.to_vec();
             without.remove(i);
             let h = read(&rpm_bytes(&without)).unwrap();
-            let err = Package::from_headers(&h).unwrap_err().to_string();
+            let err = Package::from_headers(&h, Default::default())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(&format!("no {field}")), "{err}");
             // Nothing once written as XML: blanks, or bytes the Latin-1 conversion drops.
             for empty in [&b" \0"[..], &b"\x80\x9f\0"[..]] {
                 let mut blank = full.to_vec();
                 blank[i].3 = empty;
                 let h = read(&rpm_bytes(&blank)).unwrap();
-                let err = Package::from_headers(&h).unwrap_err().to_string();
+                let err = Package::from_headers(&h, Default::default())
+                    .unwrap_err()
+                    .to_string();
                 assert!(err.contains(&format!("no {field}")), "{err}");
             }
         }
@@ -571,9 +578,17 @@ mod tests {
             ])
         };
         let h = read(&with(b"libc.so.6\0bash\0")).unwrap();
-        assert_eq!(Package::from_headers(&h).unwrap().requires.len(), 2);
+        assert_eq!(
+            Package::from_headers(&h, Default::default())
+                .unwrap()
+                .requires
+                .len(),
+            2
+        );
         let h = read(&with(b"libc.so.6\0\0")).unwrap();
-        let err = Package::from_headers(&h).unwrap_err().to_string();
+        let err = Package::from_headers(&h, Default::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("a dependency with no name among its requires"),
             "{err}"

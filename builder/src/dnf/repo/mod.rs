@@ -42,7 +42,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 
 pub use header::{read_signed_header, HeaderError, SignedHeader};
-pub use package::CHANGELOG_LIMIT;
+pub use package::{Dialect, CHANGELOG_LIMIT};
 
 use header::read_headers;
 use package::Package;
@@ -119,6 +119,8 @@ pub struct RepodataOptions {
     /// Threads reading rpm headers and rendering XML (at least one is used); three more
     /// compress the three metadata files.
     pub workers: usize,
+    /// The createrepo_c whose output the metadata matches: the target release's own.
+    pub dialect: Dialect,
 }
 
 /// What was written.
@@ -228,7 +230,12 @@ struct Chunks {
 }
 
 /// Reads one rpm's headers and renders its three fragments.
-fn render(repo_dir: &Path, f: &RpmFile, timestamp: u64) -> Result<Chunks, DnfRepoError> {
+fn render(
+    repo_dir: &Path,
+    f: &RpmFile,
+    timestamp: u64,
+    dialect: Dialect,
+) -> Result<Chunks, DnfRepoError> {
     let read_err = |source| DnfRepoError::Read {
         rpm: f.location.clone(),
         source,
@@ -247,7 +254,7 @@ fn render(repo_dir: &Path, f: &RpmFile, timestamp: u64) -> Result<Chunks, DnfRep
         source,
     };
     let headers = read_headers(&mut file).map_err(bad)?;
-    let pkg = Package::from_headers(&headers).map_err(bad)?;
+    let pkg = Package::from_headers(&headers, dialect).map_err(bad)?;
     if let Some(field) = pkg.control_char_field(&f.location) {
         return Err(DnfRepoError::ControlChars {
             rpm: f.location.clone(),
@@ -277,7 +284,7 @@ pub(crate) fn fuzz_rpm(data: &[u8]) {
         return;
     };
     let _ = read_signed_header(&mut &data[..]);
-    let Ok(pkg) = Package::from_headers(&headers) else {
+    let Ok(pkg) = Package::from_headers(&headers, Dialect::Current) else {
         return;
     };
     if pkg.control_char_field("x.rpm").is_some() {
@@ -580,7 +587,7 @@ fn render_all(
                         w = moved.wait(w).unwrap_or_else(|e| e.into_inner());
                     }
                 }
-                let chunks = render(repo_dir, order[i], opts.timestamp);
+                let chunks = render(repo_dir, order[i], opts.timestamp, opts.dialect);
                 if tx.send((i, chunks)).is_err() {
                     break;
                 }

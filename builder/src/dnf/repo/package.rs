@@ -24,11 +24,45 @@ use super::header::{tag, HeaderError, RpmHeaders};
 /// createrepo_c's default `--changelog-limit`.
 pub const CHANGELOG_LIMIT: usize = 10;
 
+/// Which createrepo_c the metadata follows where its versions differ: which requirements are
+/// `pre="1"` (libsolv orders a `pre` requirement's provider before the package).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// createrepo_c before 1.0, EL8's and EL9's own: `Requires(pre)`, `Requires(post)` and
+    /// the legacy PreReq.
+    #[default]
+    Legacy,
+    /// createrepo_c 1.0 and later, EL10's (and Fedora's): `Requires(pretrans)` and
+    /// `Requires(posttrans)` as well.
+    Current,
+}
+
+impl Dialect {
+    /// The dialect of the createrepo_c an EL release ships.
+    pub fn for_release(release: u32) -> Dialect {
+        if release >= 10 {
+            Dialect::Current
+        } else {
+            Dialect::Legacy
+        }
+    }
+
+    fn pre_mask(self) -> u64 {
+        let legacy = SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST;
+        match self {
+            Dialect::Legacy => legacy,
+            Dialect::Current => legacy | SENSE_PRETRANS | SENSE_POSTTRANS,
+        }
+    }
+}
+
 // Dependency flag bits (rpmds.h).
 const SENSE_LESS: u64 = 1 << 1;
 const SENSE_GREATER: u64 = 1 << 2;
 const SENSE_EQUAL: u64 = 1 << 3;
+const SENSE_POSTTRANS: u64 = 1 << 5;
 const SENSE_PREREQ: u64 = 1 << 6;
+const SENSE_PRETRANS: u64 = 1 << 7;
 const SENSE_SCRIPT_PRE: u64 = 1 << 9;
 const SENSE_SCRIPT_POST: u64 = 1 << 10;
 const SENSE_MISSINGOK: u64 = 1 << 19;
@@ -370,8 +404,8 @@ const DEP_TAGS: [(DepKind, u32, u32, u32); 10] = [
 ];
 
 impl<'h> Package<'h> {
-    /// The package as its headers describe it.
-    pub fn from_headers(h: &'h RpmHeaders) -> Result<Package<'h>, HeaderError> {
+    /// The package as its headers describe it, its requirements marked as `dialect` does.
+    pub fn from_headers(h: &'h RpmHeaders, dialect: Dialect) -> Result<Package<'h>, HeaderError> {
         let m = &h.main;
         let s = |t| m.string(t).map(Option::unwrap_or_default);
         let mut p = Package {
@@ -427,12 +461,12 @@ impl<'h> Package<'h> {
             }
         }
         p.files = files(h, dirnames.as_deref())?;
-        p.read_deps(h)?;
+        p.read_deps(h, dialect)?;
         p.changelogs = changelogs(h)?;
         Ok(p)
     }
 
-    fn read_deps(&mut self, h: &'h RpmHeaders) -> Result<(), HeaderError> {
+    fn read_deps(&mut self, h: &'h RpmHeaders, dialect: Dialect) -> Result<(), HeaderError> {
         let m = &h.main;
         // Provides as `name + flags + version`, the key createrepo_c matches requires with.
         let mut provided: HashSet<Vec<u8>> = HashSet::new();
@@ -472,7 +506,7 @@ impl<'h> Package<'h> {
                     if provided.contains(&nfv) {
                         continue;
                     }
-                    pre = num_flags & (SENSE_PREREQ | SENSE_SCRIPT_PRE | SENSE_SCRIPT_POST) != 0;
+                    pre = num_flags & dialect.pre_mask() != 0;
                     if required.get(name) == Some(&(flags, full_version, pre)) {
                         continue;
                     }
