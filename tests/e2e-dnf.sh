@@ -83,8 +83,16 @@ gpgcheck=1
 repo_gpgcheck=1
 gpgkey=$gpgkeys
 EOF
+# Debian's dnf stands in for EL9's. EL9's dnf (4.14) reads filelists for file dependencies
+# (/usr/share/zoneinfo); dnf 4.19 and later (Debian 13's 4.23, EL10's) only when
+# optional_metadata_types has them: set so where the option exists, on the command line and in
+# each EL node's own dnf.conf (dnf reads the one inside --installroot).
+el9_dnf=()
+if /usr/bin/python3 -c 'import dnf, sys; sys.exit(not hasattr(dnf.Base().conf, "optional_metadata_types"))' 2>/dev/null; then
+  el9_dnf=(--setopt=optional_metadata_types=filelists)
+fi
 dnf_local() {
-  unshare -n dnf -y --installroot="$1" --releasever=9 --forcearch=x86_64 \
+  unshare -n dnf -y --installroot="$1" --releasever=9 --forcearch=x86_64 "${el9_dnf[@]}" \
     --setopt=reposdir="$work/repos" --setopt=cachedir="$1.cache" "${@:2}"
 }
 dnf_local "$work/dnfroot" install postgresql17-server pgvector_17 postgis36_17 >"$work/dnf.log" 2>&1
@@ -120,8 +128,13 @@ repo_gpgcheck=1
 gpgkey=file://$upkey
 EOF
 make_el_node() {
-  dnf -y -q --installroot="$1" --releasever=9 --forcearch=x86_64 --setopt=reposdir="$work/osrepos" \
-    --setopt=cachedir="$work/oscache" install "${@:2}" >>"$work/os.log" 2>&1
+  if [ ${#el9_dnf[@]} -gt 0 ]; then
+    mkdir -p "$1/etc/dnf"
+    printf '[main]\noptional_metadata_types=filelists\n' >"$1/etc/dnf/dnf.conf"
+  fi
+  dnf -y -q --installroot="$1" --releasever=9 --forcearch=x86_64 "${el9_dnf[@]}" \
+    --setopt=reposdir="$work/osrepos" --setopt=cachedir="$work/oscache" install "${@:2}" \
+    >>"$work/os.log" 2>&1
 }
 node=$work/elnode
 make_el_node "$node" rocky-release bash glibc

@@ -33,16 +33,16 @@ pub fn parse_problems(
                     .split(", but none of the providers can be installed")
                     .next()
                     .unwrap_or(rel);
-                needs.push((pkg.trim().to_string(), rel.trim().to_string()));
+                needs.push((nevra(pkg).to_string(), rel.trim().to_string()));
             } else if let Some((pkg, rel)) = rest.split_once(" conflicts with ") {
                 needs.push((
-                    pkg.trim().to_string(),
+                    nevra(pkg).to_string(),
                     format!("no conflict with {}", rel.trim()),
                 ));
             }
         } else if let Some(rest) = l.strip_prefix("cannot install both ") {
             if let Some((a, b)) = rest.split_once(" and ") {
-                for nevra in [a.trim(), b.trim()] {
+                for nevra in [nevra(a), nevra(b)] {
                     if let Some((name, version)) = installed(nevra) {
                         in_the_way.push((name, version));
                     }
@@ -50,17 +50,23 @@ pub fn parse_problems(
             }
         } else if let Some(rest) = l.strip_prefix("nothing provides ") {
             if let Some((rel, pkg)) = rest.split_once(" needed by ") {
-                let pkg = pkg.split(" from ").next().unwrap_or(pkg);
-                needs.push((pkg.trim().to_string(), rel.trim().to_string()));
+                needs.push((nevra(pkg).to_string(), rel.trim().to_string()));
             }
         } else if let Some(rest) = l.strip_prefix("problem with installed package ") {
-            if let Some((name, version)) = installed(rest.trim()) {
+            if let Some((name, version)) = installed(nevra(rest)) {
                 in_the_way.push((name, version));
             }
         }
     }
     flush(&mut out, &mut needs, &mut in_the_way);
     out
+}
+
+/// A package as a problem names it: dnf 4.15 and later add ` from REPO` (`@System` for the
+/// node's own) after the NEVRA, earlier ones do not.
+fn nevra(s: &str) -> &str {
+    let s = s.trim();
+    s.split_once(" from ").map_or(s, |(nevra, _)| nevra.trim())
 }
 
 fn flush(
@@ -107,6 +113,13 @@ mod tests {
                 held: false,
             }]
         );
+        // dnf 4.23 (Debian 13; EL10's 4.20 alike) names each package's repo.
+        let newer = "Package postgresql17-libs-17.7-1PGDG.rhel9.x86_64 is already installed.\nError: \n Problem: cannot install both postgresql17-libs-17.6-1PGDG.rhel9.x86_64 from pigsty-local and postgresql17-libs-17.7-1PGDG.rhel9.x86_64 from @System\n  - package postgresql17-server-17.6-1PGDG.rhel9.x86_64 from pigsty-local requires postgresql17-libs(x86-64) = 17.6-1PGDG.rhel9, but none of the providers can be installed\n  - cannot install the best candidate for the job\n  - conflicting requests\n";
+        let newer = parse_problems(newer, |nevra| {
+            (nevra == "postgresql17-libs-17.7-1PGDG.rhel9.x86_64")
+                .then(|| ("postgresql17-libs".into(), "17.7-1PGDG.rhel9".into()))
+        });
+        assert_eq!(newer, b);
         let missing = parse_problems(
             " Problem: conflicting requests\n  - nothing provides libfoo.so.1()(64bit) needed by bar-1-1.x86_64 from pigsty-local\n",
             |_| None,
