@@ -83,12 +83,13 @@ impl FromStr for Region {
     }
 }
 
-/// The mirrors of the base OS, never preset: the host's own sources or a flag set them.
+/// The base-OS mirrors of Debian and Ubuntu: settings only (the host's own sources or a
+/// flag), never a region preset.
+pub const SETTINGS_ONLY: [&str; 4] = ["debian", "debian-security", "ubuntu", "ubuntu-ports"];
+
+/// The mirrors of the base OS, which a build host running that OS gives from its sources.
 fn is_base_os(name: &str) -> bool {
-    matches!(
-        name,
-        "debian" | "debian-security" | "ubuntu" | "ubuntu-ports" | "el" | "epel"
-    )
+    SETTINGS_ONLY.contains(&name) || matches!(name, "el" | "epel")
 }
 
 /// The mirrors known for one run.

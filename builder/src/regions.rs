@@ -18,14 +18,12 @@ use pigsty_bundle::{Family, Target};
 use serde::Deserialize;
 
 use crate::distro::RepoDef;
-use crate::mirrors::Region;
+use crate::mirrors::{Region, SETTINGS_ONLY};
 
 /// Where Pigsty's repo lists are, inside its source tree.
 const VARS_DIR: &str = "roles/node_id/vars";
 /// The largest repo list read (Pigsty's are about 20 KiB).
 const MAX_VARS: u64 = 4 << 20;
-/// Mirrors that are settings, never presets: the base OS of Debian and Ubuntu.
-const SETTINGS_ONLY: [&str; 4] = ["debian", "debian-security", "ubuntu", "ubuntu-ports"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegionError {
@@ -265,10 +263,9 @@ fn roots(
             None => acc.default_lacking = true,
         }
     }
-    let one = |set: &BTreeSet<String>, lacking: bool| {
-        (!lacking && set.len() == 1)
-            .then(|| set.first().cloned())
-            .flatten()
+    let one = |set: &BTreeSet<String>, lacking: bool| match set.first() {
+        Some(root) if !lacking && set.len() == 1 => Some(root.clone()),
+        _ => None,
     };
     by_mirror
         .into_iter()

@@ -266,7 +266,7 @@ fn region_presets_match_pigsty_vars() {
                         .and_then(|r| r.split_once('}'))
                         .map(|(m, _)| m)
                         .unwrap();
-                    if ["debian", "debian-security", "ubuntu", "ubuntu-ports"].contains(&mirror) {
+                    if pigsty_build::mirrors::SETTINGS_ONLY.contains(&mirror) {
                         assert!(!presets.contains_key(mirror), "{mirror} has a preset");
                         continue;
                     }
@@ -278,12 +278,7 @@ fn region_presets_match_pigsty_vars() {
                         continue;
                     };
                     let first = |url: &str| {
-                        let url = normalize(url);
-                        let url = if family == pigsty_bundle::Family::Rpm {
-                            url.split_whitespace().next().unwrap_or("").to_string()
-                        } else {
-                            url
-                        };
+                        let url = pigsty_build::regions::normalize(url, family);
                         slash(
                             &expand_url(&url, &target, |m| panic!("reference has ${{mirror.{m}}}"))
                                 .unwrap(),

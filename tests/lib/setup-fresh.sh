@@ -70,43 +70,44 @@ in_root() {
   chroot "$root" env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${ca_env[@]}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin bash -c "$1"
 }
+# check WHAT in_root CMD, with the seconds it took.
+timed_check() {
+  local start
+  start=$(date +%s)
+  check "$@"
+  echo "  took $(($(date +%s) - start)) s"
+}
+# The README's Nth sh block under "The two commands": 1 the main command, 2 the test command.
+readme_command() {
+  awk -v want="$1" '/^## The two commands/{s=1} s && /^```sh/{n++; if (n == want) {getline; print; exit}}' README.md
+}
 echo "# $suite: bash tests/lib/setup.sh"
-start=$(date +%s)
-check "$suite: tests/lib/setup.sh provides every tool" in_root 'cd /src && bash tests/lib/setup.sh'
-echo "  took $(($(date +%s) - start)) s"
+timed_check "$suite: tests/lib/setup.sh provides every tool" in_root 'cd /src && bash tests/lib/setup.sh'
 check "$suite: rustc is Debian's, at least the rust-version" \
   in_root 'rustc --version && dpkg -S "$(command -v rustc)" && cargo fmt --version && cargo clippy --version'
 check "$suite: the SPDX validator and actionlint run from the test cache" \
   in_root 'cd /src && source tests/lib/setup.sh && setup_spdx_validator && setup_actionlint && "$PYSPDXTOOLS" --help >/dev/null && lint_workflows .github/workflows/*.yml'
 if [ "$build" = --build ]; then
   echo "# $suite: cargo build --release -p pigsty-build -p pigsty-install"
-  start=$(date +%s)
-  check "$suite: Debian's Rust builds both tools" \
+  timed_check "$suite: Debian's Rust builds both tools" \
     in_root 'cd /src && nice -n 10 cargo build --locked --release -p pigsty-build -p pigsty-install 2>&1 | tail -3 && target/release/pigsty-build --version && target/release/pigsty-install --version'
-  echo "  took $(($(date +%s) - start)) s"
-  # The README's main command, as the README has it (the first sh block of "The two
-  # commands"), against the mirror the chroot's apt uses.
-  main_cmd=$(awk '/^## The two commands/{s=1} s && /^```sh/{getline; print; exit}' README.md)
+  # The README's main command, as the README has it, against the mirror the chroot's apt uses.
+  main_cmd=$(readme_command 1)
   [ -n "$main_cmd" ] || fail "no main command found in README.md"
   echo "# $suite: the README's main command: $main_cmd"
-  start=$(date +%s)
-  check "$suite: the README's main command writes a signed bundle into dist/" \
+  timed_check "$suite: the README's main command writes a signed bundle into dist/" \
     in_root "cd /src && $main_cmd && ls -l dist/pigsty-pkg-*.tgz"
-  echo "  took $(($(date +%s) - start)) s"
 fi
 if [ "$build" = --test ]; then
   reference=${PIGSTY_REFERENCE:-../shared/reference}
-  [ -d "$reference" ] || fail "no reference data at $reference (set PIGSTY_REFERENCE)"
+  [ -d "$reference" ] || { echo "no reference data at $reference (set PIGSTY_REFERENCE)" >&2; exit 1; }
   mkdir -p "$root/shared/reference"
   mount --bind "$reference" "$root/shared/reference"
   mount -o remount,bind,ro "$root/shared/reference"
-  # The README's test command (the second sh block of "The two commands").
-  test_cmd=$(awk '/^## The two commands/{s=1} s && /^```sh/{n++; if (n == 2) {getline; print; exit}}' README.md)
+  test_cmd=$(readme_command 2)
   [ -n "$test_cmd" ] || fail "no test command found in README.md"
   echo "# $suite: the README's test command: $test_cmd"
-  start=$(date +%s)
-  check "$suite: the README's test command passes in the fresh chroot" \
+  timed_check "$suite: the README's test command passes in the fresh chroot" \
     in_root "cd /src && $test_cmd"
-  echo "  took $(($(date +%s) - start)) s"
 fi
 summary
