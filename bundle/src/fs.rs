@@ -422,15 +422,24 @@ pub fn human(bytes: u64) -> String {
 /// the disk works while the next files are written; [`sync_filesystem`] waits for it all at
 /// the end. Elsewhere, a plain fsync.
 pub fn start_writeback(file: &File) -> io::Result<()> {
+    start_writeback_range(file, 0, 0)
+}
+
+/// [`start_writeback`] of the `len` bytes at `offset` (`0, 0`: the whole file): a long file
+/// written in steps is on disk, or on its way, by the time its final fsync comes.
+pub fn start_writeback_range(file: &File, offset: u64, len: u64) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        // rustix has no sync_file_range.
-        // SAFETY: a valid open descriptor; offset 0 and length 0 mean the whole file.
-        let rc =
-            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-        if rc == 0 {
-            return Ok(());
+        if let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) {
+            // rustix has no sync_file_range.
+            // SAFETY: a valid open descriptor and a range of it (length 0: to the end).
+            let rc = unsafe {
+                libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+            };
+            if rc == 0 {
+                return Ok(());
+            }
         }
     }
     file.sync_all()

@@ -3,11 +3,12 @@
 //! `Release`, and parse `Packages` for the target arch (and `all` where the archive splits it).
 
 mod cache;
+mod stream;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use pigsty_bundle::sign::PublicKeyring;
 
@@ -113,27 +114,32 @@ pub fn load(
         by_hash: release_text
             .lines()
             .any(|l| l.trim().eq_ignore_ascii_case("Acquire-By-Hash: yes")),
-        early: RefCell::new(early),
+        early: Mutex::new(early),
     };
-    let mut packages: Vec<PackageEntry> = Vec::new();
-    if source.is_flat() {
-        packages = reader.packages("")?;
+    let packages = if source.is_flat() {
+        reader.packages("")?
     } else {
-        for c in &source.components {
-            let arch_packages = reader.packages(&format!("{c}/binary-{arch}/"))?;
-            // Archives that keep arch-all packages apart list binary-all; Debian's own
-            // archives put them in the per-arch indexes too (and binary-all may lag behind).
-            let all = format!("{c}/binary-all/");
-            let has_all = arch_packages.iter().any(|p| p.architecture() == "all");
-            packages.extend(arch_packages);
-            if !has_all
-                && !all_in_arch_indexes
-                && release.sha256.iter().any(|f| f.path.starts_with(&all))
-            {
-                packages.extend(reader.packages(&all)?);
-            }
+        // The components are fetched and parsed side by side: a small index's round trip
+        // waits beside the large one's decompression, not after it.
+        let per_component: Vec<_> = std::thread::scope(|s| {
+            let reader = &reader;
+            let tasks: Vec<_> = source
+                .components
+                .iter()
+                .map(|c| s.spawn(move || component(reader, c, all_in_arch_indexes)))
+                .collect();
+            tasks
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // In the components' order, and the first error in that order.
+        let mut packages = Vec::new();
+        for c in per_component {
+            packages.extend(c?);
         }
-    }
+        packages
+    };
     Ok(RepoIndex {
         source: source.clone(),
         release,
@@ -144,6 +150,31 @@ pub fn load(
             priority: super::closure::DEFAULT_PRIORITY,
         },
     })
+}
+
+/// The packages of component `c` for the arch, and its `binary-all` index where the archive
+/// keeps arch-all packages apart.
+fn component(
+    reader: &IndexReader,
+    c: &str,
+    all_in_arch_indexes: bool,
+) -> Result<Vec<PackageEntry>, UpstreamError> {
+    let mut packages = reader.packages(&format!("{c}/binary-{}/", reader.arch))?;
+    // Archives that keep arch-all packages apart list binary-all; Debian's own archives put
+    // them in the per-arch indexes too (and binary-all may lag behind).
+    let all = format!("{c}/binary-all/");
+    let has_all = packages.iter().any(|p| p.architecture() == "all");
+    if !has_all
+        && !all_in_arch_indexes
+        && reader
+            .release
+            .sha256
+            .iter()
+            .any(|f| f.path.starts_with(&all))
+    {
+        packages.extend(reader.packages(&all)?);
+    }
+    Ok(packages)
 }
 
 /// Where the decompressed `Packages` of index folder `dir` (`main/binary-amd64/`) is kept.
@@ -248,7 +279,7 @@ struct IndexReader<'a> {
     arch: &'a str,
     /// Fetch indexes by their hash (`Acquire-By-Hash`): a mirror sync cannot race us.
     by_hash: bool,
-    early: RefCell<Early>,
+    early: Mutex<Early>,
 }
 
 impl IndexReader<'_> {
@@ -283,7 +314,7 @@ impl IndexReader<'_> {
             .map(|plain| {
                 PackagesCache::new(kept_path(self.fetcher, self.source, dir), plain.clone())
             });
-        let early = self.early.borrow_mut().remove(dir).and_then(|parse| {
+        let early = self.take_early(dir).and_then(|parse| {
             parse
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p))
@@ -298,18 +329,16 @@ impl IndexReader<'_> {
             source: e,
         };
         let compressed = std::io::BufReader::with_capacity(1 << 16, file);
-        let parsed = match &kept {
-            Some(kept) => {
-                let mut tee = kept.tee(index::decompress(compressed, compression));
-                let parsed = index::read_packages(std::io::BufReader::new(&mut tee))
-                    .map_err(|e| parse_err(e.into()))?;
-                tee.keep();
-                parsed
-            }
-            None => index::read_packages(index::decompress(compressed, compression))
-                .map_err(|e| parse_err(e.into()))?,
-        };
+        let parsed = stream::read_packages(compressed, compression, kept.as_ref())
+            .map_err(|e| parse_err(e.into()))?;
         Ok(self.for_arch(parsed))
+    }
+
+    /// The parse of the kept copy of `dir` started before `Release` was read, if any.
+    fn take_early(&self, dir: &str) -> Option<std::thread::JoinHandle<Option<cache::Parsed>>> {
+        // A thread that panicked while holding the lock left the map whole.
+        let mut early = self.early.lock().unwrap_or_else(|p| p.into_inner());
+        early.remove(dir)
     }
 
     fn for_arch(&self, parsed: Vec<PackageEntry>) -> Vec<PackageEntry> {

@@ -641,13 +641,24 @@ fn write_behind(
     written: &mpsc::Sender<Vec<u8>>,
 ) -> io::Result<(tempfile::NamedTempFile, u64, String)> {
     let mut sink = fs::HashingWriter::new(tmp);
+    let mut synced = 0;
     for mut buf in full {
         sink.write_all(&buf)?;
         buf.clear();
         let _ = written.send(buf);
+        // The disk takes each step as the next is packed, so the final fsync finds little
+        // left to write.
+        let at = sink.size();
+        if at - synced >= WRITEBACK_STEP {
+            fs::start_writeback_range(sink.get_mut().as_file(), synced, at - synced)?;
+            synced = at;
+        }
     }
     Ok(sink.finish())
 }
+
+/// How much of the bundle is written before its writeback is started.
+const WRITEBACK_STEP: u64 = 16 << 20;
 
 /// The files of a bundle source tree as manifest entries (sizes and SHA-256 streamed from
 /// disk), sorted by path, leaving out a top-level `MANIFEST.json` and `MANIFEST.json.asc`.
