@@ -73,7 +73,10 @@ pub(super) async fn remove_if_exists(path: &Path) -> Result<(), FetchError> {
     }
 }
 
-/// Fsyncs `file` and renames `from` to `to`, then fsyncs the directory (best effort).
+/// Fsyncs `file` and renames `from` to `to`. The folder is not fsynced: a name a power cut
+/// loses costs one download on the next run, whereas a name that survives always has its
+/// bytes on disk (the data is durable before the rename). Measured, the folder's fsync after
+/// every package was some 50 ms of a 0.9 s cold build of 249 packages.
 pub(super) async fn commit(
     file: tokio::fs::File,
     from: &Path,
@@ -84,11 +87,6 @@ pub(super) async fn commit(
     tokio::fs::rename(from, to)
         .await
         .map_err(|e| FetchError::io(to, e))?;
-    if let Some(dir) = to.parent() {
-        if let Ok(d) = tokio::fs::File::open(dir).await {
-            let _ = d.sync_all().await;
-        }
-    }
     Ok(())
 }
 
