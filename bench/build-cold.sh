@@ -9,7 +9,12 @@
 #         the repo written, signed, packed into the .tgz bundle, fsynced.
 #   curl: `curl --parallel --parallel-max 8` of the same URLs (each InRelease and compressed
 #         Packages the build reads, and every .deb of the bundle) into an empty folder: no
-#         check, no fsync, nothing else.
+#         check, no fsync, nothing else. This is the issue's baseline.
+#   chain: the same downloads in the order any resolver must take them, and the one step
+#         between them that no reader of an index can skip: curl of the InRelease and Packages
+#         files (--parallel), then each Packages decompressed to /dev/null (side by side), then
+#         curl of the .debs (--parallel --parallel-max 8). No signature, hash, parse, solve,
+#         repo, pack or fsync.
 # The URLs are made before timing from a build with the shared cache: each .deb's Filename,
 # found by its SHA-256 in the upstream Packages the build kept, under the mirror that index
 # came from (the host's mirrors, read from its apt sources, never written here). The script
@@ -22,6 +27,7 @@ runs=${1:-2}
 rounds=${2:-3}
 need hyperfine hyperfine
 need curl curl
+need xz xz-utils
 build_release
 
 mirror=$(host_debian_mirror)
@@ -32,9 +38,9 @@ trap 'rm -rf "$work"' EXIT
 echo "# one build with the shared cache, for the URL list"
 bench_build "$work/warm" >"$work/warm.log" 2>&1 || { tail -20 "$work/warm.log"; exit 1; }
 python3 - "$work/warm/pigsty/MANIFEST.json" "$bench_cache/pkgs/apt-packages" "$mirror" "$security" \
-  "$work/dl" >"$work/urls.cfg" <<'PY'
+  "$work/dl" "$work/urls-idx.cfg" "$work/urls-deb.cfg" >"$work/urls.cfg" <<'PY'
 import json, os, re, sys
-manifest, kept, mirror, security, dl = sys.argv[1:6]
+manifest, kept, mirror, security, dl, idx_cfg, deb_cfg = sys.argv[1:8]
 http = os.path.join(os.path.dirname(kept), "http")
 want = {f["sha256"]: f for f in json.load(open(manifest))["files"] if f["path"].endswith(".deb")}
 urls, found = [], {}
@@ -61,9 +67,12 @@ for name in sorted(os.listdir(kept)):
 missing = [want[s]["path"] for s in want if s not in found]
 if missing:
     sys.exit(f"no upstream URL for {len(missing)} .debs, e.g. {missing[:3]}")
+indexes = len(urls)
 urls += sorted(found.values())
-for i, u in enumerate(urls):
-    print(f'url = "{u}"\noutput = "{dl}/{i}-{os.path.basename(u)}"')
+lines = [f'url = "{u}"\noutput = "{dl}/{i}-{os.path.basename(u)}"' for i, u in enumerate(urls)]
+print("\n".join(lines))
+open(idx_cfg, "w").write("\n".join(lines[:indexes]) + "\n")
+open(deb_cfg, "w").write("\n".join(lines[indexes:]) + "\n")
 print(f"{len(found)} .debs, {sum(want[s]['size'] for s in found)} bytes, {len(urls) - len(found)} index files",
       file=sys.stderr)
 PY
@@ -76,6 +85,19 @@ set -euo pipefail
 rm -rf "$work/dl" && mkdir -p "$work/dl"
 curl -sf --no-progress-meter --parallel --parallel-max 8 -K "$work/urls.cfg"
 SH
+cat >"$work/chain.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+rm -rf "$work/dl" && mkdir -p "$work/dl"
+curl -sf --no-progress-meter --parallel -K "$work/urls-idx.cfg"
+for f in "$work"/dl/*Packages.gz; do [ -e "\$f" ] && gzip -dc "\$f" >/dev/null & done
+for f in "$work"/dl/*Packages.xz; do [ -e "\$f" ] && xz -dc "\$f" >/dev/null & done
+wait
+curl -sf --no-progress-meter --parallel --parallel-max 8 -K "$work/urls-deb.cfg"
+SH
+bash "$work/chain.sh"
+[ "$(find "$work/dl" -name '*.deb' -exec cat {} + | wc -c)" -eq "$deb_bytes" ] || {
+  echo "the chain's download differs from the bundle's .debs" >&2; exit 1; }
 bash "$work/curl.sh"
 got=$(find "$work/dl" -name '*.deb' -exec cat {} + | wc -c)
 echo "curl check: $(find "$work/dl" -name '*.deb' | wc -l) .debs, $got bytes (the bundle: $debs .debs, $deb_bytes bytes)"
@@ -89,11 +111,14 @@ for r in $(seq 1 "$rounds"); do
   hyperfine -N --runs "$runs" --export-json "$work/cold-$r.json" \
     --prepare "rm -rf $work/out-ours $work/cold-cache $work/dl" \
     --command-name "ours (empty cache)" "$ours_cmd" \
-    --command-name "curl --parallel --parallel-max 8, same URLs" "bash $work/curl.sh"
+    --command-name "curl --parallel --parallel-max 8, same URLs" "bash $work/curl.sh" \
+    --command-name "chain: curl indexes; decompress; curl .debs" "bash $work/chain.sh"
   jsons+=("$work/cold-$r.json")
 done
 echo "after: $(load_note)"
 o=$(hf_median 0 "${jsons[@]}")
 c=$(hf_median 1 "${jsons[@]}")
-echo "median: ours ${o}s ($(hf_spread 0 "${jsons[@]}")), curl ${c}s ($(hf_spread 1 "${jsons[@]}"))"
+k=$(hf_median 2 "${jsons[@]}")
+echo "median: ours ${o}s ($(hf_spread 0 "${jsons[@]}")), curl ${c}s ($(hf_spread 1 "${jsons[@]}")), chain ${k}s ($(hf_spread 2 "${jsons[@]}"))"
 echo "ratio: ours / curl = $(ratio2 "$o" "$c")x (goal <= 1.2x)"
+echo "ratio: ours / chain = $(ratio2 "$o" "$k")x; chain / curl = $(ratio2 "$k" "$c")x"
