@@ -15,6 +15,12 @@
 #         files (--parallel), then each Packages decompressed to /dev/null (side by side), then
 #         curl of the .debs (--parallel --parallel-max 8). No signature, hash, parse, solve,
 #         repo, pack or fsync.
+# Every timed run writes into a new folder and nothing is deleted until the end: on a
+# journal-less ext4 (this machine's root) each new inode is checked against the inodes deleted
+# in the last ~30 s, and deleting the last run's ~1,500 files just before a run made each file
+# a run creates cost more, the more files it creates (ext4_create was 23% of the build's CPU
+# samples). A cold cache on a user's machine has no such past. Needs about 0.7 GB free per run.
+#
 # The URLs are made before timing from a build with the shared cache: each .deb's Filename,
 # found by its SHA-256 in the upstream Packages the build kept, under the mirror that index
 # came from (the host's mirrors, read from its apt sources, never written here). The script
@@ -38,7 +44,7 @@ trap 'rm -rf "$work"' EXIT
 echo "# one build with the shared cache, for the URL list"
 bench_build "$work/warm" >"$work/warm.log" 2>&1 || { tail -20 "$work/warm.log"; exit 1; }
 python3 - "$work/warm/pigsty/MANIFEST.json" "$bench_cache/pkgs/apt-packages" "$mirror" "$security" \
-  "$work/dl" "$work/urls-idx.cfg" "$work/urls-deb.cfg" >"$work/urls.cfg" <<'PY'
+  dl "$work/urls-idx.cfg" "$work/urls-deb.cfg" >"$work/urls.cfg" <<'PY'
 import json, os, re, sys
 manifest, kept, mirror, security, dl, idx_cfg, deb_cfg = sys.argv[1:8]
 http = os.path.join(os.path.dirname(kept), "http")
@@ -79,38 +85,47 @@ PY
 debs=$(ls "$work"/warm/pigsty/*.deb | wc -l)
 deb_bytes=$(cat "$work"/warm/pigsty/*.deb | wc -c)
 
+mkdir -p "$work/runs"
+# Each script runs in a new folder under runs/ (or in DIR, its argument).
 cat >"$work/curl.sh" <<SH
 #!/usr/bin/env bash
 set -euo pipefail
-rm -rf "$work/dl" && mkdir -p "$work/dl"
+d=\${1:-\$(mktemp -d "$work/runs/curl.XXXXXX")}
+cd "\$d" && mkdir dl
 curl -sf --no-progress-meter --parallel --parallel-max 8 -K "$work/urls.cfg"
 SH
 cat >"$work/chain.sh" <<SH
 #!/usr/bin/env bash
 set -euo pipefail
-rm -rf "$work/dl" && mkdir -p "$work/dl"
+d=\${1:-\$(mktemp -d "$work/runs/chain.XXXXXX")}
+cd "\$d" && mkdir dl
 curl -sf --no-progress-meter --parallel -K "$work/urls-idx.cfg"
-for f in "$work"/dl/*Packages.gz; do [ -e "\$f" ] && gzip -dc "\$f" >/dev/null & done
-for f in "$work"/dl/*Packages.xz; do [ -e "\$f" ] && xz -dc "\$f" >/dev/null & done
+for f in dl/*Packages.gz; do [ -e "\$f" ] && gzip -dc "\$f" >/dev/null & done
+for f in dl/*Packages.xz; do [ -e "\$f" ] && xz -dc "\$f" >/dev/null & done
 wait
 curl -sf --no-progress-meter --parallel --parallel-max 8 -K "$work/urls-deb.cfg"
 SH
-bash "$work/chain.sh"
-[ "$(find "$work/dl" -name '*.deb' -exec cat {} + | wc -c)" -eq "$deb_bytes" ] || {
-  echo "the chain's download differs from the bundle's .debs" >&2; exit 1; }
-bash "$work/curl.sh"
-got=$(find "$work/dl" -name '*.deb' -exec cat {} + | wc -c)
-echo "curl check: $(find "$work/dl" -name '*.deb' | wc -l) .debs, $got bytes (the bundle: $debs .debs, $deb_bytes bytes)"
-[ "$got" -eq "$deb_bytes" ] || { echo "curl's download differs from the bundle's .debs" >&2; exit 1; }
+cat >"$work/ours.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+d=\$(mktemp -d "$work/runs/ours.XXXXXX")
+exec env SOURCE_DATE_EPOCH=1700000000 $(bench_build_cmd '"$d/out"' '"$d/cache"')
+SH
+for peer in chain curl; do
+  mkdir "$work/check-$peer"
+  bash "$work/$peer.sh" "$work/check-$peer"
+  got=$(find "$work/check-$peer/dl" -name '*.deb' -exec cat {} + | wc -c)
+  echo "$peer check: $(find "$work/check-$peer/dl" -name '*.deb' | wc -l) .debs, $got bytes (the bundle: $debs .debs, $deb_bytes bytes)"
+  [ "$got" -eq "$deb_bytes" ] || { echo "$peer's download differs from the bundle's .debs" >&2; exit 1; }
+done
 
-ours_cmd="env SOURCE_DATE_EPOCH=1700000000 $(bench_build_cmd "$work/out-ours" "$work/cold-cache")"
 echo "before: $(load_note)"
 jsons=()
 for r in $(seq 1 "$rounds"); do
   echo "# round $r of $rounds"
   hyperfine -N --runs "$runs" --export-json "$work/cold-$r.json" \
-    --prepare "rm -rf $work/out-ours $work/cold-cache $work/dl" \
-    --command-name "ours (empty cache)" "$ours_cmd" \
+    --prepare "sync" \
+    --command-name "ours (empty cache)" "bash $work/ours.sh" \
     --command-name "curl --parallel --parallel-max 8, same URLs" "bash $work/curl.sh" \
     --command-name "chain: curl indexes; decompress; curl .debs" "bash $work/chain.sh"
   jsons+=("$work/cold-$r.json")
