@@ -271,7 +271,8 @@ mod tests {
     fn a_sender_gone_before_the_end_is_an_error() {
         let (full, pieces) = mpsc::sync_channel(AHEAD);
         let (spare, _spares) = mpsc::channel();
-        full.send(Ok(b"Package: a\nVersion: 1\n\n".to_vec())).unwrap();
+        full.send(Ok(b"Package: a\nVersion: 1\n\n".to_vec()))
+            .unwrap();
         drop(full);
         let err = index::read_packages(Pieces::new(pieces, spare)).unwrap_err();
         let IndexError::Io(e) = err else {
@@ -282,7 +283,8 @@ mod tests {
         // With the end sent, the same piece is a whole index.
         let (full, pieces) = mpsc::sync_channel(AHEAD);
         let (spare, _spares) = mpsc::channel();
-        full.send(Ok(b"Package: a\nVersion: 1\n\n".to_vec())).unwrap();
+        full.send(Ok(b"Package: a\nVersion: 1\n\n".to_vec()))
+            .unwrap();
         full.send(Ok(Vec::new())).unwrap();
         let got = index::read_packages(Pieces::new(pieces, spare)).unwrap();
         assert_eq!(got.len(), 1);
