@@ -76,7 +76,8 @@ pub(super) async fn remove_if_exists(path: &Path) -> Result<(), FetchError> {
 /// Fsyncs `file` and renames `from` to `to`. The folder is not fsynced: a name a power cut
 /// loses costs one download on the next run, whereas a name that survives always has its
 /// bytes on disk (the data is durable before the rename). Measured, the folder's fsync after
-/// every package was some 50 ms of a 0.9 s cold build of 249 packages.
+/// every package cost about 40 ms of a cold build of 249 packages (0.98 s against 0.94 s,
+/// medians of 10 interleaved builds).
 pub(super) async fn commit(
     file: tokio::fs::File,
     from: &Path,
