@@ -10,7 +10,8 @@
 //! - [`Lock`]: an exclusive `flock` that leaves no file behind.
 //! - [`HashingWriter`], [`hash_file`], [`hash_reader`], [`is_sha256`]: SHA-256 as data passes.
 //! - [`available_space`], [`check_space`]: what a write may still use.
-//! - [`start_writeback`], [`sync_filesystem`], [`sync_dir`]: durability, cheaply.
+//! - [`start_writeback`], [`start_writeback_range`], [`sync_filesystem`], [`sync_dir`]:
+//!   durability, cheaply.
 
 use std::ffi::OsString;
 use std::fs::{self, File};

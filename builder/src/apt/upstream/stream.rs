@@ -1,7 +1,8 @@
-//! A checked compressed `Packages` index read on two threads: one decompresses it (and copies
-//! the text into the kept copy), the other parses the text as it comes. On a cold build the
-//! largest index (bookworm's main: 12 MB of gzip, 50 MB of text) is on the critical path, and
-//! decompressing and parsing it one after the other took twice as long as either.
+//! A checked compressed `Packages` index read on up to three threads: one decompresses it, one
+//! hashes the text into the kept copy (when there is one), one parses the text as it comes. On
+//! a cold build the largest index (bookworm's main: 12 MB of gzip, 50 MB of text) is on the
+//! critical path, and doing the three one after the other took 0.27 s where the
+//! decompression alone takes 0.15 s.
 
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
