@@ -19,7 +19,8 @@
 # journal-less ext4 (this machine's root) each new inode is checked against the inodes deleted
 # in the last ~30 s, and deleting the last run's ~1,500 files just before a run made each file
 # a run creates cost more, the more files it creates (ext4_create was 23% of the build's CPU
-# samples). A cold cache on a user's machine has no such past. Needs about 0.85 GB free per run and round.
+# samples). A cold cache on a user's machine has no such past. Needs about 0.85 GB free per
+# run and round.
 #
 # The URLs are made before timing from a build with the shared cache: each .deb's Filename,
 # found by its SHA-256 in the upstream Packages the build kept, under the mirror that index
@@ -39,16 +40,15 @@ build_release
 mirror=$(host_debian_mirror)
 security=$(host_debian_security_mirror)
 work=$(mktemp -d /tmp/pigsty-bench-cold.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 # Nothing is deleted between runs: each run of ours (cache, bundle), curl and the chain keeps
 # its ~0.85 GB until the end. Refuse to start rather than fill the disk.
 need_mb=$(( (runs * rounds + 2) * 870 + 1024 ))
 have_mb=$(df -Pm "$work" | awk 'NR == 2 {print $4}')
 if [ "$have_mb" -lt "$need_mb" ]; then
   echo "needs ${need_mb} MB free under /tmp for $runs runs x $rounds rounds; $have_mb MB are" >&2
-  rm -rf "$work"
   exit 1
 fi
-trap 'rm -rf "$work"' EXIT
 
 echo "# one build with the shared cache, for the URL list"
 bench_build "$work/warm" >"$work/warm.log" 2>&1 || { tail -20 "$work/warm.log"; exit 1; }

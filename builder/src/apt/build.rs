@@ -22,17 +22,7 @@ impl PackageFamily for Apt {
         let opts = input.opts;
         let arch = opts.target.arch.deb();
         // The repos are read at once: one's index is parsed while another's is on the way.
-        let loaded: Vec<Result<upstream::RepoIndex, BuildError>> = std::thread::scope(|s| {
-            let tasks: Vec<_> = input
-                .repos
-                .iter()
-                .map(|r| s.spawn(move || load_repo(input, r, arch)))
-                .collect();
-            tasks
-                .into_iter()
-                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+        let loaded = super::on_threads(input.repos, |r| load_repo(input, r, arch));
         // The first error in the repos' order, as when they were read one by one.
         let indexes = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
         let installed = match &opts.exclude_installed {

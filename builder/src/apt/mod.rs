@@ -28,4 +28,17 @@ pub use closure::{
 pub use index::{PackageEntry, Release};
 pub(crate) use relation::parse_relations;
 pub use relation::{Constraint, Relation, VersionOp};
+
+/// `f` of each item, each on a thread of its own, in the items' order; a panic in one is
+/// resumed here. The repos of a build, and the components of a repo, are read this way.
+fn on_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let f = &f;
+        let tasks: Vec<_> = items.iter().map(|item| s.spawn(move || f(item))).collect();
+        tasks
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
 pub use version::DebVersion;

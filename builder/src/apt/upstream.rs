@@ -121,24 +121,12 @@ pub fn load(
     } else {
         // The components are fetched and parsed side by side: a small index's round trip
         // waits beside the large one's decompression, not after it.
-        let per_component: Vec<_> = std::thread::scope(|s| {
-            let reader = &reader;
-            let tasks: Vec<_> = source
-                .components
-                .iter()
-                .map(|c| s.spawn(move || component(reader, c, all_in_arch_indexes)))
-                .collect();
-            tasks
-                .into_iter()
-                .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
+        let per_component = super::on_threads(&source.components, |c| {
+            component(&reader, c, all_in_arch_indexes)
         });
         // In the components' order, and the first error in that order.
-        let mut packages = Vec::new();
-        for c in per_component {
-            packages.extend(c?);
-        }
-        packages
+        let per_component = per_component.into_iter().collect::<Result<Vec<_>, _>>()?;
+        per_component.into_iter().flatten().collect()
     };
     Ok(RepoIndex {
         source: source.clone(),

@@ -114,7 +114,7 @@ impl Read for Pieces {
 impl BufRead for Pieces {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.current.len() && !self.ended {
-            if self.pos > 0 || !self.current.is_empty() {
+            if !self.current.is_empty() {
                 let done = std::mem::take(&mut self.current);
                 let _ = self.spare.send(done);
                 self.pos = 0;
