@@ -28,6 +28,7 @@ pub use closure::{
 pub use index::{PackageEntry, Release};
 pub(crate) use relation::parse_relations;
 pub use relation::{Constraint, Relation, VersionOp};
+pub use version::DebVersion;
 
 /// `f` of each item, each on a thread of its own, in the items' order; a panic in one is
 /// resumed here. The repos of a build, and the components of a repo, are read this way.
@@ -41,4 +42,3 @@ fn on_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<
             .collect()
     })
 }
-pub use version::DebVersion;
