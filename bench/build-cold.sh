@@ -114,9 +114,11 @@ set -euo pipefail
 d=\${1:-\$(mktemp -d "$work/runs/chain.XXXXXX")}
 cd "\$d" && mkdir dl
 curl -sf --no-progress-meter --parallel -K "$work/urls-idx.cfg"
-for f in dl/*Packages.gz; do [ -e "\$f" ] && pigz -dc "\$f" >/dev/null & done
-for f in dl/*Packages.xz; do [ -e "\$f" ] && xz -dc "\$f" >/dev/null & done
-wait
+# Side by side; a decompression that fails fails the run (a bare wait would not).
+pids=()
+for f in dl/*Packages.gz; do [ -e "\$f" ] || continue; pigz -dc "\$f" >/dev/null & pids+=(\$!); done
+for f in dl/*Packages.xz; do [ -e "\$f" ] || continue; xz -dc "\$f" >/dev/null & pids+=(\$!); done
+for p in "\${pids[@]}"; do wait "\$p"; done
 curl -sf --no-progress-meter --parallel --parallel-max 8 -K "$work/urls-deb.cfg"
 SH
 cat >"$work/ours.sh" <<SH
